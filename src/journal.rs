@@ -1,0 +1,75 @@
+//! The seam between the domain and durable storage.
+//!
+//! Every mutation of domain state is first expressed as an *effect* (a value that
+//! says what changed), handed to a [`Journal`] while the mutated object's lock is
+//! held, and only then applied in memory. The journal returns the log position
+//! ([`Lsn`]) that the caller must see durable before it acknowledges the mutation.
+//! The domain knows this trait, never files.
+
+/// A position in the log: the sequence number of a record. `Lsn(0)` means "nothing".
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Lsn(pub u64);
+
+/// Why a journal refused an effect. Nothing was applied when this is returned.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum JournalError {
+    #[error("the log has failed and accepts no more writes: {0}")]
+    Failed(String),
+    #[error("the effect could not be encoded: {0}")]
+    Encode(String),
+}
+
+/// Where effects go before they are applied.
+pub trait Journal<E>: Send + Sync {
+    /// Hands `effect` to the log; returns the position to wait for.
+    fn append(&self, effect: &E) -> Result<Lsn, JournalError>;
+
+    /// The position of the newest effect handed over so far. Waiting for it covers
+    /// every effect already applied in memory (used when a replayed result is returned).
+    fn appended(&self) -> Lsn;
+}
+
+/// A journal that forgets everything: the pure in-memory engine, and benchmarks.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct NoJournal;
+
+impl<E> Journal<E> for NoJournal {
+    fn append(&self, _effect: &E) -> Result<Lsn, JournalError> {
+        Ok(Lsn(0))
+    }
+
+    fn appended(&self) -> Lsn {
+        Lsn(0)
+    }
+}
+
+/// A journal that keeps every effect in memory: tests replay it into a fresh ledger.
+#[derive(Debug, Default)]
+pub struct MemoryJournal<E> {
+    effects: parking_lot::Mutex<Vec<E>>,
+}
+
+impl<E: Clone> MemoryJournal<E> {
+    pub fn new() -> Self {
+        MemoryJournal {
+            effects: parking_lot::Mutex::new(Vec::new()),
+        }
+    }
+
+    /// Every effect appended so far, in log order.
+    pub fn effects(&self) -> Vec<E> {
+        self.effects.lock().clone()
+    }
+}
+
+impl<E: Clone + Send> Journal<E> for MemoryJournal<E> {
+    fn append(&self, effect: &E) -> Result<Lsn, JournalError> {
+        let mut effects = self.effects.lock();
+        effects.push(effect.clone());
+        Ok(Lsn(effects.len() as u64))
+    }
+
+    fn appended(&self) -> Lsn {
+        Lsn(self.effects.lock().len() as u64)
+    }
+}

@@ -1,0 +1,80 @@
+//! Ledger effects: what a mutation changed, as values. The one way state changes.
+//!
+//! A live operation *plans* an effect from the current state, hands it to the
+//! journal, then applies it with [`apply_change`]; recovery applies logged effects
+//! with the same function. Effects carry resulting values (the wallet's whole scalar
+//! state, the round's whole state) and keyed inserts (transactions, records), so
+//! applying one twice, or applying an older one before the newer ones again, ends in
+//! the same state: that is what makes fuzzy snapshots correct (DESIGN §3).
+
+use super::records::GameRecord;
+use super::round::{ClosedRound, Round};
+use super::wallet::{TxEntry, TxOutcome, TxParams, Wallet, WalletState};
+use crate::ids::{RoundId, TxId, WalletId, WalletKey};
+use serde::{Deserialize, Serialize};
+
+// Effects are built once and moved into the log and the state; boxing the wallet
+// change would cost an allocation on every bet.
+#[allow(clippy::large_enum_variant)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum LedgerEffect {
+    /// A wallet came into being with this id.
+    WalletOpened { wallet: WalletId, key: WalletKey },
+    /// A wallet changed.
+    Wallet(WalletChange),
+}
+
+/// Everything one mutation did to one wallet.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WalletChange {
+    pub wallet: WalletId,
+    /// The wallet's scalar state after the change.
+    pub state: WalletState,
+    /// The transaction recorded (absent for expiries, which have no caller id).
+    pub tx: Option<(TxId, TxEntry)>,
+    /// A bet id that this change cancels in advance (a refund of an unknown bet).
+    pub tombstone: Option<TxId>,
+    pub round: Option<RoundChange>,
+    /// The game record written when a round closed.
+    pub record: Option<GameRecord>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum RoundChange {
+    /// The round's whole state after the change (it stays open).
+    Upsert(Round),
+    /// The round closed.
+    Close { round: RoundId, closed: ClosedRound },
+}
+
+/// Applies a change to its wallet. Returns the record to store, if any.
+///
+/// Called under the wallet's shard lock, both live and on replay. It checks nothing:
+/// the planner validated the change against the state it was planned from.
+pub(crate) fn apply_change(w: &mut Wallet, change: WalletChange) -> Option<GameRecord> {
+    debug_assert_eq!(w.id, change.wallet);
+    w.state = change.state;
+    if let Some((tx, entry)) = change.tx {
+        if let Some(bet_tx) = change.tombstone {
+            let tomb = TxEntry {
+                params: TxParams::Tombstone {
+                    refund_tx: tx.clone(),
+                },
+                outcome: TxOutcome::Tombstone,
+            };
+            w.txs.insert(bet_tx, tomb);
+        }
+        w.txs.insert(tx, entry);
+    }
+    match change.round {
+        Some(RoundChange::Upsert(round)) => {
+            w.open.insert(round.id.clone(), round);
+        }
+        Some(RoundChange::Close { round, closed }) => {
+            w.open.remove(&round);
+            w.closed.insert(round, closed);
+        }
+        None => {}
+    }
+    change.record
+}

@@ -1,0 +1,349 @@
+//! The ledger: wallets, rounds, idempotency and game records, in lock-striped shards.
+//!
+//! # Concurrency
+//! Wallets live in `shards` (a power of two), each a `parking_lot::Mutex` over a plain
+//! map; a wallet's shard is a hash of its id. A wallet's transaction table and rounds
+//! live with it, so every wallet operation takes exactly one shard lock. The lock
+//! order, for the few paths that nest, is: directory stripe → shard → record stripe.
+//!
+//! # Mutation
+//! Every mutation is planned ([`plan`]) into an effect, handed to the journal while
+//! the shard lock is held (so per-wallet log order equals apply order), then applied
+//! ([`effect::apply_change`]). Replay applies logged effects through the same code.
+//! Each call returns a [`Logged`]: its result, and the log position to see durable
+//! before the result may be acknowledged.
+
+pub mod effect;
+pub mod error;
+mod plan;
+pub mod records;
+pub mod round;
+mod sweep;
+pub mod types;
+pub mod wallet;
+
+use crate::ids::{ChannelId, Currency, GameId, PlayerId, RecordId, RoundId, WalletId, WalletKey};
+use crate::journal::{Journal, Lsn};
+use crate::money::Amount;
+use effect::{apply_change, LedgerEffect};
+use error::LedgerError;
+use parking_lot::Mutex;
+use plan::{Ctx, Plan};
+use records::RecordStore;
+use round::RoundStatus;
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicU64, Ordering};
+use types::*;
+use wallet::{Map, Wallet};
+
+/// How the ledger is laid out in memory.
+#[derive(Clone, Debug)]
+pub struct LedgerConfig {
+    /// Number of wallet shards; rounded up to a power of two.
+    pub shards: usize,
+    /// Number of game-record stripes; rounded up to a power of two.
+    pub record_stripes: usize,
+}
+
+impl Default for LedgerConfig {
+    /// Four shards per core: enough that two threads rarely meet on one lock.
+    fn default() -> Self {
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        LedgerConfig {
+            shards: (cores * 4).next_power_of_two().max(8),
+            record_stripes: (cores * 2).next_power_of_two().max(4),
+        }
+    }
+}
+
+/// A ledger call's result and the log position that must be durable before the
+/// result is acknowledged (`Lsn(0)` when nothing needs waiting for).
+#[derive(Debug)]
+#[must_use = "a mutation must not be acknowledged before its lsn is durable"]
+pub struct Logged<T> {
+    pub result: Result<T, LedgerError>,
+    pub lsn: Lsn,
+}
+
+impl<T> Logged<T> {
+    fn rejected(e: LedgerError) -> Logged<T> {
+        Logged {
+            result: Err(e),
+            lsn: Lsn(0),
+        }
+    }
+}
+
+#[derive(Default)]
+struct Shard {
+    wallets: Map<WalletId, Wallet>,
+    /// Wallets that have an unclosed round: what expiry and incomplete-games scan.
+    unclosed: HashSet<WalletId, ahash::RandomState>,
+}
+
+/// Which unclosed rounds an expiry takes.
+#[derive(Clone, Copy, Debug)]
+pub enum ExpireScope<'a> {
+    Player(&'a ChannelId, &'a PlayerId),
+    Channel(&'a ChannelId),
+    /// Rounds opened at or before this time (Unix ms): the open-round time-out.
+    OpenedBefore(i64),
+}
+
+/// The result of expiring one round.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Expiry {
+    pub wallet: WalletId,
+    pub player: PlayerId,
+    pub round: RoundId,
+    pub game: GameId,
+    pub result: Result<RecordId, LedgerError>,
+}
+
+/// An unclosed round, as the incomplete-games lists show it (seed 000 §3.5).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IncompleteGame {
+    pub wallet: WalletId,
+    pub player: PlayerId,
+    pub currency: Currency,
+    pub round: RoundId,
+    pub game: GameId,
+    pub bet_amount: Amount,
+    pub total_win: Amount,
+    pub status: RoundStatus,
+    pub error: String,
+    pub opened_at_ms: i64,
+}
+
+pub struct Ledger<J> {
+    shards: Box<[Mutex<Shard>]>,
+    /// (channel, player, currency) → wallet id, striped by key hash.
+    directory: Box<[Mutex<Map<WalletKey, WalletId>>]>,
+    hasher: ahash::RandomState,
+    next_wallet: AtomicU64,
+    next_record: AtomicU64,
+    records: RecordStore,
+    journal: J,
+}
+
+impl<J: Journal<LedgerEffect>> Ledger<J> {
+    pub fn new(config: &LedgerConfig, journal: J) -> Ledger<J> {
+        let shards = config.shards.max(1).next_power_of_two();
+        Ledger {
+            shards: (0..shards).map(|_| Mutex::new(Shard::default())).collect(),
+            directory: (0..shards).map(|_| Mutex::new(Map::default())).collect(),
+            hasher: ahash::RandomState::new(),
+            next_wallet: AtomicU64::new(1),
+            next_record: AtomicU64::new(1),
+            records: RecordStore::new(config.record_stripes),
+            journal,
+        }
+    }
+
+    pub fn journal(&self) -> &J {
+        &self.journal
+    }
+
+    pub fn records(&self) -> &RecordStore {
+        &self.records
+    }
+
+    fn shard(&self, id: WalletId) -> &Mutex<Shard> {
+        // Fibonacci hashing spreads sequential ids; the mask keeps the index in range.
+        let h = id.0.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 32;
+        &self.shards[(h as usize) & (self.shards.len() - 1)]
+    }
+
+    fn directory(&self, key: &WalletKey) -> &Mutex<Map<WalletKey, WalletId>> {
+        let h = self.hasher.hash_one(key) as usize;
+        &self.directory[h & (self.directory.len() - 1)]
+    }
+
+    /// The wallet for `key`, opened if it does not exist yet.
+    pub fn open_wallet(&self, key: WalletKey) -> Logged<WalletId> {
+        let mut dir = self.directory(&key).lock();
+        if let Some(id) = dir.get(&key) {
+            return Logged {
+                result: Ok(*id),
+                lsn: self.journal.appended(),
+            };
+        }
+        let id = WalletId(self.next_wallet.fetch_add(1, Ordering::Relaxed));
+        let effect = LedgerEffect::WalletOpened {
+            wallet: id,
+            key: key.clone(),
+        };
+        let lsn = match self.journal.append(&effect) {
+            Ok(lsn) => lsn,
+            Err(e) => return Logged::rejected(e.into()),
+        };
+        // The id is unknown to anyone until the directory has it, so the wallet can
+        // be put in its shard first without a window where the id leads nowhere.
+        // Opening cannot fail to apply: it creates what it needs.
+        let _ = self.apply_locked(&mut self.shard(id).lock(), effect, Mode::Live);
+        dir.insert(key, id);
+        Logged {
+            result: Ok(id),
+            lsn,
+        }
+    }
+
+    pub fn wallet_id(&self, key: &WalletKey) -> Option<WalletId> {
+        self.directory(key).lock().get(key).copied()
+    }
+
+    pub fn wallet_key(&self, id: WalletId) -> Option<WalletKey> {
+        self.shard(id)
+            .lock()
+            .wallets
+            .get(&id)
+            .map(|w| w.key.clone())
+    }
+
+    pub fn balance(&self, id: WalletId) -> Result<Balance, LedgerError> {
+        let shard = self.shard(id).lock();
+        shard
+            .wallets
+            .get(&id)
+            .map(Wallet::balance)
+            .ok_or(LedgerError::WalletNotFound(id))
+    }
+
+    pub fn deposit(&self, id: WalletId, req: &DepositRequest) -> Logged<Receipt> {
+        self.execute(id, 0, |w, _| plan::deposit(w, req))
+    }
+
+    pub fn withdraw(&self, id: WalletId, req: &WithdrawRequest) -> Logged<Receipt> {
+        self.execute(id, 0, |w, _| plan::withdraw(w, req))
+    }
+
+    pub fn prize(&self, id: WalletId, req: &PrizeRequest) -> Logged<Receipt> {
+        self.execute(id, 0, |w, _| plan::prize(w, req))
+    }
+
+    pub fn bet(&self, id: WalletId, req: &BetRequest, now_ms: i64) -> Logged<Receipt> {
+        self.execute(id, now_ms, |w, ctx| plan::bet(w, req, ctx))
+    }
+
+    pub fn win(&self, id: WalletId, req: &WinRequest, now_ms: i64) -> Logged<Receipt> {
+        self.execute(id, now_ms, |w, ctx| plan::win(w, req, ctx))
+    }
+
+    pub fn refund(&self, id: WalletId, req: &RefundRequest, now_ms: i64) -> Logged<Receipt> {
+        self.execute(id, now_ms, |w, ctx| plan::refund(w, req, ctx))
+    }
+
+    pub fn end_round(&self, id: WalletId, req: &EndRoundRequest, now_ms: i64) -> Logged<Receipt> {
+        self.execute(id, now_ms, |w, ctx| plan::end_round(w, req, ctx))
+    }
+
+    /// Plans, journals and applies one wallet operation under its shard lock.
+    fn execute(
+        &self,
+        id: WalletId,
+        now_ms: i64,
+        planner: impl FnOnce(&Wallet, &Ctx<'_>) -> Plan,
+    ) -> Logged<Receipt> {
+        let next_record = || RecordId(self.next_record.fetch_add(1, Ordering::Relaxed));
+        let ctx = Ctx {
+            now_ms,
+            next_record: &next_record,
+        };
+        let mut shard = self.shard(id).lock();
+        let Some(wallet) = shard.wallets.get(&id) else {
+            return Logged::rejected(LedgerError::WalletNotFound(id));
+        };
+        match planner(wallet, &ctx) {
+            Plan::Reject(e) => Logged::rejected(e),
+            Plan::Replay(result) => Logged {
+                result,
+                lsn: self.journal.appended(),
+            },
+            Plan::Apply { change, result } => {
+                let effect = LedgerEffect::Wallet(change);
+                match self.journal.append(&effect) {
+                    Ok(lsn) => {
+                        let applied = self.apply_locked(&mut shard, effect, Mode::Live);
+                        debug_assert!(
+                            applied.is_ok(),
+                            "the planned wallet vanished under its lock"
+                        );
+                        Logged { result, lsn }
+                    }
+                    Err(e) => Logged::rejected(e.into()),
+                }
+            }
+        }
+    }
+
+    /// Applies an effect to a locked shard (and its record to the record store).
+    /// Fails only for a change to a wallet the shard does not hold.
+    fn apply_locked(
+        &self,
+        shard: &mut Shard,
+        effect: LedgerEffect,
+        mode: Mode,
+    ) -> Result<(), ReplayError> {
+        let change = match effect {
+            LedgerEffect::WalletOpened { wallet, key } => {
+                shard
+                    .wallets
+                    .entry(wallet)
+                    .or_insert_with(|| Wallet::new(wallet, key));
+                return Ok(());
+            }
+            LedgerEffect::Wallet(change) => change,
+        };
+        let id = change.wallet;
+        let w = shard
+            .wallets
+            .get_mut(&id)
+            .ok_or(ReplayError::UnknownWallet(id))?;
+        let record = apply_change(w, change);
+        // During replay a wallet passes through states older than what a fuzzy
+        // snapshot already holds, so its invariants hold only once replay ends.
+        if cfg!(debug_assertions) && mode == Mode::Live {
+            w.check();
+        }
+        if w.open.is_empty() {
+            shard.unclosed.remove(&id);
+        } else {
+            shard.unclosed.insert(id);
+        }
+        if let Some(record) = record {
+            self.records.insert(record);
+        }
+        Ok(())
+    }
+
+    /// Applies a logged effect during recovery. Idempotent.
+    pub fn replay(&self, effect: LedgerEffect) -> Result<(), ReplayError> {
+        let wallet = match &effect {
+            LedgerEffect::WalletOpened { wallet, key } => {
+                self.directory(key).lock().insert(key.clone(), *wallet);
+                *wallet
+            }
+            LedgerEffect::Wallet(change) => {
+                if let Some(r) = &change.record {
+                    self.next_record.fetch_max(r.id.0 + 1, Ordering::Relaxed);
+                }
+                change.wallet
+            }
+        };
+        self.next_wallet.fetch_max(wallet.0 + 1, Ordering::Relaxed);
+        self.apply_locked(&mut self.shard(wallet).lock(), effect, Mode::Replay)
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Mode {
+    Live,
+    Replay,
+}
+
+/// A logged effect that cannot be applied: the log is not one this ledger wrote.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ReplayError {
+    #[error("a change to wallet {0}, which was never opened")]
+    UnknownWallet(WalletId),
+}

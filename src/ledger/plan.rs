@@ -1,0 +1,601 @@
+//! Planners: pure functions from (wallet, request) to the effect the request has.
+//!
+//! A planner never mutates. It validates the request against the wallet, checks the
+//! transaction table for a replay or a conflict, and computes the wallet's next
+//! state with checked arithmetic. Its result is applied by `effect::apply_change`.
+
+use super::effect::{RoundChange, WalletChange};
+use super::error::LedgerError;
+use super::records::GameRecord;
+use super::round::{BetLeg, ClosedRound, Round, RoundEnd, RoundStatus, MAX_BETS_PER_ROUND};
+use super::types::*;
+use super::wallet::{
+    StoredReceipt, TxEntry, TxOutcome, TxParams, Wallet, WalletState, MAX_OPEN_ROUNDS,
+};
+use crate::ids::{RecordId, RoundId, TxId};
+use crate::money::Amount;
+
+/// What a planner decided.
+// Plans are built once and consumed at once; boxing the change would cost an
+// allocation on every bet for no gain.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug)]
+pub(crate) enum Plan {
+    /// Refused; nothing changes.
+    Reject(LedgerError),
+    /// An identical request was applied before: return its stored outcome.
+    Replay(Result<Receipt, LedgerError>),
+    /// Apply `change`, then return `result`.
+    Apply {
+        change: WalletChange,
+        result: Result<Receipt, LedgerError>,
+    },
+}
+
+/// What planners need besides the wallet: the time, and record ids on demand.
+pub(crate) struct Ctx<'a> {
+    pub now_ms: i64,
+    pub next_record: &'a dyn Fn() -> RecordId,
+}
+
+macro_rules! reject {
+    ($e:expr) => {
+        return Plan::Reject($e)
+    };
+}
+
+/// `Some(plan)` when `tx` is already in the table: a replay if the parameters are
+/// the same, otherwise a conflict (or a cancelled bet, for a tombstone).
+fn seen(w: &Wallet, tx: &TxId, params: &TxParams) -> Option<Plan> {
+    let entry = w.txs.get(tx)?;
+    if &entry.params != params {
+        return Some(Plan::Reject(match entry.params {
+            TxParams::Tombstone { .. } => LedgerError::BetCancelled(tx.clone()),
+            _ => LedgerError::Conflict(tx.clone()),
+        }));
+    }
+    Some(Plan::Replay(match (&entry.outcome, params) {
+        (TxOutcome::Applied(r), _) => Ok(r.to_receipt(w.id, tx.clone(), true)),
+        (_, TxParams::Refund { bet_tx }) => Err(LedgerError::UnknownBet(bet_tx.clone())),
+        _ => Err(LedgerError::BetCancelled(tx.clone())),
+    }))
+}
+
+fn add(a: Amount, b: Amount) -> Result<Amount, LedgerError> {
+    a.checked_add(b).ok_or(LedgerError::Overflow)
+}
+
+fn sub(a: Amount, b: Amount) -> Result<Amount, LedgerError> {
+    a.checked_sub(b).ok_or(LedgerError::Overflow)
+}
+
+/// Adds `amount` to the available balance, keeping the wallet's total (available +
+/// held) within `i64` so that every balance the ledger reports is exact.
+fn credit(state: &mut WalletState, amount: Amount) -> Result<(), LedgerError> {
+    let available = add(state.available, amount)?;
+    add(available, state.held)?;
+    state.available = available;
+    Ok(())
+}
+
+fn require_positive(amount: Amount) -> Result<(), LedgerError> {
+    if amount.is_positive() {
+        Ok(())
+    } else {
+        Err(LedgerError::InvalidAmount(
+            amount.minor_units(),
+            "must be positive",
+        ))
+    }
+}
+
+/// The money side of an applied transaction.
+struct Movement {
+    kind: OpKind,
+    amount: Amount,
+    state: WalletState,
+}
+
+/// Builds the change and receipt of an applied transaction.
+fn applied(
+    w: &Wallet,
+    tx: &TxId,
+    params: TxParams,
+    mv: Movement,
+    round: Option<RoundChange>,
+    record: Option<GameRecord>,
+) -> Plan {
+    let Movement {
+        kind,
+        amount,
+        state,
+    } = mv;
+    let stored = StoredReceipt {
+        kind,
+        amount,
+        balance: state.balance(),
+        record: record.as_ref().map(|r| r.id),
+    };
+    let entry = TxEntry {
+        params,
+        outcome: TxOutcome::Applied(stored),
+    };
+    Plan::Apply {
+        change: WalletChange {
+            wallet: w.id,
+            state,
+            tx: Some((tx.clone(), entry)),
+            tombstone: None,
+            round,
+            record,
+        },
+        result: Ok(stored.to_receipt(w.id, tx.clone(), false)),
+    }
+}
+
+pub(crate) fn deposit(w: &Wallet, req: &DepositRequest) -> Plan {
+    if let Err(e) = require_positive(req.amount) {
+        reject!(e);
+    }
+    let params = TxParams::Deposit { amount: req.amount };
+    if let Some(plan) = seen(w, &req.tx, &params) {
+        return plan;
+    }
+    let mut state = w.state;
+    if let Err(e) = credit(&mut state, req.amount) {
+        reject!(e);
+    }
+    state.flows.deposits += i128::from(req.amount.minor_units());
+    applied(
+        w,
+        &req.tx,
+        params,
+        Movement {
+            kind: OpKind::Deposit,
+            amount: req.amount,
+            state,
+        },
+        None,
+        None,
+    )
+}
+
+pub(crate) fn withdraw(w: &Wallet, req: &WithdrawRequest) -> Plan {
+    if let WithdrawAmount::Exact(a) = req.amount {
+        if let Err(e) = require_positive(a) {
+            reject!(e);
+        }
+    }
+    let params = TxParams::Withdraw { amount: req.amount };
+    if let Some(plan) = seen(w, &req.tx, &params) {
+        return plan;
+    }
+    let mut state = w.state;
+    let amount = match req.amount {
+        WithdrawAmount::All => state.available,
+        WithdrawAmount::Exact(a) if a > state.available => reject!(insufficient(state, a)),
+        WithdrawAmount::Exact(a) => a,
+    };
+    state.available = match sub(state.available, amount) {
+        Ok(a) => a,
+        Err(e) => reject!(e),
+    };
+    state.flows.withdrawals += i128::from(amount.minor_units());
+    applied(
+        w,
+        &req.tx,
+        params,
+        Movement {
+            kind: OpKind::Withdraw,
+            amount,
+            state,
+        },
+        None,
+        None,
+    )
+}
+
+fn insufficient(state: WalletState, needed: Amount) -> LedgerError {
+    LedgerError::InsufficientBalance {
+        available: state.available.minor_units(),
+        needed: needed.minor_units(),
+    }
+}
+
+pub(crate) fn prize(w: &Wallet, req: &PrizeRequest) -> Plan {
+    if let Err(e) = require_positive(req.amount) {
+        reject!(e);
+    }
+    let params = TxParams::Prize { amount: req.amount };
+    if let Some(plan) = seen(w, &req.tx, &params) {
+        return plan;
+    }
+    let mut state = w.state;
+    if let Err(e) = credit(&mut state, req.amount) {
+        reject!(e);
+    }
+    state.flows.prizes += i128::from(req.amount.minor_units());
+    applied(
+        w,
+        &req.tx,
+        params,
+        Movement {
+            kind: OpKind::Prize,
+            amount: req.amount,
+            state,
+        },
+        None,
+        None,
+    )
+}
+
+pub(crate) fn bet(w: &Wallet, req: &BetRequest, ctx: &Ctx<'_>) -> Plan {
+    if let Err(e) = require_positive(req.amount) {
+        reject!(e);
+    }
+    let params = TxParams::Bet {
+        round: req.round.clone(),
+        game: req.game.id.clone(),
+        amount: req.amount,
+    };
+    if let Some(plan) = seen(w, &req.tx, &params) {
+        return plan;
+    }
+    if w.closed.contains_key(&req.round) {
+        reject!(LedgerError::RoundClosed(req.round.clone()));
+    }
+    let mut round = match w.open.get(&req.round) {
+        Some(r) if r.game.id != req.game.id => {
+            reject!(LedgerError::GameMismatch {
+                round: req.round.clone()
+            })
+        }
+        Some(r) if r.status != RoundStatus::Open => {
+            reject!(wrong_state(&req.round, "the round is not open"))
+        }
+        Some(r) if r.bets.len() >= MAX_BETS_PER_ROUND => {
+            reject!(LedgerError::LimitExceeded("bets per round"))
+        }
+        Some(r) => r.clone(),
+        None if w.open.len() >= MAX_OPEN_ROUNDS => {
+            reject!(LedgerError::LimitExceeded("open rounds per wallet"))
+        }
+        None => new_round(w, req, ctx.now_ms),
+    };
+    let mut state = w.state;
+    if req.amount > state.available {
+        reject!(insufficient(state, req.amount));
+    }
+    match (
+        sub(state.available, req.amount),
+        add(state.held, req.amount),
+    ) {
+        (Ok(a), Ok(h)) => (state.available, state.held) = (a, h),
+        _ => reject!(LedgerError::Overflow),
+    }
+    state.flows.bets += i128::from(req.amount.minor_units());
+    round.bets.push(BetLeg {
+        tx: req.tx.clone(),
+        amount: req.amount,
+        refunded: false,
+    });
+    let change = Some(RoundChange::Upsert(round));
+    applied(
+        w,
+        &req.tx,
+        params,
+        Movement {
+            kind: OpKind::Bet,
+            amount: req.amount,
+            state,
+        },
+        change,
+        None,
+    )
+}
+
+fn new_round(w: &Wallet, req: &BetRequest, now_ms: i64) -> Round {
+    Round {
+        id: req.round.clone(),
+        game: req.game.clone(),
+        status: RoundStatus::Open,
+        opened_at_ms: now_ms,
+        starting_credit: w.state.available,
+        meta: req.meta,
+        bets: Vec::with_capacity(1),
+        wins: WinBreakdown::default(),
+        win_count: 0,
+        error: String::new(),
+    }
+}
+
+fn wrong_state(round: &RoundId, reason: &'static str) -> LedgerError {
+    LedgerError::WrongState {
+        round: round.clone(),
+        reason,
+    }
+}
+
+/// The open round `id`, or the error for a closed or unknown one.
+fn open_round<'w>(w: &'w Wallet, id: &RoundId) -> Result<&'w Round, LedgerError> {
+    match w.open.get(id) {
+        Some(r) => Ok(r),
+        None if w.closed.contains_key(id) => Err(LedgerError::RoundClosed(id.clone())),
+        None => Err(LedgerError::RoundNotFound(id.clone())),
+    }
+}
+
+pub(crate) fn win(w: &Wallet, req: &WinRequest, ctx: &Ctx<'_>) -> Plan {
+    if req.amount.is_negative() {
+        reject!(LedgerError::InvalidAmount(
+            req.amount.minor_units(),
+            "must not be negative"
+        ));
+    }
+    let breakdown = req.breakdown.unwrap_or(WinBreakdown::base_only(req.amount));
+    let parts = [
+        breakdown.base,
+        breakdown.free,
+        breakdown.bonus,
+        breakdown.jackpot,
+    ];
+    if parts.iter().any(|p| p.is_negative()) || breakdown.total() != Some(req.amount) {
+        reject!(LedgerError::InvalidAmount(
+            req.amount.minor_units(),
+            "breakdown must add up to the win"
+        ));
+    }
+    let params = TxParams::Win {
+        round: req.round.clone(),
+        game: req.game.clone(),
+        amount: req.amount,
+        breakdown,
+        keep_open: req.keep_open,
+    };
+    if let Some(plan) = seen(w, &req.tx, &params) {
+        return plan;
+    }
+    let mut round = match open_round(w, &req.round) {
+        Ok(r) if r.game.id != req.game => reject!(LedgerError::GameMismatch {
+            round: req.round.clone()
+        }),
+        Ok(r) if r.status == RoundStatus::BetFailed => {
+            reject!(wrong_state(&req.round, "the bet failed"))
+        }
+        Ok(r) if !r.has_live_bets() => reject!(wrong_state(&req.round, "every bet was refunded")),
+        Ok(r) => r.clone(),
+        Err(e) => reject!(e),
+    };
+    let mut state = w.state;
+    match (
+        credit(&mut state, req.amount),
+        round.wins.checked_add(&breakdown),
+    ) {
+        (Ok(()), Some(wins)) => round.wins = wins,
+        _ => reject!(LedgerError::Overflow),
+    }
+    state.flows.wins += i128::from(req.amount.minor_units());
+    round.win_count = round.win_count.saturating_add(1);
+    if round.status == RoundStatus::CreditFailed {
+        // A retried credit that now succeeds puts the round back in play.
+        round.status = RoundStatus::Open;
+    }
+    if req.keep_open {
+        let change = Some(RoundChange::Upsert(round));
+        return applied(
+            w,
+            &req.tx,
+            params,
+            Movement {
+                kind: OpKind::Win,
+                amount: req.amount,
+                state,
+            },
+            change,
+            None,
+        );
+    }
+    let (change, record) = match close(w, round, &mut state, RoundEnd::Settled, ctx) {
+        Ok(closed) => closed,
+        Err(e) => reject!(e),
+    };
+    applied(
+        w,
+        &req.tx,
+        params,
+        Movement {
+            kind: OpKind::Win,
+            amount: req.amount,
+            state,
+        },
+        Some(change),
+        Some(record),
+    )
+}
+
+pub(crate) fn end_round(w: &Wallet, req: &EndRoundRequest, ctx: &Ctx<'_>) -> Plan {
+    let params = TxParams::EndRound {
+        round: req.round.clone(),
+    };
+    if let Some(plan) = seen(w, &req.tx, &params) {
+        return plan;
+    }
+    let round = match open_round(w, &req.round) {
+        Ok(r) => r.clone(),
+        Err(e) => reject!(e),
+    };
+    let mut state = w.state;
+    let (change, record) = match close(w, round, &mut state, RoundEnd::Settled, ctx) {
+        Ok(closed) => closed,
+        Err(e) => reject!(e),
+    };
+    applied(
+        w,
+        &req.tx,
+        params,
+        Movement {
+            kind: OpKind::EndRound,
+            amount: Amount::ZERO,
+            state,
+        },
+        Some(change),
+        Some(record),
+    )
+}
+
+/// Closes `round`: releases what it holds (its live bets are now spent) and writes
+/// its record. For an expiry the caller refunds the live bets first.
+pub(crate) fn close(
+    w: &Wallet,
+    round: Round,
+    state: &mut WalletState,
+    end: RoundEnd,
+    ctx: &Ctx<'_>,
+) -> Result<(RoundChange, GameRecord), LedgerError> {
+    let live = round.live_bets();
+    state.held = sub(state.held, live)?;
+    debug_assert!(
+        !state.held.is_negative(),
+        "held went negative closing a round"
+    );
+    let id = (ctx.next_record)();
+    let record = GameRecord {
+        id,
+        channel: w.key.channel.clone(),
+        player: w.key.player.clone(),
+        currency: w.key.currency.clone(),
+        wallet: w.id,
+        // Rounds open with a bet; the round id only stands in should one not.
+        transaction_id: round
+            .first_tx()
+            .cloned()
+            .unwrap_or_else(|| TxId::from_round(&round.id)),
+        starting_credit: round.starting_credit,
+        ending_credit: state.available,
+        base_win: round.wins.base,
+        free_win: round.wins.free,
+        bonus_win: round.wins.bonus,
+        jackpot_win: round.wins.jackpot,
+        total_win: round.wins.total().ok_or(LedgerError::Overflow)?,
+        total_bet: live,
+        meta: round.meta,
+        play_time: round.opened_at_ms.div_euclid(1000),
+        created_at_ms: ctx.now_ms,
+        end,
+        round: round.id.clone(),
+        game: round.game,
+    };
+    let change = RoundChange::Close {
+        round: round.id,
+        closed: ClosedRound { end, record: id },
+    };
+    Ok((change, record))
+}
+
+pub(crate) fn refund(w: &Wallet, req: &RefundRequest, ctx: &Ctx<'_>) -> Plan {
+    let params = TxParams::Refund {
+        bet_tx: req.bet_tx.clone(),
+    };
+    if let Some(plan) = seen(w, &req.tx, &params) {
+        return plan;
+    }
+    let (round_id, amount) = match w.txs.get(&req.bet_tx).map(|e| &e.params) {
+        None => return tombstone(w, req),
+        Some(TxParams::Bet { round, amount, .. }) => (round.clone(), *amount),
+        Some(TxParams::Tombstone { .. }) => reject!(LedgerError::UnknownBet(req.bet_tx.clone())),
+        Some(_) => reject!(LedgerError::NotABet(req.bet_tx.clone())),
+    };
+    let mut round = match open_round(w, &round_id) {
+        Ok(r) if r.win_count > 0 => reject!(wrong_state(&round_id, "the round has a win")),
+        Ok(r) => r.clone(),
+        Err(e) => reject!(e),
+    };
+    match round.leg_mut(&req.bet_tx) {
+        Some(leg) if leg.refunded => reject!(LedgerError::AlreadyRefunded(req.bet_tx.clone())),
+        Some(leg) => leg.refunded = true,
+        None => reject!(wrong_state(&round_id, "the bet is not in its round")),
+    }
+    let mut state = w.state;
+    match (add(state.available, amount), sub(state.held, amount)) {
+        (Ok(a), Ok(h)) => (state.available, state.held) = (a, h),
+        _ => reject!(LedgerError::Overflow),
+    }
+    state.flows.refunds += i128::from(amount.minor_units());
+    if round.has_live_bets() {
+        let change = Some(RoundChange::Upsert(round));
+        return applied(
+            w,
+            &req.tx,
+            params,
+            Movement {
+                kind: OpKind::Refund,
+                amount,
+                state,
+            },
+            change,
+            None,
+        );
+    }
+    let (change, record) = match close(w, round, &mut state, RoundEnd::Refunded, ctx) {
+        Ok(closed) => closed,
+        Err(e) => reject!(e),
+    };
+    applied(
+        w,
+        &req.tx,
+        params,
+        Movement {
+            kind: OpKind::Refund,
+            amount,
+            state,
+        },
+        Some(change),
+        Some(record),
+    )
+}
+
+/// A refund of a bet never seen: remember the refund and cancel the bet id.
+fn tombstone(w: &Wallet, req: &RefundRequest) -> Plan {
+    let entry = TxEntry {
+        params: TxParams::Refund {
+            bet_tx: req.bet_tx.clone(),
+        },
+        outcome: TxOutcome::UnknownBet,
+    };
+    Plan::Apply {
+        change: WalletChange {
+            wallet: w.id,
+            state: w.state,
+            tx: Some((req.tx.clone(), entry)),
+            tombstone: Some(req.bet_tx.clone()),
+            round: None,
+            record: None,
+        },
+        result: Err(LedgerError::UnknownBet(req.bet_tx.clone())),
+    }
+}
+
+/// Expires an unclosed round: live bets go back to the wallet, the round closes,
+/// the record is kept. Expiries carry no caller transaction id.
+pub(crate) fn expire(
+    w: &Wallet,
+    round_id: &RoundId,
+    ctx: &Ctx<'_>,
+) -> Result<WalletChange, LedgerError> {
+    let round = open_round(w, round_id)?.clone();
+    let mut state = w.state;
+    let live = round.live_bets();
+    state.available = add(state.available, live)?;
+    state.flows.refunds += i128::from(live.minor_units());
+    let (change, mut record) = close(w, round, &mut state, RoundEnd::Expired, ctx)?;
+    // Every live bet went back to the wallet: the round cost nothing.
+    record.total_bet = Amount::ZERO;
+    Ok(WalletChange {
+        wallet: w.id,
+        state,
+        tx: None,
+        tombstone: None,
+        round: Some(change),
+        record: Some(record),
+    })
+}

@@ -1,0 +1,176 @@
+//! Whole-ledger walks: expiring rounds, listing incomplete games, checking every
+//! invariant, and exporting state for snapshots. Each visits one shard at a time.
+
+use super::effect::LedgerEffect;
+use super::error::LedgerError;
+use super::plan::{self, Ctx};
+use super::wallet::Wallet;
+use super::{ExpireScope, Expiry, IncompleteGame, Ledger, Logged, Mode};
+use crate::ids::{ChannelId, PlayerId, RecordId, RoundId, WalletId};
+use crate::journal::{Journal, Lsn};
+use std::sync::atomic::Ordering;
+
+impl ExpireScope<'_> {
+    fn wallet_matches(&self, w: &Wallet) -> bool {
+        match self {
+            ExpireScope::Player(c, p) => &w.key.channel == *c && &w.key.player == *p,
+            ExpireScope::Channel(c) => &w.key.channel == *c,
+            ExpireScope::OpenedBefore(_) => true,
+        }
+    }
+
+    fn round_matches(&self, opened_at_ms: i64) -> bool {
+        match self {
+            ExpireScope::OpenedBefore(t) => opened_at_ms <= *t,
+            _ => true,
+        }
+    }
+}
+
+impl<J: Journal<LedgerEffect>> Ledger<J> {
+    /// Expires every unclosed round in `scope`: live bets are refunded, the round is
+    /// closed and its record kept. One result per round.
+    pub fn expire_rounds(&self, scope: ExpireScope<'_>, now_ms: i64) -> Logged<Vec<Expiry>> {
+        let next_record = || RecordId(self.next_record.fetch_add(1, Ordering::Relaxed));
+        let ctx = Ctx {
+            now_ms,
+            next_record: &next_record,
+        };
+        let mut out = Vec::new();
+        let mut lsn = Lsn(0);
+        for shard in self.shards.iter() {
+            let mut shard = shard.lock();
+            let targets = expiry_targets(
+                shard.unclosed.iter().filter_map(|id| shard.wallets.get(id)),
+                &scope,
+            );
+            for (wallet, round, game, player) in targets {
+                let result = self.expire_one(&mut shard, wallet, &round, &ctx, &mut lsn);
+                out.push(Expiry {
+                    wallet,
+                    player,
+                    round,
+                    game,
+                    result,
+                });
+            }
+        }
+        Logged {
+            result: Ok(out),
+            lsn,
+        }
+    }
+
+    fn expire_one(
+        &self,
+        shard: &mut super::Shard,
+        wallet: WalletId,
+        round: &RoundId,
+        ctx: &Ctx<'_>,
+        lsn: &mut Lsn,
+    ) -> Result<RecordId, LedgerError> {
+        let w = shard
+            .wallets
+            .get(&wallet)
+            .ok_or(LedgerError::WalletNotFound(wallet))?;
+        let change = plan::expire(w, round, ctx)?;
+        let record = change
+            .record
+            .as_ref()
+            .map(|r| r.id)
+            .ok_or(LedgerError::RoundNotFound(round.clone()))?;
+        let effect = LedgerEffect::Wallet(change);
+        *lsn = (*lsn).max(self.journal.append(&effect)?);
+        let applied = self.apply_locked(shard, effect, Mode::Live);
+        debug_assert!(applied.is_ok());
+        Ok(record)
+    }
+
+    /// Unclosed rounds of `channel` (one player's, if given), oldest first.
+    pub fn incomplete_games(
+        &self,
+        channel: &ChannelId,
+        player: Option<&PlayerId>,
+    ) -> Vec<IncompleteGame> {
+        let mut out = Vec::new();
+        for shard in self.shards.iter() {
+            let shard = shard.lock();
+            for w in shard.unclosed.iter().filter_map(|id| shard.wallets.get(id)) {
+                if &w.key.channel != channel || player.is_some_and(|p| p != &w.key.player) {
+                    continue;
+                }
+                out.extend(w.open.values().map(|r| IncompleteGame {
+                    wallet: w.id,
+                    player: w.key.player.clone(),
+                    currency: w.key.currency.clone(),
+                    round: r.id.clone(),
+                    game: r.game.id.clone(),
+                    bet_amount: r.live_bets(),
+                    total_win: r.wins.total().unwrap_or(crate::money::Amount::MAX),
+                    status: r.status,
+                    error: r.error.clone(),
+                    opened_at_ms: r.opened_at_ms,
+                }));
+            }
+        }
+        out.sort_by(|a, b| {
+            (a.opened_at_ms, a.wallet, &a.round).cmp(&(b.opened_at_ms, b.wallet, &b.round))
+        });
+        out
+    }
+
+    /// Checks every invariant of every wallet and of the indexes. O(n): for tests,
+    /// fuzzers and after recovery, not for the hot path.
+    pub fn check_invariants(&self) {
+        for shard in self.shards.iter() {
+            let shard = shard.lock();
+            for (id, w) in shard.wallets.iter() {
+                assert_eq!(*id, w.id);
+                w.check();
+                assert_eq!(
+                    shard.unclosed.contains(id),
+                    !w.open.is_empty(),
+                    "unclosed index of wallet {id}"
+                );
+                assert!(self.next_wallet.load(Ordering::Relaxed) > id.0);
+                for closed in w.closed.values() {
+                    assert!(
+                        self.records.get(&w.key.channel, closed.record).is_some(),
+                        "record {} of wallet {id}",
+                        closed.record
+                    );
+                }
+            }
+        }
+    }
+
+    /// Visits every wallet, one shard at a time (each shard is locked while visited).
+    pub fn for_each_wallet(&self, mut f: impl FnMut(&Wallet)) {
+        for shard in self.shards.iter() {
+            shard.lock().wallets.values().for_each(&mut f);
+        }
+    }
+
+    /// Number of wallets.
+    pub fn wallet_count(&self) -> usize {
+        self.shards.iter().map(|s| s.lock().wallets.len()).sum()
+    }
+}
+
+/// The (wallet, round, game, player) of every unclosed round in `scope`, in a stable order.
+fn expiry_targets<'a>(
+    wallets: impl Iterator<Item = &'a Wallet>,
+    scope: &ExpireScope<'_>,
+) -> Vec<(WalletId, RoundId, crate::ids::GameId, PlayerId)> {
+    let mut targets: Vec<_> = wallets
+        .filter(|w| scope.wallet_matches(w))
+        .flat_map(|w| {
+            w.open
+                .values()
+                .filter(|r| scope.round_matches(r.opened_at_ms))
+                .map(|r| (w.id, r.id.clone(), r.game.id.clone(), w.key.player.clone()))
+        })
+        .collect();
+    targets.sort();
+    targets
+}

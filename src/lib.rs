@@ -1,0 +1,32 @@
+//! # pitboss
+//!
+//! The engine an online game platform runs on: wallets and game rounds in a
+//! lock-striped in-memory ledger, leaderboards, made durable by a write-ahead log,
+//! usable in-process (this library) or over HTTP (the `pitboss` binary).
+//!
+//! # Layout
+//! - [`engine`]: the facade. One [`Engine`] owns everything; every mutation goes
+//!   through it and returns once durable.
+//! - [`ledger`]: wallets, rounds, idempotency, game records. Knows nothing of I/O.
+//! - [`journal`]: the seam through which the domain hands its effects to storage.
+//! - [`ids`], [`money`], [`clock`]: identifier newtypes, exact amounts, injected time.
+//!
+//! See `ARCHITECTURE.md` for the invariants each module keeps.
+
+pub mod clock;
+pub mod engine;
+pub mod ids;
+pub mod journal;
+pub mod ledger;
+pub mod money;
+
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use engine::{Engine, EngineConfig, EngineError};
+pub use ids::{ChannelId, Currency, GameId, Label, PlayerId, RecordId, RoundId, TxId, WalletId};
+pub use ledger::error::LedgerError;
+pub use ledger::types::*;
+pub use money::Amount;
+
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;
