@@ -1,5 +1,7 @@
 //! The engine: the one value an embedder (or the HTTP server) holds. Every mutation
-//! goes through it, and it returns only once the mutation's effect is durable.
+//! goes through it, and its blocking calls return only once the mutation's effect is
+//! durable. Each mutating call has a `_pending` twin that returns a [`Pending`]
+//! instead, for callers that await durability (the async server) or batch it.
 //!
 //! ```
 //! use pitboss::{Engine, EngineConfig};
@@ -9,13 +11,20 @@
 
 use crate::clock::{Clock, SystemClock};
 use crate::ids::{ChannelId, Currency, PlayerId, WalletId, WalletKey};
-use crate::journal::{Journal, JournalError, Lsn, NoJournal};
-use crate::ledger::effect::LedgerEffect;
+use crate::journal::JournalError;
 use crate::ledger::error::LedgerError;
 use crate::ledger::records::{GameRecord, RecordQuery};
 use crate::ledger::types::*;
 use crate::ledger::{ExpireScope, Expiry, IncompleteGame, Ledger, LedgerConfig, Logged};
 use std::sync::Arc;
+
+mod batch;
+mod log;
+mod pending;
+
+pub use batch::{BatchOp, BatchResult};
+pub use log::{Effect, EffectRef, EngineLog};
+pub use pending::Pending;
 
 /// Everything the engine can be told at start.
 #[derive(Clone, Debug)]
@@ -52,25 +61,27 @@ impl From<JournalError> for EngineError {
     }
 }
 
-/// Where the engine's effects go. In memory for now; the write-ahead log plugs in here.
-pub struct EngineJournal {
-    inner: NoJournal,
-}
-
-impl Journal<LedgerEffect> for EngineJournal {
-    fn append(&self, effect: &LedgerEffect) -> Result<Lsn, JournalError> {
-        self.inner.append(effect)
-    }
-
-    fn appended(&self) -> Lsn {
-        Journal::<LedgerEffect>::appended(&self.inner)
-    }
-}
-
 pub struct Engine {
-    ledger: Ledger<EngineJournal>,
+    ledger: Ledger<Arc<EngineLog>>,
+    log: Arc<EngineLog>,
     clock: Arc<dyn Clock>,
     config: EngineConfig,
+}
+
+/// Defines a blocking mutation and its `_pending` twin from one ledger call.
+macro_rules! wallet_op {
+    ($(#[$doc:meta])* $name:ident, $pending:ident, $req:ty, |$s:ident, $w:ident, $r:ident| $call:expr) => {
+        $(#[$doc])*
+        pub fn $name(&self, wallet: WalletId, req: &$req) -> Result<Receipt, EngineError> {
+            self.$pending(wallet, req).wait()
+        }
+
+        #[doc = concat!("[`Engine::", stringify!($name), "`] without the durability wait.")]
+        pub fn $pending(&self, wallet: WalletId, req: &$req) -> Pending<Receipt> {
+            let ($s, $w, $r) = (self, wallet, req);
+            self.pending($call)
+        }
+    };
 }
 
 impl Engine {
@@ -80,9 +91,10 @@ impl Engine {
     }
 
     pub fn in_memory_with_clock(config: EngineConfig, clock: Arc<dyn Clock>) -> Engine {
-        let journal = EngineJournal { inner: NoJournal };
+        let log = Arc::new(EngineLog::memory());
         Engine {
-            ledger: Ledger::new(&config.ledger, journal),
+            ledger: Ledger::new(&config.ledger, log.clone()),
+            log,
             clock,
             config,
         }
@@ -97,15 +109,13 @@ impl Engine {
     }
 
     /// The ledger, for read-only inspection (tests, snapshots).
-    pub fn ledger(&self) -> &Ledger<EngineJournal> {
+    pub fn ledger(&self) -> &Ledger<Arc<EngineLog>> {
         &self.ledger
     }
 
-    /// Waits until `logged` is durable, then hands back its result.
-    fn settle<T>(&self, logged: Logged<T>) -> Result<T, EngineError> {
-        // Durability wait goes here once the engine has a log (nothing to wait for in memory).
-        let _ = logged.lsn;
-        logged.result.map_err(EngineError::from)
+    fn pending<T>(&self, logged: Logged<T>) -> Pending<T> {
+        let result = logged.result.map_err(EngineError::from);
+        Pending::new(result, logged.lsn, self.log.clone())
     }
 
     /// The wallet of (channel, player, currency), opened on first use.
@@ -115,12 +125,8 @@ impl Engine {
         player: &PlayerId,
         currency: &Currency,
     ) -> Result<WalletId, EngineError> {
-        let key = WalletKey {
-            channel: channel.clone(),
-            player: player.clone(),
-            currency: currency.clone(),
-        };
-        self.settle(self.ledger.open_wallet(key))
+        let key = wallet_key(channel, player, currency);
+        self.pending(self.ledger.open_wallet(key)).wait()
     }
 
     pub fn wallet_id(
@@ -129,12 +135,8 @@ impl Engine {
         player: &PlayerId,
         currency: &Currency,
     ) -> Option<WalletId> {
-        let key = WalletKey {
-            channel: channel.clone(),
-            player: player.clone(),
-            currency: currency.clone(),
-        };
-        self.ledger.wallet_id(&key)
+        self.ledger
+            .wallet_id(&wallet_key(channel, player, currency))
     }
 
     pub fn wallet_key(&self, wallet: WalletId) -> Option<WalletKey> {
@@ -145,41 +147,28 @@ impl Engine {
         Ok(self.ledger.balance(wallet)?)
     }
 
-    pub fn deposit(&self, wallet: WalletId, req: &DepositRequest) -> Result<Receipt, EngineError> {
-        self.settle(self.ledger.deposit(wallet, req))
-    }
-
-    pub fn withdraw(
-        &self,
-        wallet: WalletId,
-        req: &WithdrawRequest,
-    ) -> Result<Receipt, EngineError> {
-        self.settle(self.ledger.withdraw(wallet, req))
-    }
-
-    pub fn bet(&self, wallet: WalletId, req: &BetRequest) -> Result<Receipt, EngineError> {
-        self.settle(self.ledger.bet(wallet, req, self.clock.now_ms()))
-    }
-
-    pub fn win(&self, wallet: WalletId, req: &WinRequest) -> Result<Receipt, EngineError> {
-        self.settle(self.ledger.win(wallet, req, self.clock.now_ms()))
-    }
-
-    pub fn refund(&self, wallet: WalletId, req: &RefundRequest) -> Result<Receipt, EngineError> {
-        self.settle(self.ledger.refund(wallet, req, self.clock.now_ms()))
-    }
-
-    pub fn prize(&self, wallet: WalletId, req: &PrizeRequest) -> Result<Receipt, EngineError> {
-        self.settle(self.ledger.prize(wallet, req))
-    }
-
-    pub fn end_round(
-        &self,
-        wallet: WalletId,
-        req: &EndRoundRequest,
-    ) -> Result<Receipt, EngineError> {
-        self.settle(self.ledger.end_round(wallet, req, self.clock.now_ms()))
-    }
+    wallet_op!(
+        /// Credits the wallet (seed 000 §4.1).
+        deposit, deposit_pending, DepositRequest, |s, w, r| s.ledger.deposit(w, r));
+    wallet_op!(
+        /// Debits an amount, or everything available (seed 000 §4.2).
+        withdraw, withdraw_pending, WithdrawRequest, |s, w, r| s.ledger.withdraw(w, r));
+    wallet_op!(
+        /// Debits a bet: opens the round, or adds to it while open.
+        bet, bet_pending, BetRequest, |s, w, r| s.ledger.bet(w, r, s.clock.now_ms()));
+    wallet_op!(
+        /// Credits a round; closes it unless told to keep it open.
+        win, win_pending, WinRequest, |s, w, r| s.ledger.win(w, r, s.clock.now_ms()));
+    wallet_op!(
+        /// Returns exactly the named bet, once.
+        refund, refund_pending, RefundRequest, |s, w, r| s.ledger.refund(w, r, s.clock.now_ms()));
+    wallet_op!(
+        /// Credits a prize.
+        prize, prize_pending, PrizeRequest, |s, w, r| s.ledger.prize(w, r));
+    wallet_op!(
+        /// Closes a round without a further win.
+        end_round, end_round_pending, EndRoundRequest,
+        |s, w, r| s.ledger.end_round(w, r, s.clock.now_ms()));
 
     /// Expires every unclosed round of one player of `channel` (seed 000 §3.7).
     pub fn expire_player_rounds(
@@ -187,31 +176,27 @@ impl Engine {
         channel: &ChannelId,
         player: &PlayerId,
     ) -> Result<Vec<Expiry>, EngineError> {
-        let now = self.clock.now_ms();
-        self.settle(
-            self.ledger
-                .expire_rounds(ExpireScope::Player(channel, player), now),
-        )
+        self.expire(ExpireScope::Player(channel, player)).wait()
     }
 
     /// Expires every unclosed round of `channel` (seed 000 §3.8).
     pub fn expire_channel_rounds(&self, channel: &ChannelId) -> Result<Vec<Expiry>, EngineError> {
-        let now = self.clock.now_ms();
-        self.settle(
-            self.ledger
-                .expire_rounds(ExpireScope::Channel(channel), now),
-        )
+        self.expire(ExpireScope::Channel(channel)).wait()
     }
 
     /// Expires rounds open longer than the configured time-out (DESIGN §3). Run it
     /// periodically; the server does, an embedder calls it from its own timer.
     pub fn expire_stale_rounds(&self) -> Result<Vec<Expiry>, EngineError> {
-        let now = self.clock.now_ms();
-        let cutoff = now.saturating_sub(self.config.round_timeout_ms);
-        self.settle(
-            self.ledger
-                .expire_rounds(ExpireScope::OpenedBefore(cutoff), now),
-        )
+        let cutoff = self
+            .clock
+            .now_ms()
+            .saturating_sub(self.config.round_timeout_ms);
+        self.expire(ExpireScope::OpenedBefore(cutoff)).wait()
+    }
+
+    /// The expiry of `scope`, not yet waited for.
+    pub fn expire(&self, scope: ExpireScope<'_>) -> Pending<Vec<Expiry>> {
+        self.pending(self.ledger.expire_rounds(scope, self.clock.now_ms()))
     }
 
     pub fn incomplete_games(
@@ -225,5 +210,13 @@ impl Engine {
     /// A page of `channel`'s game records (seed 000 §3.4, DESIGN §8).
     pub fn game_records(&self, channel: &ChannelId, query: &RecordQuery) -> Vec<GameRecord> {
         self.ledger.records().query(channel, query)
+    }
+}
+
+fn wallet_key(channel: &ChannelId, player: &PlayerId, currency: &Currency) -> WalletKey {
+    WalletKey {
+        channel: channel.clone(),
+        player: player.clone(),
+        currency: currency.clone(),
     }
 }
