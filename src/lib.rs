@@ -15,6 +15,7 @@
 
 pub mod clock;
 pub mod engine;
+pub mod fuzzing;
 pub mod ids;
 pub mod journal;
 pub mod ledger;

@@ -36,13 +36,13 @@ pub struct WalletChange {
     pub tombstone: Option<TxId>,
     pub round: Option<RoundChange>,
     /// The game record written when a round closed.
-    pub record: Option<GameRecord>,
+    pub record: Option<Box<GameRecord>>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum RoundChange {
     /// The round's whole state after the change (it stays open).
-    Upsert(Round),
+    Upsert(Box<Round>),
     /// The round closed.
     Close { round: RoundId, closed: ClosedRound },
 }
@@ -51,7 +51,7 @@ pub enum RoundChange {
 ///
 /// Called under the wallet's shard lock, both live and on replay. It checks nothing:
 /// the planner validated the change against the state it was planned from.
-pub(crate) fn apply_change(w: &mut Wallet, change: WalletChange) -> Option<GameRecord> {
+pub(crate) fn apply_change(w: &mut Wallet, change: WalletChange) -> Option<Box<GameRecord>> {
     debug_assert_eq!(w.id, change.wallet);
     w.state = change.state;
     if let Some((tx, entry)) = change.tx {

@@ -32,6 +32,7 @@ use plan::{Ctx, Plan};
 use records::RecordStore;
 use round::RoundStatus;
 use std::collections::HashSet;
+use std::hash::BuildHasher;
 use std::sync::atomic::{AtomicU64, Ordering};
 use types::*;
 use wallet::{Map, Wallet};
@@ -76,9 +77,10 @@ impl<T> Logged<T> {
 
 #[derive(Default)]
 struct Shard {
-    wallets: Map<WalletId, Wallet>,
+    /// Boxed: wallets are large and long-lived; small buckets keep rehashing cheap.
+    wallets: Map<WalletId, Box<Wallet>>,
     /// Wallets that have an unclosed round: what expiry and incomplete-games scan.
-    unclosed: HashSet<WalletId, ahash::RandomState>,
+    unclosed: HashSet<WalletId, foldhash::fast::RandomState>,
 }
 
 /// Which unclosed rounds an expiry takes.
@@ -119,7 +121,7 @@ pub struct Ledger<J> {
     shards: Box<[Mutex<Shard>]>,
     /// (channel, player, currency) → wallet id, striped by key hash.
     directory: Box<[Mutex<Map<WalletKey, WalletId>>]>,
-    hasher: ahash::RandomState,
+    hasher: foldhash::fast::RandomState,
     next_wallet: AtomicU64,
     next_record: AtomicU64,
     records: RecordStore,
@@ -132,7 +134,7 @@ impl<J: Journal<LedgerEffect>> Ledger<J> {
         Ledger {
             shards: (0..shards).map(|_| Mutex::new(Shard::default())).collect(),
             directory: (0..shards).map(|_| Mutex::new(Map::default())).collect(),
-            hasher: ahash::RandomState::new(),
+            hasher: foldhash::fast::RandomState::default(),
             next_wallet: AtomicU64::new(1),
             next_record: AtomicU64::new(1),
             records: RecordStore::new(config.record_stripes),
@@ -205,7 +207,7 @@ impl<J: Journal<LedgerEffect>> Ledger<J> {
         shard
             .wallets
             .get(&id)
-            .map(Wallet::balance)
+            .map(|w| w.balance())
             .ok_or(LedgerError::WalletNotFound(id))
     }
 
@@ -289,7 +291,7 @@ impl<J: Journal<LedgerEffect>> Ledger<J> {
                 shard
                     .wallets
                     .entry(wallet)
-                    .or_insert_with(|| Wallet::new(wallet, key));
+                    .or_insert_with(|| Box::new(Wallet::new(wallet, key)));
                 return Ok(());
             }
             LedgerEffect::Wallet(change) => change,
@@ -299,16 +301,23 @@ impl<J: Journal<LedgerEffect>> Ledger<J> {
             .wallets
             .get_mut(&id)
             .ok_or(ReplayError::UnknownWallet(id))?;
+        let had_open = !w.open.is_empty();
         let record = apply_change(w, change);
         // During replay a wallet passes through states older than what a fuzzy
         // snapshot already holds, so its invariants hold only once replay ends.
         if cfg!(debug_assertions) && mode == Mode::Live {
             w.check();
         }
-        if w.open.is_empty() {
-            shard.unclosed.remove(&id);
-        } else {
-            shard.unclosed.insert(id);
+        // Touch the index only when the wallet gains its first or loses its last
+        // unclosed round: most operations change neither.
+        match (had_open, w.open.is_empty()) {
+            (true, true) => {
+                shard.unclosed.remove(&id);
+            }
+            (false, false) => {
+                shard.unclosed.insert(id);
+            }
+            _ => {}
         }
         if let Some(record) = record {
             self.records.insert(record);

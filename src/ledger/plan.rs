@@ -103,7 +103,7 @@ fn applied(
     params: TxParams,
     mv: Movement,
     round: Option<RoundChange>,
-    record: Option<GameRecord>,
+    record: Option<Box<GameRecord>>,
 ) -> Plan {
     let Movement {
         kind,
@@ -294,19 +294,19 @@ pub(crate) fn bet(w: &Wallet, req: &BetRequest, ctx: &Ctx<'_>) -> Plan {
     )
 }
 
-fn new_round(w: &Wallet, req: &BetRequest, now_ms: i64) -> Round {
-    Round {
+fn new_round(w: &Wallet, req: &BetRequest, now_ms: i64) -> Box<Round> {
+    Box::new(Round {
         id: req.round.clone(),
         game: req.game.clone(),
         status: RoundStatus::Open,
         opened_at_ms: now_ms,
         starting_credit: w.state.available,
         meta: req.meta,
-        bets: Vec::with_capacity(1),
+        bets: smallvec::SmallVec::new(),
         wins: WinBreakdown::default(),
         win_count: 0,
         error: String::new(),
-    }
+    })
 }
 
 fn wrong_state(round: &RoundId, reason: &'static str) -> LedgerError {
@@ -355,7 +355,7 @@ pub(crate) fn win(w: &Wallet, req: &WinRequest, ctx: &Ctx<'_>) -> Plan {
     if let Some(plan) = seen(w, &req.tx, &params) {
         return plan;
     }
-    let mut round = match open_round(w, &req.round) {
+    let round = match open_round(w, &req.round) {
         Ok(r) if r.game.id != req.game => reject!(LedgerError::GameMismatch {
             round: req.round.clone()
         }),
@@ -363,53 +363,52 @@ pub(crate) fn win(w: &Wallet, req: &WinRequest, ctx: &Ctx<'_>) -> Plan {
             reject!(wrong_state(&req.round, "the bet failed"))
         }
         Ok(r) if !r.has_live_bets() => reject!(wrong_state(&req.round, "every bet was refunded")),
-        Ok(r) => r.clone(),
+        Ok(r) => r,
         Err(e) => reject!(e),
     };
     let mut state = w.state;
-    match (
+    let wins = match (
         credit(&mut state, req.amount),
         round.wins.checked_add(&breakdown),
     ) {
-        (Ok(()), Some(wins)) => round.wins = wins,
+        (Ok(()), Some(wins)) => wins,
         _ => reject!(LedgerError::Overflow),
-    }
+    };
     state.flows.wins += i128::from(req.amount.minor_units());
-    round.win_count = round.win_count.saturating_add(1);
-    if round.status == RoundStatus::CreditFailed {
+    let mv = Movement {
+        kind: OpKind::Win,
+        amount: req.amount,
+        state,
+    };
+    if req.keep_open {
+        let mut round = Box::new(round.clone());
+        round.wins = wins;
+        round.win_count = round.win_count.saturating_add(1);
         // A retried credit that now succeeds puts the round back in play.
         round.status = RoundStatus::Open;
-    }
-    if req.keep_open {
-        let change = Some(RoundChange::Upsert(round));
         return applied(
             w,
             &req.tx,
             params,
-            Movement {
-                kind: OpKind::Win,
-                amount: req.amount,
-                state,
-            },
-            change,
+            mv,
+            Some(RoundChange::Upsert(round)),
             None,
         );
     }
-    let (change, record) = match close(w, round, &mut state, RoundEnd::Settled, ctx) {
-        Ok(closed) => closed,
-        Err(e) => reject!(e),
-    };
-    applied(
+    let live = round.live_bets();
+    settle(
         w,
         &req.tx,
         params,
-        Movement {
-            kind: OpKind::Win,
-            amount: req.amount,
-            state,
+        mv,
+        round,
+        Closing {
+            end: RoundEnd::Settled,
+            wins,
+            release: live,
+            total_bet: live,
         },
-        Some(change),
-        Some(record),
+        ctx,
     )
 }
 
@@ -421,45 +420,68 @@ pub(crate) fn end_round(w: &Wallet, req: &EndRoundRequest, ctx: &Ctx<'_>) -> Pla
         return plan;
     }
     let round = match open_round(w, &req.round) {
-        Ok(r) => r.clone(),
+        Ok(r) => r,
         Err(e) => reject!(e),
     };
-    let mut state = w.state;
-    let (change, record) = match close(w, round, &mut state, RoundEnd::Settled, ctx) {
-        Ok(closed) => closed,
-        Err(e) => reject!(e),
+    let live = round.live_bets();
+    let mv = Movement {
+        kind: OpKind::EndRound,
+        amount: Amount::ZERO,
+        state: w.state,
     };
-    applied(
-        w,
-        &req.tx,
-        params,
-        Movement {
-            kind: OpKind::EndRound,
-            amount: Amount::ZERO,
-            state,
-        },
-        Some(change),
-        Some(record),
-    )
+    let closing = Closing {
+        end: RoundEnd::Settled,
+        wins: round.wins,
+        release: live,
+        total_bet: live,
+    };
+    settle(w, &req.tx, params, mv, round, closing, ctx)
 }
 
-/// Closes `round`: releases what it holds (its live bets are now spent) and writes
-/// its record. For an expiry the caller refunds the live bets first.
+/// How a round closes: what it releases from `held` and what its record says.
+pub(crate) struct Closing {
+    pub end: RoundEnd,
+    /// The round's wins, including the closing one.
+    pub wins: WinBreakdown,
+    /// Live bets still held by the round, released from `held` now.
+    pub release: Amount,
+    /// The record's `totalBet`: bets not refunded.
+    pub total_bet: Amount,
+}
+
+/// An applied transaction that closes `round`.
+fn settle(
+    w: &Wallet,
+    tx: &TxId,
+    params: TxParams,
+    mut mv: Movement,
+    round: &Round,
+    closing: Closing,
+    ctx: &Ctx<'_>,
+) -> Plan {
+    match close(w, round, &mut mv.state, closing, ctx) {
+        Ok((change, record)) => applied(w, tx, params, mv, Some(change), Some(record)),
+        Err(e) => Plan::Reject(e),
+    }
+}
+
+/// Closes `round` (its state before this transaction): releases what it holds and
+/// writes its record. `state` is the wallet's state after the transaction's money moved.
 pub(crate) fn close(
     w: &Wallet,
-    round: Round,
+    round: &Round,
     state: &mut WalletState,
-    end: RoundEnd,
+    closing: Closing,
     ctx: &Ctx<'_>,
-) -> Result<(RoundChange, GameRecord), LedgerError> {
-    let live = round.live_bets();
-    state.held = sub(state.held, live)?;
+) -> Result<(RoundChange, Box<GameRecord>), LedgerError> {
+    state.held = sub(state.held, closing.release)?;
     debug_assert!(
         !state.held.is_negative(),
         "held went negative closing a round"
     );
     let id = (ctx.next_record)();
-    let record = GameRecord {
+    let wins = closing.wins;
+    let record = Box::new(GameRecord {
         id,
         channel: w.key.channel.clone(),
         player: w.key.player.clone(),
@@ -472,24 +494,30 @@ pub(crate) fn close(
             .unwrap_or_else(|| TxId::from_round(&round.id)),
         starting_credit: round.starting_credit,
         ending_credit: state.available,
-        base_win: round.wins.base,
-        free_win: round.wins.free,
-        bonus_win: round.wins.bonus,
-        jackpot_win: round.wins.jackpot,
-        total_win: round.wins.total().ok_or(LedgerError::Overflow)?,
-        total_bet: live,
+        base_win: wins.base,
+        free_win: wins.free,
+        bonus_win: wins.bonus,
+        jackpot_win: wins.jackpot,
+        total_win: wins.total().ok_or(LedgerError::Overflow)?,
+        total_bet: closing.total_bet,
         meta: round.meta,
         play_time: round.opened_at_ms.div_euclid(1000),
         created_at_ms: ctx.now_ms,
-        end,
+        end: closing.end,
         round: round.id.clone(),
-        game: round.game,
+        game: round.game.clone(),
+    });
+    let closed = ClosedRound {
+        end: closing.end,
+        record: id,
     };
-    let change = RoundChange::Close {
-        round: round.id,
-        closed: ClosedRound { end, record: id },
-    };
-    Ok((change, record))
+    Ok((
+        RoundChange::Close {
+            round: round.id.clone(),
+            closed,
+        },
+        record,
+    ))
 }
 
 pub(crate) fn refund(w: &Wallet, req: &RefundRequest, ctx: &Ctx<'_>) -> Plan {
@@ -501,19 +529,19 @@ pub(crate) fn refund(w: &Wallet, req: &RefundRequest, ctx: &Ctx<'_>) -> Plan {
     }
     let (round_id, amount) = match w.txs.get(&req.bet_tx).map(|e| &e.params) {
         None => return tombstone(w, req),
-        Some(TxParams::Bet { round, amount, .. }) => (round.clone(), *amount),
+        Some(TxParams::Bet { round, amount, .. }) => (round, *amount),
         Some(TxParams::Tombstone { .. }) => reject!(LedgerError::UnknownBet(req.bet_tx.clone())),
         Some(_) => reject!(LedgerError::NotABet(req.bet_tx.clone())),
     };
-    let mut round = match open_round(w, &round_id) {
-        Ok(r) if r.win_count > 0 => reject!(wrong_state(&round_id, "the round has a win")),
-        Ok(r) => r.clone(),
+    let round = match open_round(w, round_id) {
+        Ok(r) if r.win_count > 0 => reject!(wrong_state(round_id, "the round has a win")),
+        Ok(r) => r,
         Err(e) => reject!(e),
     };
-    match round.leg_mut(&req.bet_tx) {
+    match round.bets.iter().find(|b| b.tx == req.bet_tx) {
         Some(leg) if leg.refunded => reject!(LedgerError::AlreadyRefunded(req.bet_tx.clone())),
-        Some(leg) => leg.refunded = true,
-        None => reject!(wrong_state(&round_id, "the bet is not in its round")),
+        Some(_) => {}
+        None => reject!(wrong_state(round_id, "the bet is not in its round")),
     }
     let mut state = w.state;
     match (add(state.available, amount), sub(state.held, amount)) {
@@ -521,37 +549,33 @@ pub(crate) fn refund(w: &Wallet, req: &RefundRequest, ctx: &Ctx<'_>) -> Plan {
         _ => reject!(LedgerError::Overflow),
     }
     state.flows.refunds += i128::from(amount.minor_units());
-    if round.has_live_bets() {
-        let change = Some(RoundChange::Upsert(round));
+    let mv = Movement {
+        kind: OpKind::Refund,
+        amount,
+        state,
+    };
+    if round.live_bets() != amount {
+        let mut round = Box::new(round.clone());
+        if let Some(leg) = round.leg_mut(&req.bet_tx) {
+            leg.refunded = true;
+        }
         return applied(
             w,
             &req.tx,
             params,
-            Movement {
-                kind: OpKind::Refund,
-                amount,
-                state,
-            },
-            change,
+            mv,
+            Some(RoundChange::Upsert(round)),
             None,
         );
     }
-    let (change, record) = match close(w, round, &mut state, RoundEnd::Refunded, ctx) {
-        Ok(closed) => closed,
-        Err(e) => reject!(e),
+    // The last live bet: the round closes as refunded, holding nothing.
+    let closing = Closing {
+        end: RoundEnd::Refunded,
+        wins: round.wins,
+        release: Amount::ZERO,
+        total_bet: Amount::ZERO,
     };
-    applied(
-        w,
-        &req.tx,
-        params,
-        Movement {
-            kind: OpKind::Refund,
-            amount,
-            state,
-        },
-        Some(change),
-        Some(record),
-    )
+    settle(w, &req.tx, params, mv, round, closing, ctx)
 }
 
 /// A refund of a bet never seen: remember the refund and cancel the bet id.
@@ -582,14 +606,19 @@ pub(crate) fn expire(
     round_id: &RoundId,
     ctx: &Ctx<'_>,
 ) -> Result<WalletChange, LedgerError> {
-    let round = open_round(w, round_id)?.clone();
+    let round = open_round(w, round_id)?;
     let mut state = w.state;
     let live = round.live_bets();
     state.available = add(state.available, live)?;
     state.flows.refunds += i128::from(live.minor_units());
-    let (change, mut record) = close(w, round, &mut state, RoundEnd::Expired, ctx)?;
-    // Every live bet went back to the wallet: the round cost nothing.
-    record.total_bet = Amount::ZERO;
+    // Every live bet goes back to the wallet: the round cost nothing.
+    let closing = Closing {
+        end: RoundEnd::Expired,
+        wins: round.wins,
+        release: live,
+        total_bet: Amount::ZERO,
+    };
+    let (change, record) = close(w, round, &mut state, closing, ctx)?;
     Ok(WalletChange {
         wallet: w.id,
         state,

@@ -86,13 +86,14 @@ impl RecordQuery {
 
 #[derive(Default, Serialize, Deserialize)]
 struct ChannelRecords {
-    all: BTreeMap<RecordId, GameRecord>,
-    by_player: HashMap<PlayerId, BTreeSet<RecordId>, ahash::RandomState>,
+    /// Boxed: B-tree nodes then shift and split pointers, not 300-byte records.
+    all: BTreeMap<RecordId, Box<GameRecord>>,
+    by_player: HashMap<PlayerId, BTreeSet<RecordId>, foldhash::fast::RandomState>,
 }
 
 #[derive(Default)]
 struct Stripe {
-    channels: HashMap<ChannelId, ChannelRecords, ahash::RandomState>,
+    channels: HashMap<ChannelId, ChannelRecords, foldhash::fast::RandomState>,
 }
 
 /// All game records, striped by id.
@@ -114,7 +115,7 @@ impl RecordStore {
     }
 
     /// Inserts (or replaces, on replay) a record. Idempotent by id.
-    pub fn insert(&self, record: GameRecord) {
+    pub fn insert(&self, record: Box<GameRecord>) {
         let mut stripe = self.stripe(record.id).write();
         let ch = stripe.channels.entry(record.channel.clone()).or_default();
         ch.by_player
@@ -126,7 +127,12 @@ impl RecordStore {
 
     pub fn get(&self, channel: &ChannelId, id: RecordId) -> Option<GameRecord> {
         let stripe = self.stripe(id).read();
-        stripe.channels.get(channel)?.all.get(&id).cloned()
+        stripe
+            .channels
+            .get(channel)?
+            .all
+            .get(&id)
+            .map(|r| (**r).clone())
     }
 
     pub fn len(&self) -> usize {
@@ -172,7 +178,7 @@ impl RecordStore {
         let mut out = Vec::new();
         for stripe in self.stripes.iter() {
             for ch in stripe.read().channels.values() {
-                out.extend(ch.all.values().cloned());
+                out.extend(ch.all.values().map(|r| (**r).clone()));
             }
         }
         out
@@ -197,7 +203,7 @@ fn collect_page(ch: &ChannelRecords, q: &RecordQuery, size: usize, out: &mut Vec
             break;
         }
         if let Some(r) = ch.all.get(id).filter(|r| q.matches(r)) {
-            out.push(r.clone());
+            out.push((**r).clone());
         }
     }
 }

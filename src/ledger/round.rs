@@ -4,6 +4,7 @@ use super::types::{GameRef, PlayMeta, WinBreakdown};
 use crate::ids::{RecordId, RoundId, TxId};
 use crate::money::{checked_sum, Amount};
 use serde::{Deserialize, Serialize};
+use smallvec::SmallVec;
 
 /// Most bets one round may hold: a limit on everything (TigerStyle).
 pub const MAX_BETS_PER_ROUND: usize = 256;
@@ -59,7 +60,8 @@ pub struct Round {
     /// The wallet's available balance just before the round's first bet.
     pub starting_credit: Amount,
     pub meta: PlayMeta,
-    pub bets: Vec<BetLeg>,
+    /// Inline for the usual single bet: one allocation less per round.
+    pub bets: SmallVec<[BetLeg; 1]>,
     pub wins: WinBreakdown,
     /// How many wins were credited; a round with a win can no longer be refunded.
     pub win_count: u32,

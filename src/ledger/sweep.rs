@@ -41,7 +41,10 @@ impl<J: Journal<LedgerEffect>> Ledger<J> {
         for shard in self.shards.iter() {
             let mut shard = shard.lock();
             let targets = expiry_targets(
-                shard.unclosed.iter().filter_map(|id| shard.wallets.get(id)),
+                shard
+                    .unclosed
+                    .iter()
+                    .filter_map(|id| shard.wallets.get(id).map(|w| &**w)),
                 &scope,
             );
             for (wallet, round, game, player) in targets {
@@ -147,7 +150,7 @@ impl<J: Journal<LedgerEffect>> Ledger<J> {
     /// Visits every wallet, one shard at a time (each shard is locked while visited).
     pub fn for_each_wallet(&self, mut f: impl FnMut(&Wallet)) {
         for shard in self.shards.iter() {
-            shard.lock().wallets.values().for_each(&mut f);
+            shard.lock().wallets.values().for_each(|w| f(w));
         }
     }
 

@@ -15,7 +15,8 @@ use crate::money::Amount;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 
-pub(crate) type Map<K, V> = HashMap<K, V, ahash::RandomState>;
+/// The ledger's hash map: a fast hasher, seeded per process.
+pub type Map<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
 
 /// Most rounds one wallet may have open at once.
 pub const MAX_OPEN_ROUNDS: usize = 1024;
@@ -143,7 +144,8 @@ pub struct Wallet {
     pub state: WalletState,
     pub txs: Map<TxId, TxEntry>,
     /// Rounds not yet closed: open (2) or incomplete (3, 4).
-    pub open: Map<RoundId, Round>,
+    /// Boxed: a round is moved in and out whole, and small buckets rehash fast.
+    pub open: Map<RoundId, Box<Round>>,
     pub closed: Map<RoundId, ClosedRound>,
 }
 
