@@ -12,6 +12,7 @@ use super::round::{ClosedRound, Round};
 use super::wallet::{TxEntry, TxOutcome, TxParams, Wallet, WalletState};
 use crate::ids::{RoundId, TxId, WalletId, WalletKey};
 use serde::{Deserialize, Serialize};
+use std::sync::Arc;
 
 // Effects are built once and moved into the log and the state; boxing the wallet
 // change would cost an allocation on every bet.
@@ -36,7 +37,7 @@ pub struct WalletChange {
     pub tombstone: Option<TxId>,
     pub round: Option<RoundChange>,
     /// The game record written when a round closed.
-    pub record: Option<Box<GameRecord>>,
+    pub record: Option<Arc<GameRecord>>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -51,7 +52,7 @@ pub enum RoundChange {
 ///
 /// Called under the wallet's shard lock, both live and on replay. It checks nothing:
 /// the planner validated the change against the state it was planned from.
-pub(crate) fn apply_change(w: &mut Wallet, change: WalletChange) -> Option<Box<GameRecord>> {
+pub(crate) fn apply_change(w: &mut Wallet, change: WalletChange) -> Option<Arc<GameRecord>> {
     debug_assert_eq!(w.id, change.wallet);
     w.state = change.state;
     if let Some((tx, entry)) = change.tx {

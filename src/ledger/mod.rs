@@ -47,11 +47,13 @@ pub struct LedgerConfig {
 }
 
 impl Default for LedgerConfig {
-    /// Four shards per core: enough that two threads rarely meet on one lock.
+    /// 256 shards: far more than two threads need to rarely meet on a lock, but a
+    /// snapshot copies one shard at a time under its lock, and the longest pause a
+    /// writer sees is one shard's copy. 1M wallets / 256 ≈ 4k wallets per pause.
     fn default() -> Self {
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
         LedgerConfig {
-            shards: (cores * 4).next_power_of_two().max(8),
+            shards: 256,
             record_stripes: (cores * 2).next_power_of_two().max(4),
         }
     }
@@ -175,14 +177,18 @@ impl<J: Journal<LedgerEffect>> Ledger<J> {
             wallet: id,
             key: key.clone(),
         };
+        // Appended under the shard lock like every effect, so a snapshot that has
+        // locked this shard has every effect of it up to the log position it read.
+        let mut shard = self.shard(id).lock();
         let lsn = match self.journal.append(&effect) {
             Ok(lsn) => lsn,
             Err(e) => return Logged::rejected(e.into()),
         };
-        // The id is unknown to anyone until the directory has it, so the wallet can
-        // be put in its shard first without a window where the id leads nowhere.
         // Opening cannot fail to apply: it creates what it needs.
-        let _ = self.apply_locked(&mut self.shard(id).lock(), effect, Mode::Live);
+        let _ = self.apply_locked(&mut shard, effect, Mode::Live);
+        drop(shard);
+        // The id is unknown to anyone until the directory has it: no window where
+        // the id leads nowhere.
         dir.insert(key, id);
         Logged {
             result: Ok(id),

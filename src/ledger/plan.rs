@@ -14,6 +14,7 @@ use super::wallet::{
 };
 use crate::ids::{RecordId, RoundId, TxId};
 use crate::money::Amount;
+use std::sync::Arc;
 
 /// What a planner decided.
 // Plans are built once and consumed at once; boxing the change would cost an
@@ -103,7 +104,7 @@ fn applied(
     params: TxParams,
     mv: Movement,
     round: Option<RoundChange>,
-    record: Option<Box<GameRecord>>,
+    record: Option<Arc<GameRecord>>,
 ) -> Plan {
     let Movement {
         kind,
@@ -473,7 +474,7 @@ pub(crate) fn close(
     state: &mut WalletState,
     closing: Closing,
     ctx: &Ctx<'_>,
-) -> Result<(RoundChange, Box<GameRecord>), LedgerError> {
+) -> Result<(RoundChange, Arc<GameRecord>), LedgerError> {
     state.held = sub(state.held, closing.release)?;
     debug_assert!(
         !state.held.is_negative(),
@@ -481,7 +482,7 @@ pub(crate) fn close(
     );
     let id = (ctx.next_record)();
     let wins = closing.wins;
-    let record = Box::new(GameRecord {
+    let record = Arc::new(GameRecord {
         id,
         channel: w.key.channel.clone(),
         player: w.key.player.clone(),

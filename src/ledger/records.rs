@@ -14,6 +14,7 @@ use parking_lot::RwLock;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::ops::Bound;
+use std::sync::Arc;
 
 /// Every field of seed 000 §3.4, plus what the engine needs to trace a record.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -86,8 +87,9 @@ impl RecordQuery {
 
 #[derive(Default, Serialize, Deserialize)]
 struct ChannelRecords {
-    /// Boxed: B-tree nodes then shift and split pointers, not 300-byte records.
-    all: BTreeMap<RecordId, Box<GameRecord>>,
+    /// Shared: B-tree nodes shift and split pointers, not 300-byte records, and a
+    /// snapshot takes a stripe's records by reference count, not by copy.
+    all: BTreeMap<RecordId, Arc<GameRecord>>,
     by_player: HashMap<PlayerId, BTreeSet<RecordId>, foldhash::fast::RandomState>,
 }
 
@@ -115,7 +117,7 @@ impl RecordStore {
     }
 
     /// Inserts (or replaces, on replay) a record. Idempotent by id.
-    pub fn insert(&self, record: Box<GameRecord>) {
+    pub fn insert(&self, record: Arc<GameRecord>) {
         let mut stripe = self.stripe(record.id).write();
         let ch = stripe.channels.entry(record.channel.clone()).or_default();
         ch.by_player
