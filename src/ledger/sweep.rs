@@ -29,35 +29,38 @@ impl ExpireScope<'_> {
 
 impl<J: Journal<LedgerEffect>> Ledger<J> {
     /// Expires every unclosed round in `scope`: live bets are refunded, the round is
-    /// closed and its record kept. One result per round.
+    /// closed and its record kept. One result per round, in (wallet, round) order.
+    ///
+    /// Targets are collected first (one shard lock at a time), then expired one by
+    /// one; a round that closed in between is reported with its error.
     pub fn expire_rounds(&self, scope: ExpireScope<'_>, now_ms: i64) -> Logged<Vec<Expiry>> {
         let next_record = || RecordId(self.next_record.fetch_add(1, Ordering::Relaxed));
         let ctx = Ctx {
             now_ms,
             next_record: &next_record,
         };
-        let mut out = Vec::new();
-        let mut lsn = Lsn(0);
+        let mut targets = Vec::new();
         for shard in self.shards.iter() {
-            let mut shard = shard.lock();
-            let targets = expiry_targets(
-                shard
-                    .unclosed
-                    .iter()
-                    .filter_map(|id| shard.wallets.get(id).map(|w| &**w)),
-                &scope,
-            );
-            for (wallet, round, game, player) in targets {
+            let shard = shard.lock();
+            let wallets = shard.unclosed.iter().filter_map(|id| shard.wallets.get(id));
+            targets.extend(expiry_targets(wallets.map(|w| &**w), &scope));
+        }
+        targets.sort();
+        let mut lsn = Lsn(0);
+        let out = targets
+            .into_iter()
+            .map(|(wallet, round, game, player)| {
+                let mut shard = self.shard(wallet).lock();
                 let result = self.expire_one(&mut shard, wallet, &round, &ctx, &mut lsn);
-                out.push(Expiry {
+                Expiry {
                     wallet,
                     player,
                     round,
                     game,
                     result,
-                });
-            }
-        }
+                }
+            })
+            .collect();
         Logged {
             result: Ok(out),
             lsn,
@@ -160,12 +163,12 @@ impl<J: Journal<LedgerEffect>> Ledger<J> {
     }
 }
 
-/// The (wallet, round, game, player) of every unclosed round in `scope`, in a stable order.
+/// The (wallet, round, game, player) of every unclosed round in `scope`.
 fn expiry_targets<'a>(
     wallets: impl Iterator<Item = &'a Wallet>,
     scope: &ExpireScope<'_>,
 ) -> Vec<(WalletId, RoundId, crate::ids::GameId, PlayerId)> {
-    let mut targets: Vec<_> = wallets
+    wallets
         .filter(|w| scope.wallet_matches(w))
         .flat_map(|w| {
             w.open
@@ -173,7 +176,5 @@ fn expiry_targets<'a>(
                 .filter(|r| scope.round_matches(r.opened_at_ms))
                 .map(|r| (w.id, r.id.clone(), r.game.id.clone(), w.key.player.clone()))
         })
-        .collect();
-    targets.sort();
-    targets
+        .collect()
 }
