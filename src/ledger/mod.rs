@@ -18,6 +18,7 @@ pub mod error;
 mod plan;
 pub mod records;
 pub mod round;
+pub mod snapshot;
 mod sweep;
 pub mod types;
 pub mod wallet;

@@ -175,7 +175,27 @@ impl RecordStore {
         found
     }
 
-    /// Every record, for snapshots.
+    /// Calls `f` with each stripe's records. A stripe is read-locked only while its
+    /// records' reference counts are taken; `f` runs without any lock held.
+    pub fn export<E>(
+        &self,
+        mut f: impl FnMut(Vec<Arc<GameRecord>>) -> Result<(), E>,
+    ) -> Result<(), E> {
+        for stripe in self.stripes.iter() {
+            let shared: Vec<Arc<GameRecord>> = stripe
+                .read()
+                .channels
+                .values()
+                .flat_map(|c| c.all.values().cloned())
+                .collect();
+            if !shared.is_empty() {
+                f(shared)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Every record, copied (tests).
     pub fn all(&self) -> Vec<GameRecord> {
         let mut out = Vec::new();
         for stripe in self.stripes.iter() {
