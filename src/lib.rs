@@ -20,6 +20,7 @@ pub mod ids;
 pub mod journal;
 pub mod ledger;
 pub mod money;
+pub mod storage;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use engine::{Engine, EngineConfig, EngineError};

@@ -10,7 +10,9 @@
 use super::EngineError;
 use crate::journal::{Journal, JournalError, Lsn};
 use crate::ledger::effect::LedgerEffect;
+use crate::storage::Wal;
 use serde::{Deserialize, Serialize};
+use std::cell::RefCell;
 use std::sync::Arc;
 
 /// Every domain's effect, as recovery reads it back.
@@ -28,33 +30,82 @@ pub enum EffectRef<'a> {
 /// The engine's effect log.
 #[derive(Debug, Default)]
 pub struct EngineLog {
-    _private: (),
+    /// `None`: the in-memory engine, which writes nothing and waits for nothing.
+    wal: Option<Wal>,
 }
+
+thread_local! {
+    /// Effects are encoded here, outside the log's own lock: only the copy of the
+    /// finished bytes is serialized across threads.
+    static ENCODE: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Encoded effects above this size are not kept in the thread's buffer afterwards.
+const ENCODE_BUFFER_KEPT: usize = 64 << 10;
 
 impl EngineLog {
     /// A log that writes nothing: the in-memory engine.
     pub fn memory() -> EngineLog {
-        EngineLog { _private: () }
+        EngineLog { wal: None }
+    }
+
+    pub(crate) fn on_wal(wal: Wal) -> EngineLog {
+        EngineLog { wal: Some(wal) }
+    }
+
+    pub(crate) fn wal(&self) -> Option<&Wal> {
+        self.wal.as_ref()
     }
 
     /// Writes one effect; returns its position.
-    pub fn append(&self, _effect: EffectRef<'_>) -> Result<Lsn, JournalError> {
-        Ok(Lsn(0))
+    pub fn append(&self, effect: EffectRef<'_>) -> Result<Lsn, JournalError> {
+        let Some(wal) = &self.wal else {
+            return Ok(Lsn(0));
+        };
+        ENCODE.with(|cell| {
+            let mut buf = cell.take();
+            buf.clear();
+            let encoded = postcard::to_extend(&effect, buf);
+            let result = match &encoded {
+                Ok(bytes) => wal
+                    .append(bytes)
+                    .map_err(|e| JournalError::Failed(e.to_string())),
+                Err(e) => Err(JournalError::Encode(e.to_string())),
+            };
+            if let Ok(mut bytes) = encoded {
+                if bytes.capacity() <= ENCODE_BUFFER_KEPT {
+                    bytes.clear();
+                    cell.replace(bytes);
+                }
+            }
+            result
+        })
     }
 
     /// The position of the newest effect appended so far.
     pub fn appended(&self) -> Lsn {
-        Lsn(0)
+        self.wal.as_ref().map_or(Lsn(0), Wal::appended_lsn)
     }
 
     /// Blocks until `lsn` is durable under the fsync policy.
-    pub fn wait_durable(&self, _lsn: Lsn) -> Result<(), EngineError> {
-        Ok(())
+    pub fn wait_durable(&self, lsn: Lsn) -> Result<(), EngineError> {
+        match &self.wal {
+            Some(wal) if lsn > Lsn(0) => wal.wait_durable(lsn).map_err(EngineError::from),
+            _ => Ok(()),
+        }
     }
 
     /// Resolves once `lsn` is durable under the fsync policy.
-    pub async fn durable(&self, _lsn: Lsn) -> Result<(), EngineError> {
-        Ok(())
+    pub async fn durable(&self, lsn: Lsn) -> Result<(), EngineError> {
+        match &self.wal {
+            Some(wal) if lsn > Lsn(0) => wal.durable(lsn).await.map_err(EngineError::from),
+            _ => Ok(()),
+        }
+    }
+
+    /// Waits for everything appended so far.
+    pub fn flush(&self) -> Result<(), EngineError> {
+        self.wait_durable(self.appended())
     }
 }
 

@@ -19,10 +19,13 @@ use crate::ledger::{ExpireScope, Expiry, IncompleteGame, Ledger, LedgerConfig, L
 use std::sync::Arc;
 
 mod batch;
+mod durable;
 mod log;
 mod pending;
+mod snapshot;
 
 pub use batch::{BatchOp, BatchResult};
+pub use durable::RecoveryReport;
 pub use log::{Effect, EffectRef, EngineLog};
 pub use pending::Pending;
 
@@ -32,6 +35,12 @@ pub struct EngineConfig {
     pub ledger: LedgerConfig,
     /// Rounds left open longer than this are expired by [`Engine::expire_stale_rounds`].
     pub round_timeout_ms: i64,
+    /// The write-ahead log: fsync policy (default `always`), segment size, limits.
+    pub wal: crate::storage::Config,
+    /// Take a snapshot once this many effects were logged since the last one…
+    pub snapshot_every_records: u64,
+    /// …or once this much time passed with anything logged.
+    pub snapshot_every: std::time::Duration,
 }
 
 impl Default for EngineConfig {
@@ -39,6 +48,9 @@ impl Default for EngineConfig {
         EngineConfig {
             ledger: LedgerConfig::default(),
             round_timeout_ms: 60 * 60 * 1000,
+            wal: crate::storage::Config::default(),
+            snapshot_every_records: 1_000_000,
+            snapshot_every: std::time::Duration::from_secs(300),
         }
     }
 }
@@ -55,6 +67,12 @@ pub enum EngineError {
     Storage(String),
 }
 
+impl From<crate::storage::StorageError> for EngineError {
+    fn from(e: crate::storage::StorageError) -> Self {
+        EngineError::Storage(e.to_string())
+    }
+}
+
 impl From<JournalError> for EngineError {
     fn from(e: JournalError) -> Self {
         EngineError::Ledger(LedgerError::Journal(e))
@@ -62,10 +80,14 @@ impl From<JournalError> for EngineError {
 }
 
 pub struct Engine {
-    ledger: Ledger<Arc<EngineLog>>,
+    /// Shared with the snapshotter thread.
+    ledger: Arc<Ledger<Arc<EngineLog>>>,
     log: Arc<EngineLog>,
     clock: Arc<dyn Clock>,
     config: EngineConfig,
+    /// `None` for the in-memory engine.
+    snapshotter: Option<durable::Snapshotter>,
+    recovery: RecoveryReport,
 }
 
 /// Defines a blocking mutation and its `_pending` twin from one ledger call.
@@ -92,12 +114,31 @@ impl Engine {
 
     pub fn in_memory_with_clock(config: EngineConfig, clock: Arc<dyn Clock>) -> Engine {
         let log = Arc::new(EngineLog::memory());
+        let ledger = Arc::new(Ledger::new(&config.ledger, log.clone()));
+        Engine::assemble(ledger, log, clock, config, None, RecoveryReport::default())
+    }
+
+    fn assemble(
+        ledger: Arc<Ledger<Arc<EngineLog>>>,
+        log: Arc<EngineLog>,
+        clock: Arc<dyn Clock>,
+        config: EngineConfig,
+        snapshotter: Option<durable::Snapshotter>,
+        recovery: RecoveryReport,
+    ) -> Engine {
         Engine {
-            ledger: Ledger::new(&config.ledger, log.clone()),
+            ledger,
             log,
             clock,
             config,
+            snapshotter,
+            recovery,
         }
+    }
+
+    /// What start-up recovered (empty for an in-memory engine).
+    pub fn recovery_report(&self) -> &RecoveryReport {
+        &self.recovery
     }
 
     pub fn clock(&self) -> &dyn Clock {

@@ -1,0 +1,305 @@
+//! [`FaultyFs`]: a [`FileSystem`] for tests that stores real files (through [`StdFs`]) but
+//! can fail writes and fsyncs on demand, run out of space, tear writes, and remember how
+//! much of each file was synced so a test can check durability claims or simulate a crash.
+
+use std::collections::HashMap;
+use std::io::{self, Read};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use parking_lot::Mutex;
+
+use super::fs::{FileSystem, StdFs, WritableFile};
+
+/// A fault-injecting file system over real files. Clones share their fault settings.
+#[derive(Debug, Clone, Default)]
+pub struct FaultyFs {
+    inner: StdFs,
+    state: Arc<Mutex<FaultState>>,
+}
+
+#[derive(Debug, Default)]
+struct FaultState {
+    /// Write calls so far (every call, successful or not).
+    writes: u64,
+    /// Successful sync calls so far.
+    syncs: u64,
+    /// The write call with this number fails without writing anything.
+    fail_write_at: Option<u64>,
+    /// The write call with this number writes only the given prefix, then fails.
+    tear_write_at: Option<(u64, usize)>,
+    /// Every sync fails while set.
+    fail_syncs: bool,
+    /// Bytes that may still be written before writes fail with "no space".
+    space_left: Option<u64>,
+    /// Writes accept at most this many bytes per call (legal short writes).
+    max_write: Option<usize>,
+    /// Each sync sleeps this long first, as a slow disk would (lets batches form).
+    sync_delay: Duration,
+    /// Written and synced length of every file written through this file system.
+    files: HashMap<PathBuf, Track>,
+}
+
+#[derive(Debug, Default, Clone, Copy)]
+struct Track {
+    written: u64,
+    synced: u64,
+}
+
+fn injected(what: &str) -> io::Error {
+    io::Error::other(format!("injected fault: {what}"))
+}
+
+impl FaultyFs {
+    /// A file system with no faults armed.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Makes the `n`th write call from now (1 = the next one) fail without writing.
+    pub fn fail_nth_write(&self, n: u64) {
+        let mut s = self.state.lock();
+        s.fail_write_at = Some(s.writes + n.max(1));
+    }
+
+    /// Makes the `n`th write call from now write only its first `keep` bytes, then fail:
+    /// what a crash or a device error in the middle of a write leaves behind.
+    pub fn tear_nth_write(&self, n: u64, keep: usize) {
+        let mut s = self.state.lock();
+        s.tear_write_at = Some((s.writes + n.max(1), keep));
+    }
+
+    /// Makes every sync fail (or succeed again).
+    pub fn fail_syncs(&self, fail: bool) {
+        self.state.lock().fail_syncs = fail;
+    }
+
+    /// Lets `bytes` more bytes be written; after that writes fail with `StorageFull`
+    /// (a write straddling the limit writes what fits and reports a short write first).
+    pub fn enospc_after(&self, bytes: u64) {
+        self.state.lock().space_left = Some(bytes);
+    }
+
+    /// Limits every write call to `max` bytes (short writes, which callers must retry).
+    pub fn short_writes(&self, max: usize) {
+        self.state.lock().max_write = Some(max.max(1));
+    }
+
+    /// Makes each sync take at least `delay`.
+    pub fn sync_delay(&self, delay: Duration) {
+        self.state.lock().sync_delay = delay;
+    }
+
+    /// Disarms every fault (counters and tracking are kept).
+    pub fn clear_faults(&self) {
+        let mut s = self.state.lock();
+        s.fail_write_at = None;
+        s.tear_write_at = None;
+        s.fail_syncs = false;
+        s.space_left = None;
+        s.max_write = None;
+        s.sync_delay = Duration::ZERO;
+    }
+
+    /// Successful syncs so far.
+    pub fn sync_count(&self) -> u64 {
+        self.state.lock().syncs
+    }
+
+    /// Write calls so far.
+    pub fn write_count(&self) -> u64 {
+        self.state.lock().writes
+    }
+
+    /// How many bytes of `path` were durable as of its last successful sync.
+    pub fn synced_len(&self, path: &Path) -> u64 {
+        self.state.lock().files.get(path).map_or(0, |t| t.synced)
+    }
+
+    /// Simulates a power cut: every file written through this file system loses the bytes
+    /// written after its last successful sync (one of the outcomes a real crash allows).
+    pub fn lose_unsynced_data(&self) -> io::Result<()> {
+        let mut s = self.state.lock();
+        for (path, track) in s.files.iter_mut() {
+            if track.written > track.synced && path.exists() {
+                self.inner.truncate(path, track.synced)?;
+                track.written = track.synced;
+            }
+        }
+        Ok(())
+    }
+
+    /// Starts tracking a freshly created (empty) file.
+    fn track_new(&self, path: &Path) {
+        self.state
+            .lock()
+            .files
+            .insert(path.to_path_buf(), Track::default());
+    }
+}
+
+struct FaultyFile {
+    inner: Box<dyn WritableFile>,
+    path: PathBuf,
+    state: Arc<Mutex<FaultState>>,
+}
+
+impl FaultyFile {
+    fn sync(&mut self, all: bool) -> io::Result<()> {
+        let (delay, fail) = {
+            let s = self.state.lock();
+            (s.sync_delay, s.fail_syncs)
+        };
+        if !delay.is_zero() {
+            std::thread::sleep(delay);
+        }
+        if fail {
+            return Err(injected("fsync failed"));
+        }
+        // What is synced is what had been written when the sync started.
+        let written = self
+            .state
+            .lock()
+            .files
+            .get(&self.path)
+            .map_or(0, |t| t.written);
+        if all {
+            self.inner.sync_all()?;
+        } else {
+            self.inner.sync_data()?;
+        }
+        let mut s = self.state.lock();
+        s.syncs += 1;
+        let track = s.files.entry(self.path.clone()).or_default();
+        track.synced = track.synced.max(written);
+        Ok(())
+    }
+}
+
+impl WritableFile for FaultyFile {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let mut s = self.state.lock();
+        s.writes += 1;
+        let n = s.writes;
+        if s.fail_write_at == Some(n) {
+            return Err(injected("write failed"));
+        }
+        let mut len = buf.len().min(s.max_write.unwrap_or(usize::MAX));
+        let mut fail_after = None;
+        if let Some((at, keep)) = s.tear_write_at {
+            if at == n {
+                len = len.min(keep);
+                fail_after = Some(injected("torn write"));
+            }
+        }
+        if let Some(left) = s.space_left {
+            if left == 0 && len > 0 {
+                return Err(io::Error::new(
+                    io::ErrorKind::StorageFull,
+                    "injected: no space left",
+                ));
+            }
+            len = len.min(usize::try_from(left).unwrap_or(usize::MAX));
+        }
+        let written = if len == 0 {
+            0
+        } else {
+            self.inner.write(&buf[..len])?
+        };
+        if let Some(left) = s.space_left.as_mut() {
+            *left -= written as u64;
+        }
+        s.files.entry(self.path.clone()).or_default().written += written as u64;
+        match fail_after {
+            Some(e) => Err(e),
+            None => Ok(written),
+        }
+    }
+
+    fn sync_data(&mut self) -> io::Result<()> {
+        self.sync(false)
+    }
+
+    fn sync_all(&mut self) -> io::Result<()> {
+        self.sync(true)
+    }
+}
+
+impl FileSystem for FaultyFs {
+    fn create_dir_all(&self, dir: &Path) -> io::Result<()> {
+        self.inner.create_dir_all(dir)
+    }
+
+    fn list(&self, dir: &Path) -> io::Result<Vec<String>> {
+        self.inner.list(dir)
+    }
+
+    fn create(&self, path: &Path) -> io::Result<Box<dyn WritableFile>> {
+        let inner = self.inner.create(path)?;
+        self.track_new(path);
+        Ok(Box::new(FaultyFile {
+            inner,
+            path: path.to_path_buf(),
+            state: Arc::clone(&self.state),
+        }))
+    }
+
+    fn open_append(&self, path: &Path) -> io::Result<Box<dyn WritableFile>> {
+        let inner = self.inner.open_append(path)?;
+        // A file that survived a restart counts as synced up to its current length.
+        let len = self.inner.file_len(path)?;
+        self.state.lock().files.insert(
+            path.to_path_buf(),
+            Track {
+                written: len,
+                synced: len,
+            },
+        );
+        Ok(Box::new(FaultyFile {
+            inner,
+            path: path.to_path_buf(),
+            state: Arc::clone(&self.state),
+        }))
+    }
+
+    fn open_read(&self, path: &Path) -> io::Result<Box<dyn Read + Send>> {
+        self.inner.open_read(path)
+    }
+
+    fn file_len(&self, path: &Path) -> io::Result<u64> {
+        self.inner.file_len(path)
+    }
+
+    fn truncate(&self, path: &Path, len: u64) -> io::Result<()> {
+        self.inner.truncate(path, len)?;
+        let mut s = self.state.lock();
+        if let Some(track) = s.files.get_mut(path) {
+            track.written = len;
+            track.synced = len;
+        }
+        Ok(())
+    }
+
+    fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
+        self.inner.rename(from, to)?;
+        let mut s = self.state.lock();
+        if let Some(track) = s.files.remove(from) {
+            s.files.insert(to.to_path_buf(), track);
+        }
+        Ok(())
+    }
+
+    fn remove_file(&self, path: &Path) -> io::Result<()> {
+        self.inner.remove_file(path)?;
+        self.state.lock().files.remove(path);
+        Ok(())
+    }
+
+    fn sync_dir(&self, dir: &Path) -> io::Result<()> {
+        if self.state.lock().fail_syncs {
+            return Err(injected("directory fsync failed"));
+        }
+        self.inner.sync_dir(dir)
+    }
+}

@@ -1,0 +1,478 @@
+//! Start-up: [`open`] checks the directory, picks the snapshot to start from, checks every
+//! WAL record the engine will have to replay, repairs a torn tail, starts the writer, and
+//! hands back a [`Recovery`]: the snapshot to load and the records to replay after it.
+//!
+//! # Snapshot choice
+//! The newest snapshot that passes its checks (header, length, body checksum) is used. A
+//! newest snapshot that is unreadable or corrupt is skipped for the one before it; every
+//! skipped snapshot is listed in [`Recovery::rejected_snapshots`] with the reason.
+//!
+//! # Which records are checked and replayed
+//! Replay starts at `P + 1`, `P` being the snapshot's LSN (0 without one), in the last
+//! segment whose first LSN is `<= P + 1`. That segment and every later one are read in
+//! full; each must begin with a valid header whose LSN matches its name and continue the
+//! previous one's LSNs exactly (a gap is corruption). Older segments are not read: the
+//! snapshot covers them (they are kept only for a fallback to an older snapshot).
+//!
+//! # Torn tail or corruption?
+//! A crash in the middle of a write can leave a partial last batch: an incomplete frame,
+//! or (where the file system extended the file before writing the data) a frame of
+//! zeros or garbage. It can only be at the end of the **last** segment: every other
+//! segment was fsynced before the next one was created (the writer does so even under
+//! `FsyncPolicy::Never`). So, scanning frame by frame and stopping at the first bad frame
+//! (short header, impossible length, payload past the end of the file, or checksum
+//! mismatch):
+//!
+//! * in any segment but the last, a bad frame, or bytes after the last whole frame, are
+//!   **corruption**;
+//! * in the last segment, the bad frame is a **torn tail** if nothing valid follows it:
+//!   every byte position after the start of the bad frame is tried as the start of a
+//!   frame, and if any of them holds a frame whose checksum is valid for one of the next
+//!   64 LSNs, good records follow the damage and it is **corruption**. (The LSN inside
+//!   the checksum makes a chance match one in about 2^32/64; the search has a work limit,
+//!   and hitting it is reported as corruption rather than guessed at.)
+//!
+//! A torn tail is cut off (the file is truncated to the end of the last good record and
+//! fsynced), reported in [`Recovery::torn_tail`], and appends continue from there.
+//! Corruption stops start-up with [`StorageError::Corrupt`] naming the file and the byte
+//! offset of the bad frame. A last segment too short to hold its header, or whose header
+//! bytes are all zero, was torn while being created: it holds no records and is removed
+//! (also reported as a torn tail).
+//!
+//! The cost of this rule: damage to the very last record(s) of the log, with nothing
+//! valid after it, cannot be told from a torn write and is truncated, not refused. Under
+//! `FsyncPolicy::Always` such a record was never acknowledged unless the disk lost
+//! synced data; the report in `torn_tail` makes the loss visible either way.
+
+use std::collections::VecDeque;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use super::config::Config;
+use super::dir::Listing;
+use super::error::{IoContext, StorageError};
+use super::fs::{read_all, FileSystem};
+use super::segment::{self, Resync, SEGMENT_HEADER_LEN};
+use super::snapshot::{self, SnapshotReader};
+use super::wal::Wal;
+use super::writer::Tail;
+use super::{Lsn, MAX_LSN};
+
+/// What start-up found, and the way to rebuild the engine's state: load `snapshot` (if
+/// any), then replay `records` (every record with an LSN above `snapshot_lsn`, in order).
+#[derive(Debug)]
+pub struct Recovery {
+    /// The snapshot to start from; `None` means start from the empty state.
+    pub snapshot: Option<SnapshotReader>,
+    /// Its LSN (0 without a snapshot): `records` starts right after it.
+    pub snapshot_lsn: Lsn,
+    /// Newer snapshots that were skipped, newest first, with the reason.
+    pub rejected_snapshots: Vec<RejectedSnapshot>,
+    /// The torn tail that was cut off the last segment, if there was one.
+    pub torn_tail: Option<TornTail>,
+    /// The last LSN in the recovered state; the next append gets the one after it.
+    pub last_lsn: Lsn,
+    /// The records to replay.
+    pub records: RecordIter,
+}
+
+/// A snapshot recovery could not use.
+#[derive(Debug, Clone)]
+pub struct RejectedSnapshot {
+    pub path: PathBuf,
+    pub lsn: Lsn,
+    pub error: StorageError,
+}
+
+/// A torn tail removed from the last segment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TornTail {
+    pub file: PathBuf,
+    /// Where the file was cut (0 if the whole file was removed).
+    pub offset: u64,
+    /// How many bytes were removed.
+    pub dropped_bytes: u64,
+    /// What was wrong with the first removed frame.
+    pub reason: String,
+}
+
+/// Opens (creating if need be) the log in `dir`: recovers it as the module documentation
+/// describes and starts its writer thread.
+///
+/// The directory must belong to this process alone: two logs open on one directory will
+/// corrupt it.
+pub fn open(
+    dir: impl AsRef<Path>,
+    config: Config,
+    fs: Arc<dyn FileSystem>,
+) -> Result<(Wal, Recovery), StorageError> {
+    config.validate()?;
+    let dir = dir.as_ref().to_path_buf();
+    fs.create_dir_all(&dir).at(&dir)?;
+    let listing = Listing::read(&*fs, &dir)?;
+    remove_temporaries(&*fs, &dir, &listing.temporaries)?;
+    let (snapshot, rejected_snapshots) = choose_snapshot(&*fs, &listing.snapshots);
+    let snapshot_lsn = snapshot.as_ref().map_or(Lsn(0), SnapshotReader::lsn);
+    let log = check_log(&*fs, &listing.segments, snapshot_lsn, config.max_record_len)?;
+    let last_lsn = log.end.max(snapshot_lsn);
+    let tail = match log.replay.last() {
+        // Append to the last segment only if its records run right up to `last_lsn`.
+        Some(last) if last.last_lsn() == last_lsn => Some(Tail {
+            file: fs.open_append(&last.path).at(&last.path)?,
+            path: last.path.clone(),
+            len: last.end as u64,
+        }),
+        _ => None,
+    };
+    let records = RecordIter {
+        fs: Arc::clone(&fs),
+        segments: log.replay.into(),
+        after: snapshot_lsn,
+        end: log.end,
+        max_len: config.max_record_len,
+        current: None,
+        done: false,
+    };
+    let wal = Wal::start(fs, dir, config, Lsn(last_lsn.0 + 1), tail)?;
+    Ok((
+        wal,
+        Recovery {
+            snapshot,
+            snapshot_lsn,
+            rejected_snapshots,
+            torn_tail: log.torn_tail,
+            last_lsn,
+            records,
+        },
+    ))
+}
+
+fn remove_temporaries(
+    fs: &dyn FileSystem,
+    dir: &Path,
+    temporaries: &[PathBuf],
+) -> Result<(), StorageError> {
+    for path in temporaries {
+        fs.remove_file(path).at(path)?;
+    }
+    if !temporaries.is_empty() {
+        fs.sync_dir(dir).at(dir)?;
+    }
+    Ok(())
+}
+
+/// The newest snapshot that passes its checks, and the newer ones that did not.
+fn choose_snapshot(
+    fs: &dyn FileSystem,
+    snapshots: &[(Lsn, PathBuf)],
+) -> (Option<SnapshotReader>, Vec<RejectedSnapshot>) {
+    let mut rejected = Vec::new();
+    for (lsn, path) in snapshots.iter().rev() {
+        let opened =
+            snapshot::check(fs, path, *lsn).and_then(|c| SnapshotReader::open(fs, path, c));
+        match opened {
+            Ok(reader) => return (Some(reader), rejected),
+            Err(error) => rejected.push(RejectedSnapshot {
+                path: path.clone(),
+                lsn: *lsn,
+                error,
+            }),
+        }
+    }
+    (None, rejected)
+}
+
+/// A checked segment: its records are the good frames before byte `end`.
+#[derive(Debug, Clone)]
+struct Extent {
+    path: PathBuf,
+    first: Lsn,
+    records: u64,
+    end: usize,
+}
+
+impl Extent {
+    /// LSN of its last record (`first - 1` when it has none).
+    fn last_lsn(&self) -> Lsn {
+        Lsn(self.first.0 + self.records - 1)
+    }
+}
+
+/// The outcome of checking the segments that replay needs.
+struct CheckedLog {
+    /// Segments to replay from, in order.
+    replay: Vec<Extent>,
+    /// LSN of the last record in the log (0 if it has none).
+    end: Lsn,
+    torn_tail: Option<TornTail>,
+}
+
+/// Checks the segments from the one holding `snapshot_lsn + 1` on (see the module docs).
+fn check_log(
+    fs: &dyn FileSystem,
+    segments: &[(Lsn, PathBuf)],
+    snapshot_lsn: Lsn,
+    max_len: u32,
+) -> Result<CheckedLog, StorageError> {
+    let mut log = CheckedLog {
+        replay: Vec::new(),
+        end: Lsn(0),
+        torn_tail: None,
+    };
+    let Some((first, path)) = segments.first() else {
+        return Ok(log);
+    };
+    let need = snapshot_lsn.0 + 1;
+    let Some(start) = segments.iter().rposition(|(lsn, _)| lsn.0 <= need) else {
+        return Err(StorageError::corrupt(
+            path,
+            0,
+            format!(
+                "the log starts at LSN {} but replay must start at LSN {need}: records {need}..{} are missing",
+                first.0,
+                first.0 - 1
+            ),
+        ));
+    };
+    for (i, (name_lsn, path)) in segments.iter().enumerate().skip(start) {
+        if i > start && name_lsn.0 != log.end.0 + 1 {
+            return Err(StorageError::corrupt(
+                path,
+                0,
+                format!(
+                    "LSN gap: the previous segment ends at LSN {} but this one starts at {}",
+                    log.end.0, name_lsn.0
+                ),
+            ));
+        }
+        let is_last = i + 1 == segments.len();
+        match check_segment(fs, path, *name_lsn, is_last, max_len)? {
+            SegmentCheck::Good(extent, torn) => {
+                log.end = extent.last_lsn();
+                log.torn_tail = torn;
+                log.replay.push(extent);
+            }
+            SegmentCheck::TornHeader(torn) => {
+                log.end = Lsn(name_lsn.0 - 1);
+                log.torn_tail = Some(torn);
+            }
+        }
+    }
+    Ok(log)
+}
+
+enum SegmentCheck {
+    /// Usable records, possibly after cutting off a torn tail.
+    Good(Extent, Option<TornTail>),
+    /// The last segment was torn while being created and has been removed.
+    TornHeader(TornTail),
+}
+
+/// Reads and checks one segment; in the last one, repairs a torn tail.
+fn check_segment(
+    fs: &dyn FileSystem,
+    path: &Path,
+    name_lsn: Lsn,
+    is_last: bool,
+    max_len: u32,
+) -> Result<SegmentCheck, StorageError> {
+    if name_lsn.0 == 0 || name_lsn > MAX_LSN {
+        return Err(StorageError::corrupt(
+            path,
+            0,
+            format!("impossible first LSN {} in the name", name_lsn.0),
+        ));
+    }
+    let bytes = read_all(fs, path).at(path)?;
+    if is_last && header_torn(&bytes, name_lsn) {
+        fs.remove_file(path).at(path)?;
+        let dir = path.parent().unwrap_or(Path::new("."));
+        fs.sync_dir(dir).at(dir)?;
+        return Ok(SegmentCheck::TornHeader(TornTail {
+            file: path.to_path_buf(),
+            offset: 0,
+            dropped_bytes: bytes.len() as u64,
+            reason: "segment header was never completely written".into(),
+        }));
+    }
+    let header_lsn =
+        segment::decode_header(&bytes).map_err(|r| StorageError::corrupt(path, 0, r))?;
+    if header_lsn != name_lsn {
+        return Err(StorageError::corrupt(
+            path,
+            12,
+            format!(
+                "header says first LSN {} but the name says {}",
+                header_lsn.0, name_lsn.0
+            ),
+        ));
+    }
+    let scan = segment::scan(&bytes, name_lsn, max_len);
+    let extent = Extent {
+        path: path.to_path_buf(),
+        first: name_lsn,
+        records: scan.records,
+        end: scan.end,
+    };
+    let Some(bad) = scan.bad else {
+        return Ok(SegmentCheck::Good(extent, None));
+    };
+    let bad_lsn = Lsn(name_lsn.0 + scan.records);
+    let reason = bad.describe(bad_lsn);
+    let corrupt = |why: String| StorageError::corrupt(path, scan.end as u64, why);
+    if !is_last {
+        return Err(corrupt(format!(
+            "{reason} (not the last segment, so not a torn tail)"
+        )));
+    }
+    match segment::find_later_record(&bytes, scan.end, Lsn(bad_lsn.0 + 1), max_len) {
+        Resync::Found { offset, lsn } => Err(corrupt(format!(
+            "{reason}, yet a valid record {} follows at byte {offset}",
+            lsn.0
+        ))),
+        Resync::GaveUp => Err(corrupt(format!(
+            "{reason}; could not rule out valid records after it"
+        ))),
+        Resync::NotFound => {
+            fs.truncate(path, scan.end as u64).at(path)?;
+            let torn = TornTail {
+                file: path.to_path_buf(),
+                offset: scan.end as u64,
+                dropped_bytes: (bytes.len() - scan.end) as u64,
+                reason,
+            };
+            Ok(SegmentCheck::Good(extent, Some(torn)))
+        }
+    }
+}
+
+/// True if a segment holds nothing but a header torn while the file was being created:
+/// fewer bytes than a header, all matching the header it should have, or only zeros.
+fn header_torn(bytes: &[u8], name_lsn: Lsn) -> bool {
+    let prefix =
+        bytes.len() < SEGMENT_HEADER_LEN && segment::encode_header(name_lsn).starts_with(bytes);
+    prefix || bytes.iter().all(|&b| b == 0)
+}
+
+/// The records to replay, in LSN order, as `(lsn, payload)`. Segments are read one at a
+/// time. Every record was checked by `open`; it is checked again as it is read, and a
+/// difference (the files changed underneath) is reported as corruption.
+#[derive(Debug)]
+pub struct RecordIter {
+    fs: Arc<dyn FileSystem>,
+    segments: VecDeque<Extent>,
+    /// Records up to this LSN are in the snapshot and skipped.
+    after: Lsn,
+    /// LSN of the last record to yield.
+    end: Lsn,
+    max_len: u32,
+    current: Option<Current>,
+    /// Set after the end or an error: the iterator is fused.
+    done: bool,
+}
+
+#[derive(Debug)]
+struct Current {
+    extent: Extent,
+    bytes: Vec<u8>,
+    offset: usize,
+    lsn: Lsn,
+}
+
+impl RecordIter {
+    /// Moves to the next record to yield and returns its LSN and where its payload is in
+    /// `self.current.bytes`.
+    fn advance(&mut self) -> Result<Option<(Lsn, Range<usize>)>, StorageError> {
+        loop {
+            if let Some(cur) = self.current.as_mut() {
+                if cur.offset < cur.extent.end {
+                    let lsn = cur.lsn;
+                    let valid = cur.bytes.get(..cur.extent.end).unwrap_or_default();
+                    let (payload, next) = segment::read_frame(valid, cur.offset, lsn, self.max_len)
+                        .map_err(|bad| {
+                            let why = format!(
+                                "{} (changed since start-up checked it)",
+                                bad.describe(lsn)
+                            );
+                            StorageError::corrupt(&cur.extent.path, cur.offset as u64, why)
+                        })?;
+                    let range = next - payload.len()..next;
+                    cur.offset = next;
+                    cur.lsn = Lsn(lsn.0 + 1);
+                    if lsn > self.after {
+                        return Ok(Some((lsn, range)));
+                    }
+                    continue;
+                }
+                self.current = None;
+            }
+            let Some(extent) = self.segments.pop_front() else {
+                return Ok(None);
+            };
+            let bytes = read_all(&*self.fs, &extent.path).at(&extent.path)?;
+            if bytes.len() < extent.end {
+                let why = "segment shrank since start-up checked it";
+                return Err(StorageError::corrupt(&extent.path, bytes.len() as u64, why));
+            }
+            self.current = Some(Current {
+                lsn: extent.first,
+                extent,
+                bytes,
+                offset: SEGMENT_HEADER_LEN,
+            });
+        }
+    }
+
+    /// The next record as a borrowed payload.
+    fn next_ref(&mut self) -> Option<Result<(Lsn, &[u8]), StorageError>> {
+        if self.done {
+            return None;
+        }
+        match self.advance() {
+            Ok(Some((lsn, range))) => {
+                debug_assert!(lsn <= self.end, "replay never passes the checked end");
+                let payload = self.current.as_ref().and_then(|c| c.bytes.get(range));
+                Some(Ok((lsn, payload.unwrap_or_default())))
+            }
+            Ok(None) => {
+                self.done = true;
+                None
+            }
+            Err(e) => {
+                self.done = true;
+                Some(Err(e))
+            }
+        }
+    }
+
+    /// Feeds every remaining record to `f` without copying payloads; returns how many were
+    /// replayed. Stops at the first error, from the log or from `f`.
+    pub fn replay<E, F>(&mut self, mut f: F) -> Result<u64, E>
+    where
+        E: From<StorageError>,
+        F: FnMut(Lsn, &[u8]) -> Result<(), E>,
+    {
+        let mut count = 0;
+        while let Some(record) = self.next_ref() {
+            let (lsn, payload) = record?;
+            f(lsn, payload)?;
+            count += 1;
+        }
+        Ok(count)
+    }
+
+    /// LSN of the last record this iterator will yield.
+    pub fn end(&self) -> Lsn {
+        self.end
+    }
+}
+
+impl Iterator for RecordIter {
+    type Item = Result<(Lsn, Vec<u8>), StorageError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        self.next_ref()
+            .map(|r| r.map(|(lsn, payload)| (lsn, payload.to_vec())))
+    }
+}

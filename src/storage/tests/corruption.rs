@@ -1,0 +1,127 @@
+//! Damage that is not a torn tail stops start-up with `Corrupt`, naming the file and the
+//! byte offset of the bad record, and leaves the files as they were.
+
+use super::*;
+
+fn flip(path: &Path, offset: usize) {
+    let mut bytes = std::fs::read(path).expect("read");
+    bytes[offset] ^= 0x5a;
+    std::fs::write(path, bytes).expect("write");
+}
+
+fn corrupt_err(dir: &Path, config: Config) -> (PathBuf, u64, String) {
+    match open(dir, config, Arc::new(StdFs)) {
+        Err(StorageError::Corrupt {
+            file,
+            offset,
+            reason,
+        }) => (file, offset, reason),
+        Err(other) => panic!("expected Corrupt, got {other}"),
+        Ok(_) => panic!("expected Corrupt, the log opened"),
+    }
+}
+
+/// A single-segment log of 10 records with known lengths; returns the lengths.
+fn ten_records(dir: &Path) -> Vec<usize> {
+    let lens: Vec<usize> = (0..10).map(|i| 20 + i * 7).collect();
+    let (wal, _) = open_std(dir, Config::default());
+    for (i, &n) in lens.iter().enumerate() {
+        wal.append(&payload(i as u64, n)).expect("append");
+    }
+    drop(wal);
+    lens
+}
+
+#[test]
+fn a_damaged_record_in_the_middle_is_corruption_at_its_offset() {
+    // Damage to the payload, the checksum and the length field of record 5.
+    for within in [FRAME_HEADER_LEN + 3, 5, 0, 1, 3] {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let lens = ten_records(dir.path());
+        let seg = segment_files(dir.path())[0].1.clone();
+        let at = frame_offsets(&lens)[4];
+        flip(&seg, at + within);
+        let before = std::fs::read(&seg).expect("read");
+        let (file, offset, reason) = corrupt_err(dir.path(), Config::default());
+        assert_eq!(
+            (file, offset),
+            (seg.clone(), at as u64),
+            "damage at +{within}: {reason}"
+        );
+        assert!(reason.contains("record 5"), "{reason}");
+        assert_eq!(
+            std::fs::read(&seg).expect("read"),
+            before,
+            "nothing was truncated"
+        );
+    }
+}
+
+#[test]
+fn damage_to_an_earlier_segment_is_corruption_even_at_its_end() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (wal, _) = open_std(dir.path(), small(1024));
+    fill(&wal, 100, 100);
+    drop(wal);
+    let segs = segment_files(dir.path());
+    assert!(segs.len() >= 3);
+    // The last byte of the first segment: would pass for a torn tail in the last segment.
+    let first = &segs[0].1;
+    let len = std::fs::metadata(first).expect("stat").len() as usize;
+    flip(first, len - 1);
+    let (file, _, reason) = corrupt_err(dir.path(), small(1024));
+    assert_eq!(&file, first);
+    assert!(reason.contains("not the last segment"), "{reason}");
+
+    // Trailing bytes after the last whole frame of an earlier segment are corruption too.
+    flip(first, len - 1);
+    std::fs::OpenOptions::new()
+        .append(true)
+        .open(first)
+        .and_then(|mut f| std::io::Write::write_all(&mut f, &[0u8; 5]))
+        .expect("append");
+    let (file, offset, _) = corrupt_err(dir.path(), small(1024));
+    assert_eq!((&file, offset), (first, len as u64));
+}
+
+#[test]
+fn a_missing_segment_is_an_lsn_gap() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (wal, _) = open_std(dir.path(), small(1024));
+    fill(&wal, 100, 100);
+    drop(wal);
+    let segs = segment_files(dir.path());
+    std::fs::remove_file(&segs[1].1).expect("remove");
+    let (file, offset, reason) = corrupt_err(dir.path(), small(1024));
+    assert_eq!((file, offset), (segs[2].1.clone(), 0));
+    assert!(reason.contains("gap"), "{reason}");
+    // Without the first segment, the log starts too late for a replay from nothing.
+    std::fs::remove_file(&segs[0].1).expect("remove");
+    let (file, _, reason) = corrupt_err(dir.path(), small(1024));
+    assert_eq!(file, segs[2].1);
+    assert!(reason.contains("missing"), "{reason}");
+}
+
+#[test]
+fn a_damaged_or_misnamed_segment_header_is_corruption() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (wal, _) = open_std(dir.path(), Config::default());
+    fill(&wal, 3, 10);
+    drop(wal);
+    let seg = segment_files(dir.path())[0].1.clone();
+    flip(&seg, 2);
+    let (file, offset, reason) = corrupt_err(dir.path(), Config::default());
+    assert_eq!((file, offset), (seg.clone(), 0));
+    assert!(reason.contains("magic"), "{reason}");
+    flip(&seg, 2);
+    let renamed = dir
+        .path()
+        .join(crate::storage::segment::segment_file_name(Lsn(1)).replace("001.log", "002.log"));
+    std::fs::rename(&seg, &renamed).expect("rename");
+    let (file, _, reason) = corrupt_err(dir.path(), Config::default());
+    assert_eq!(file, renamed);
+    assert!(
+        reason.contains("starts at LSN 2") || reason.contains("the name says 2"),
+        "{reason}"
+    );
+}
