@@ -36,7 +36,9 @@ struct Ack {
 impl Ack {
     fn parse(line: &str) -> Option<Ack> {
         let f: Vec<&str> = line.strip_prefix("ACK ")?.split(' ').collect();
-        let [kind, player, tx, round, amount, available, total] = f.as_slice() else { return None };
+        let [kind, player, tx, round, amount, available, total] = f.as_slice() else {
+            return None;
+        };
         Some(Ack {
             kind: kind.to_string(),
             player: player.to_string(),
@@ -52,7 +54,9 @@ impl Ack {
 /// The child: mutations from several threads until it is killed.
 #[test]
 fn crash_child() {
-    let Ok(dir) = std::env::var(CHILD_ENV) else { return };
+    let Ok(dir) = std::env::var(CHILD_ENV) else {
+        return;
+    };
     let generation = std::env::var("PITBOSS_CRASH_GEN").unwrap_or_default();
     let engine = Arc::new(Engine::open(&dir, EngineConfig::default()).expect("child open"));
     let out = Arc::new(Mutex::new(std::io::stdout()));
@@ -72,12 +76,17 @@ fn child_loop(engine: &Engine, out: &Mutex<std::io::Stdout>, generation: &str, t
     let players = [format!("own{t}"), "hot".to_string()];
     for i in 0.. {
         let name = &players[i % 2];
-        let w = engine.open_wallet(&channel("c"), &player(name), &cny).expect("open");
+        let w = engine
+            .open_wallet(&channel("c"), &player(name), &cny)
+            .expect("open");
         let id = format!("g{generation}-t{t}-{i}");
         let (d, b, wn) = (format!("d-{id}"), format!("b-{id}"), format!("w-{id}"));
         let round = format!("r-{id}");
         let report = |kind: &str, tx: &str, r: &Receipt| {
-            let line = format!("ACK {kind} {name} {tx} {round} {} {} {}\n", r.amount, r.balance.available, r.balance.total);
+            let line = format!(
+                "ACK {kind} {name} {tx} {round} {} {} {}\n",
+                r.amount, r.balance.available, r.balance.total
+            );
             let mut out = out.lock().expect("stdout");
             let _ = out.write_all(line.as_bytes());
             let _ = out.flush();
@@ -87,7 +96,9 @@ fn child_loop(engine: &Engine, out: &Mutex<std::io::Stdout>, generation: &str, t
         let r = engine.bet(w, &bet(&b, &round, "g", 20)).expect("bet");
         report("bet", &b, &r);
         if i % 4 != 0 {
-            let r = engine.win(w, &win(&wn, &round, "g", (i % 3) as i64 * 15, false)).expect("win");
+            let r = engine
+                .win(w, &win(&wn, &round, "g", (i % 3) as i64 * 15, false))
+                .expect("win");
             report("win", &wn, &r);
         }
     }
@@ -106,8 +117,19 @@ fn check_ack(engine: &Engine, ack: &Ack) {
         other => panic!("unknown ack kind {other}"),
     };
     let r = r.unwrap_or_else(|e| panic!("acknowledged {ack:?} lost: {e}"));
-    assert!(r.replayed, "acknowledged {ack:?} was not in the recovered state");
-    assert_eq!((r.amount.minor_units(), r.balance.available.minor_units(), r.balance.total.minor_units()), (ack.amount, ack.available, ack.total), "{ack:?}");
+    assert!(
+        r.replayed,
+        "acknowledged {ack:?} was not in the recovered state"
+    );
+    assert_eq!(
+        (
+            r.amount.minor_units(),
+            r.balance.available.minor_units(),
+            r.balance.total.minor_units()
+        ),
+        (ack.amount, ack.available, ack.total),
+        "{ack:?}"
+    );
 }
 
 /// Runs one child for about `run_for`, kills it, returns what it acknowledged.
@@ -159,20 +181,38 @@ fn killed_process_keeps_every_acknowledged_operation() {
     if std::env::var(CHILD_ENV).is_ok() {
         return;
     }
-    let cycles: usize = std::env::var("PITBOSS_CRASH_CYCLES").ok().and_then(|s| s.parse().ok()).unwrap_or(4);
+    let cycles: usize = std::env::var("PITBOSS_CRASH_CYCLES")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(4);
     let dir = tempfile::tempdir().expect("tempdir");
-    let mut seed = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map_or(7, |d| d.as_nanos() as u64) | 1;
+    let mut seed = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(7, |d| d.as_nanos() as u64)
+        | 1;
     let mut all: Vec<Ack> = Vec::new();
     for generation in 0..cycles {
-        let acks = run_and_kill(dir.path(), generation, Duration::from_millis(20 + random_ms(&mut seed, 300)));
-        assert!(!acks.is_empty(), "cycle {generation}: the child acknowledged nothing");
+        let acks = run_and_kill(
+            dir.path(),
+            generation,
+            Duration::from_millis(20 + random_ms(&mut seed, 300)),
+        );
+        assert!(
+            !acks.is_empty(),
+            "cycle {generation}: the child acknowledged nothing"
+        );
         all.extend(acks);
-        let engine = Engine::open(dir.path(), EngineConfig::default()).expect("recover after SIGKILL");
+        let engine =
+            Engine::open(dir.path(), EngineConfig::default()).expect("recover after SIGKILL");
         engine.ledger().check_invariants();
         // Every acknowledgement of every cycle so far is still there.
         for ack in &all {
             check_ack(&engine, ack);
         }
-        eprintln!("cycle {generation}: {} acks so far, report {:?}", all.len(), engine.recovery_report());
+        eprintln!(
+            "cycle {generation}: {} acks so far, report {:?}",
+            all.len(),
+            engine.recovery_report()
+        );
     }
 }

@@ -103,3 +103,106 @@ fn clean_shutdown_snapshots_and_the_tail_replays_on_top() {
     assert_eq!(summary(&engine, w), before);
     engine.ledger().check_invariants();
 }
+
+use pitboss::storage::{FaultyFs, StdFs};
+use std::sync::Arc;
+
+fn open_faulty(dir: &std::path::Path, fs: &FaultyFs) -> Engine {
+    Engine::open_with(dir, config(), Arc::new(SystemClock), Arc::new(fs.clone())).expect("open")
+}
+
+#[test]
+fn power_loss_keeps_every_acknowledged_operation() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let fs = FaultyFs::new();
+    let (w, before) = {
+        let engine = open_faulty(dir.path(), &fs);
+        let w = engine
+            .open_wallet(&channel("c"), &player("p"), &currency("CNY"))
+            .expect("wallet");
+        play(&engine, w, 0, 40);
+        (w, summary(&engine, w))
+    };
+    // What the disk never confirmed is gone, as after a power cut.
+    fs.lose_unsynced_data().expect("drop unsynced bytes");
+    let engine = Engine::open_with(dir.path(), config(), Arc::new(SystemClock), Arc::new(StdFs))
+        .expect("reopen");
+    assert_eq!(summary(&engine, w), before);
+}
+
+#[test]
+fn disk_full_fails_the_operation_and_everything_after_it() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let fs = FaultyFs::new();
+    let (w, before) = {
+        let engine = open_faulty(dir.path(), &fs);
+        let w = engine
+            .open_wallet(&channel("c"), &player("p"), &currency("CNY"))
+            .expect("wallet");
+        play(&engine, w, 0, 10);
+        let before = summary(&engine, w);
+        fs.enospc_after(0);
+        let err = engine
+            .deposit(w, &deposit("full", 100))
+            .expect_err("no space: must not be acknowledged");
+        assert!(
+            matches!(
+                err,
+                EngineError::Storage(_) | EngineError::Ledger(LedgerError::Journal(_))
+            ),
+            "{err:?}"
+        );
+        // The log failed closed: nothing more is accepted, even once space is back.
+        fs.clear_faults();
+        let later = engine
+            .deposit(w, &deposit("after", 100))
+            .expect_err("log failed");
+        assert!(
+            matches!(
+                later,
+                EngineError::Storage(_) | EngineError::Ledger(LedgerError::Journal(_))
+            ),
+            "{later:?}"
+        );
+        (w, before)
+    };
+    let engine = Engine::open(dir.path(), config()).expect("reopen");
+    assert_eq!(
+        summary(&engine, w),
+        before,
+        "only acknowledged operations survive"
+    );
+    let retry = engine
+        .deposit(w, &deposit("full", 100))
+        .expect("the refused id is free again");
+    assert!(!retry.replayed);
+}
+
+#[test]
+fn corruption_in_the_middle_of_the_log_stops_start_up_naming_file_and_offset() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    {
+        let engine = Engine::open(dir.path(), config()).expect("open");
+        let w = engine
+            .open_wallet(&channel("c"), &player("p"), &currency("CNY"))
+            .expect("wallet");
+        play(&engine, w, 0, 20);
+    }
+    let seg = std::fs::read_dir(dir.path())
+        .expect("list")
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.extension().is_some_and(|x| x == "log"))
+        .expect("a log segment");
+    let mut bytes = std::fs::read(&seg).expect("read");
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0x40;
+    std::fs::write(&seg, &bytes).expect("write");
+    let err = match Engine::open(dir.path(), config()) {
+        Ok(_) => panic!("a corrupt record in the middle must stop start-up"),
+        Err(e) => e.to_string(),
+    };
+    let name = seg.file_name().and_then(|n| n.to_str()).expect("name");
+    assert!(err.contains(name), "names the file: {err}");
+    assert!(err.contains("at byte "), "names the offset: {err}");
+}
