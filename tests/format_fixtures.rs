@@ -1,0 +1,163 @@
+//! On-disk format fixtures: a snapshot and a log segment written by format version 1
+//! are committed under `snapshots/format-v1/`; this test opens them. A change that
+//! breaks the on-disk format fails here. To write the fixtures again — only when the
+//! format version is deliberately bumped, into a new directory —
+//! `cargo test --test format_fixtures -- --ignored write_fixtures`.
+
+mod common;
+
+use common::*;
+use pitboss::ledger::records::RecordQuery;
+use pitboss::storage::StdFs;
+use pitboss::*;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+const START_MS: i64 = 1_741_330_280_000;
+
+fn fixture_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("snapshots/format-v1")
+}
+
+fn open(dir: &Path) -> Engine {
+    let clock = Arc::new(ManualClock::new(START_MS));
+    Engine::open_with(dir, EngineConfig::default(), clock, Arc::new(StdFs)).expect("open fixtures")
+}
+
+/// The fixed history the fixtures hold: some before the snapshot, some after it.
+fn history(engine: &Engine, from: usize, to: usize) {
+    for i in from..to {
+        let p = player(&format!("p{}", i % 3));
+        let w = engine
+            .open_wallet(&channel("chnsz"), &p, &currency("CNY"))
+            .expect("wallet");
+        engine
+            .deposit(w, &deposit(&format!("d{i}"), 1000))
+            .expect("deposit");
+        engine
+            .bet(
+                w,
+                &bet(&format!("b{i}"), &format!("r{i}"), "slot_alice", 100),
+            )
+            .expect("bet");
+        match i % 4 {
+            0 => drop(
+                engine
+                    .win(
+                        w,
+                        &win(&format!("w{i}"), &format!("r{i}"), "slot_alice", 250, false),
+                    )
+                    .expect("win"),
+            ),
+            1 => drop(
+                engine
+                    .refund(
+                        w,
+                        &RefundRequest {
+                            tx: tx(&format!("f{i}")),
+                            bet_tx: tx(&format!("b{i}")),
+                        },
+                    )
+                    .expect("refund"),
+            ),
+            2 => drop(engine.refund(
+                w,
+                &RefundRequest {
+                    tx: tx(&format!("u{i}")),
+                    bet_tx: tx(&format!("never{i}")),
+                },
+            )),
+            _ => {} // left open
+        }
+    }
+}
+
+#[test]
+#[ignore = "writes the committed fixtures; run only to create a new format version's"]
+fn write_fixtures() {
+    let dir = fixture_dir();
+    let _ = std::fs::remove_dir_all(&dir);
+    {
+        let engine = open(&dir);
+        history(&engine, 0, 12);
+        engine.shutdown().expect("shutdown writes the snapshot");
+    }
+    let engine = open(&dir);
+    history(&engine, 12, 20);
+    // Dropped without shutdown: the last operations live only in the log segment.
+}
+
+#[test]
+fn format_v1_fixtures_open_and_hold_their_history() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let mut files = 0;
+    for entry in std::fs::read_dir(fixture_dir())
+        .expect("fixtures are committed")
+        .flatten()
+    {
+        std::fs::copy(entry.path(), tmp.path().join(entry.file_name())).expect("copy fixture");
+        files += 1;
+    }
+    assert!(files >= 2, "a snapshot and a log segment");
+    let engine = open(tmp.path());
+    let report = engine.recovery_report().clone();
+    assert!(
+        report.snapshot_lsn.is_some(),
+        "the snapshot was read: {report:?}"
+    );
+    assert!(
+        report.replayed > 0,
+        "the log after it was replayed: {report:?}"
+    );
+
+    // The same history on a fresh in-memory engine is the reference.
+    let reference = Engine::in_memory_with_clock(
+        EngineConfig::default(),
+        Arc::new(ManualClock::new(START_MS)),
+    );
+    history(&reference, 0, 20);
+    for i in 0..3 {
+        let p = player(&format!("p{i}"));
+        let cny = currency("CNY");
+        let got = engine
+            .wallet_id(&channel("chnsz"), &p, &cny)
+            .map(|w| engine.balance(w));
+        let want = reference
+            .wallet_id(&channel("chnsz"), &p, &cny)
+            .map(|w| reference.balance(w));
+        assert_eq!(got, want, "balance of p{i}");
+    }
+    let q = RecordQuery {
+        size: 100,
+        ..Default::default()
+    };
+    let strip = |rs: Vec<ledger::records::GameRecord>| {
+        rs.into_iter()
+            .map(|mut r| {
+                r.created_at_ms = 0;
+                r
+            })
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        strip(engine.game_records(&channel("chnsz"), &q)),
+        strip(reference.game_records(&channel("chnsz"), &q))
+    );
+    let open = |e: &Engine| {
+        e.incomplete_games(&channel("chnsz"), None)
+            .into_iter()
+            .map(|g| (g.player, g.round, g.bet_amount))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(open(&engine), open(&reference));
+    assert_eq!(open(&engine).len(), 10);
+    // A tombstone survived: the cancelled bet id is still refused.
+    let w = engine
+        .wallet_id(&channel("chnsz"), &player("p2"), &currency("CNY"))
+        .expect("wallet");
+    let late = engine
+        .bet(w, &bet("never2", "late", "slot_alice", 1))
+        .expect_err("tombstoned");
+    assert_eq!(kind(&late), "BetCancelled");
+    engine.ledger().check_invariants();
+}
