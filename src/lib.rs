@@ -23,7 +23,7 @@ pub mod money;
 pub mod storage;
 
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use engine::{Engine, EngineConfig, EngineError};
+pub use engine::{BatchOp, Engine, EngineConfig, EngineError, Pending};
 pub use ids::{ChannelId, Currency, GameId, Label, PlayerId, RecordId, RoundId, TxId, WalletId};
 pub use ledger::error::LedgerError;
 pub use ledger::types::*;

@@ -1,0 +1,209 @@
+//! Durability load runs (figures in the README). Each is bounded and stops by itself.
+//!
+//! ```sh
+//! cargo run --release --example durability_load -- throughput 1 16 256   # durable bets/s, fsync always
+//! cargo run --release --example durability_load -- recovery 10000000      # replay rate, open time
+//! cargo run --release --example durability_load -- snapshot-pause 1000000 # longest writer pause
+//! ```
+
+use pitboss::storage::FsyncPolicy;
+use pitboss::*;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+fn id<T: TryFrom<&'static str>>(s: &'static str) -> T {
+    T::try_from(s).unwrap_or_else(|_| panic!("id {s}"))
+}
+
+fn config(fsync: FsyncPolicy) -> EngineConfig {
+    let mut c = EngineConfig::default();
+    c.wal.fsync = fsync;
+    c
+}
+
+fn wallets(engine: &Engine, n: usize, prefix: &str) -> Vec<WalletId> {
+    let (c, cur) = (id::<ChannelId>("load"), id::<Currency>("CNY"));
+    (0..n)
+        .map(|i| {
+            let p = PlayerId::new(&format!("{prefix}{i}")).expect("player");
+            let w = engine.open_wallet(&c, &p, &cur).expect("open");
+            let d = DepositRequest {
+                tx: TxId::new("seed").expect("tx"),
+                amount: Amount::new(1 << 40),
+            };
+            engine.deposit(w, &d).expect("seed");
+            w
+        })
+        .collect()
+}
+
+fn bet(i: u64, thread: usize) -> BetRequest {
+    BetRequest {
+        tx: TxId::new(&format!("b{thread}-{i}")).expect("tx"),
+        round: RoundId::new(&format!("r{thread}-{i}")).expect("round"),
+        game: GameRef::bare(id("slot_alice")),
+        amount: Amount::new(1),
+        meta: PlayMeta::default(),
+    }
+}
+
+fn win(i: u64, thread: usize) -> WinRequest {
+    WinRequest {
+        tx: TxId::new(&format!("w{thread}-{i}")).expect("tx"),
+        round: RoundId::new(&format!("r{thread}-{i}")).expect("round"),
+        game: id("slot_alice"),
+        amount: Amount::new(1),
+        breakdown: None,
+        keep_open: false,
+    }
+}
+
+/// Durable bets per second with `submitters` threads, each waiting for its own fsync.
+fn throughput(submitters: usize, seconds: u64) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let engine = Arc::new(Engine::open(dir.path(), config(FsyncPolicy::Always)).expect("open"));
+    let ws = Arc::new(wallets(&engine, submitters, "s"));
+    let stop = Arc::new(AtomicBool::new(false));
+    let bets = Arc::new(AtomicU64::new(0));
+    let start = Instant::now();
+    let threads: Vec<_> = (0..submitters)
+        .map(|t| {
+            let (engine, ws, stop, bets) = (engine.clone(), ws.clone(), stop.clone(), bets.clone());
+            std::thread::spawn(move || {
+                let mut i = 0;
+                while !stop.load(Ordering::Relaxed) {
+                    engine.bet(ws[t], &bet(i, t)).expect("durable bet");
+                    bets.fetch_add(1, Ordering::Relaxed);
+                    // Close the round so the wallet never reaches its open-round limit.
+                    engine.win(ws[t], &win(i, t)).expect("durable win");
+                    i += 1;
+                }
+            })
+        })
+        .collect();
+    std::thread::sleep(Duration::from_secs(seconds));
+    stop.store(true, Ordering::Relaxed);
+    for t in threads {
+        let _ = t.join();
+    }
+    let elapsed = start.elapsed().as_secs_f64();
+    let n = bets.load(Ordering::Relaxed) as f64;
+    println!(
+        "throughput fsync=always submitters={submitters}: {:.0} durable bets/s, {:.0} durable ops/s (bet + win)",
+        n / elapsed,
+        2.0 * n / elapsed
+    );
+}
+
+/// Writes `ops` operations (fsync never, to build the data quickly), then reopens.
+fn recovery(ops: u64) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut cfg = config(FsyncPolicy::Never);
+    cfg.snapshot_every_records = u64::MAX; // replay everything: measure the log, not a snapshot
+    cfg.snapshot_every = Duration::from_secs(86_400);
+    {
+        let engine = Engine::open(dir.path(), cfg.clone()).expect("open");
+        let ws = wallets(&engine, 10_000, "r");
+        let t = Instant::now();
+        let mut written = 0u64;
+        let mut i = 0u64;
+        while written < ops {
+            let w = ws[(i % ws.len() as u64) as usize];
+            engine.bet(w, &bet(i, 0)).expect("bet");
+            engine.win(w, &win(i, 0)).expect("win");
+            written += 2;
+            i += 1;
+        }
+        println!(
+            "recovery: wrote {written} operations in {:.1} s",
+            t.elapsed().as_secs_f64()
+        );
+    }
+    let size: u64 = std::fs::read_dir(dir.path())
+        .expect("ls")
+        .flatten()
+        .filter_map(|e| e.metadata().ok())
+        .map(|m| m.len())
+        .sum();
+    let t = Instant::now();
+    let engine = Engine::open(dir.path(), cfg).expect("reopen");
+    let elapsed = t.elapsed().as_secs_f64();
+    let replayed = engine.recovery_report().replayed;
+    println!(
+        "recovery: opened {:.0} MiB holding {replayed} log records in {elapsed:.2} s: {:.0} records replayed per second",
+        size as f64 / 1048576.0,
+        replayed as f64 / elapsed
+    );
+}
+
+/// The longest time one bet takes while a snapshot of `n` wallets is written,
+/// against the longest without a snapshot, on the same engine.
+fn snapshot_pause(n: usize) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut cfg = config(FsyncPolicy::Never);
+    cfg.snapshot_every_records = u64::MAX;
+    cfg.snapshot_every = Duration::from_secs(86_400);
+    let engine = Arc::new(Engine::open(dir.path(), cfg).expect("open"));
+    let ws = Arc::new(wallets(&engine, n, "w"));
+    let measure = |label: &str, during: &dyn Fn()| {
+        let stop = Arc::new(AtomicBool::new(false));
+        let writer = {
+            let (engine, ws, stop) = (engine.clone(), ws.clone(), stop.clone());
+            let label = label.to_string();
+            std::thread::spawn(move || {
+                let (mut worst, mut i) = (Duration::ZERO, 0u64);
+                while !stop.load(Ordering::Relaxed) {
+                    let w = ws[(i.wrapping_mul(7919) % ws.len() as u64) as usize];
+                    let t = Instant::now();
+                    engine.bet(w, &bet(i, label.len())).expect("bet");
+                    worst = worst.max(t.elapsed());
+                    engine.win(w, &win(i, label.len())).expect("win");
+                    i += 1;
+                }
+                (worst, i)
+            })
+        };
+        let t = Instant::now();
+        during();
+        let took = t.elapsed();
+        stop.store(true, Ordering::Relaxed);
+        let (worst, bets) = writer.join().expect("writer");
+        println!(
+            "snapshot-pause {label}: {bets} bets over {:.2} s, longest bet {:.2} ms",
+            took.as_secs_f64(),
+            worst.as_secs_f64() * 1e3
+        );
+    };
+    measure("baseline (no snapshot)", &|| {
+        std::thread::sleep(Duration::from_secs(3))
+    });
+    let e = engine.clone();
+    measure(&format!("during a snapshot of {n} wallets"), &move || {
+        e.snapshot().expect("snapshot");
+    });
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let nums = |default: u64| -> Vec<u64> {
+        let v: Vec<u64> = args.iter().skip(1).filter_map(|s| s.parse().ok()).collect();
+        if v.is_empty() {
+            vec![default]
+        } else {
+            v
+        }
+    };
+    match args.first().map(String::as_str) {
+        Some("throughput") => nums(256)
+            .into_iter()
+            .for_each(|n| throughput(n as usize, 5)),
+        Some("recovery") => nums(1_000_000).into_iter().for_each(recovery),
+        Some("snapshot-pause") => nums(1_000_000)
+            .into_iter()
+            .for_each(|n| snapshot_pause(n as usize)),
+        _ => eprintln!(
+            "usage: durability_load (throughput N… | recovery OPS | snapshot-pause WALLETS)"
+        ),
+    }
+}
