@@ -12,6 +12,7 @@
 use crate::clock::{Clock, SystemClock};
 use crate::ids::{ChannelId, Currency, PlayerId, WalletId, WalletKey};
 use crate::journal::JournalError;
+use crate::leaderboard::{TournamentError, Tournaments};
 use crate::ledger::error::LedgerError;
 use crate::ledger::records::{GameRecord, RecordQuery};
 use crate::ledger::types::*;
@@ -21,10 +22,12 @@ use std::sync::Arc;
 mod batch;
 mod log;
 mod pending;
+mod tournaments;
 
 pub use batch::{BatchOp, BatchResult};
 pub use log::{Effect, EffectRef, EngineLog};
 pub use pending::Pending;
+pub use tournaments::TickReport;
 
 /// Everything the engine can be told at start.
 #[derive(Clone, Debug)]
@@ -49,6 +52,8 @@ impl Default for EngineConfig {
 pub enum EngineError {
     #[error(transparent)]
     Ledger(#[from] LedgerError),
+    #[error(transparent)]
+    Tournament(#[from] TournamentError),
     #[error("invalid request: {0}")]
     Invalid(String),
     #[error("storage: {0}")]
@@ -63,6 +68,7 @@ impl From<JournalError> for EngineError {
 
 pub struct Engine {
     ledger: Ledger<Arc<EngineLog>>,
+    tournaments: Tournaments<Arc<EngineLog>>,
     log: Arc<EngineLog>,
     clock: Arc<dyn Clock>,
     config: EngineConfig,
@@ -79,7 +85,8 @@ macro_rules! wallet_op {
         #[doc = concat!("[`Engine::", stringify!($name), "`] without the durability wait.")]
         pub fn $pending(&self, wallet: WalletId, req: &$req) -> Pending<Receipt> {
             let ($s, $w, $r) = (self, wallet, req);
-            self.pending($call)
+            // A call that closed a round offers its record to the tournaments.
+            self.pending_scored($call)
         }
     };
 }
@@ -94,6 +101,7 @@ impl Engine {
         let log = Arc::new(EngineLog::memory());
         Engine {
             ledger: Ledger::new(&config.ledger, log.clone()),
+            tournaments: Tournaments::new(log.clone()),
             log,
             clock,
             config,
@@ -196,7 +204,7 @@ impl Engine {
 
     /// The expiry of `scope`, not yet waited for.
     pub fn expire(&self, scope: ExpireScope<'_>) -> Pending<Vec<Expiry>> {
-        self.pending(self.ledger.expire_rounds(scope, self.clock.now_ms()))
+        self.pending_expired(self.ledger.expire_rounds(scope, self.clock.now_ms()))
     }
 
     pub fn incomplete_games(
