@@ -1047,4 +1047,26 @@ fn skips_say_why() {
     // Offered a second time: already refused the first time, refused again.
     assert_eq!(outcome[0].result, Err(Skip::Limited(Refusal::TimeLimit)));
     assert_eq!(&outcome[0].tourney, &t.summary.id);
+
+    // A scored record offered again is a duplicate; once newer records pushed it out
+    // of the remembered window, it is stale. Either way it does not score twice.
+    let w = world();
+    w.create(one_round(json!({})));
+    w.at(HOUR);
+    let e = &w.engine;
+    let a = w.wallet("chn", "alice");
+    e.deposit(a, &deposit("d1", 1000)).expect("deposit");
+    e.bet(a, &bet("b1", "r1", "slot", 100)).expect("bet");
+    let first = e.win(a, &win("w1", "r1", "slot", 0, false)).expect("win");
+    let first = e
+        .ledger()
+        .records()
+        .get(&channel("chn"), first.record.expect("closed"))
+        .expect("record");
+    let again = e.tournaments().score(&first).result.expect("offered");
+    assert_eq!(again[0].result, Err(Skip::Duplicate));
+    w.at(HOUR + 600);
+    w.play("bob", 100, 0);
+    let again = e.tournaments().score(&first).result.expect("offered");
+    assert_eq!(again[0].result, Err(Skip::Stale));
 }

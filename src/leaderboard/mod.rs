@@ -23,7 +23,9 @@
 //! the round has not started paying, and the limitations admit it. A refunded or
 //! expired round without a bet left (`total_bet` 0) never scores: it cost nothing.
 //! The `Scored` effect carries the record id; the round remembers the ids it scored
-//! in the last [`tournament::RECENT_WINDOW_MS`] of record time and refuses them again.
+//! in the last [`tournament::RECENT_WINDOW_MS`] of record time and refuses them again;
+//! a record that closed before that window is refused as stale, so a record never
+//! scores twice.
 //!
 //! The crash window: the ledger's effect (the record) is in the log, the tournament's
 //! `Scored` effect is not. Both go through one ordered log, so the reverse cannot
@@ -31,8 +33,9 @@
 //! again the records of bound games closed since the window's start in rounds that can
 //! still score; the remembered ids make that harmless. A record refused by a
 //! limitation is refused again (the counters only grow). What is not covered: a
-//! record whose offer was delayed by more than the window (a thread stalled for
-//! minutes between the ledger call and the offer) and then lost in a crash.
+//! record whose offer was delayed by more than the window behind newer scored
+//! records (a thread stalled for minutes between the ledger call and the offer) is
+//! refused as stale rather than risk counting it twice.
 //!
 //! # Prizes exactly once
 //! When a round is over (by the clock, or closed), `run_payout` appends

@@ -216,6 +216,9 @@ pub enum Skip {
     Frozen,
     /// Scored before.
     Duplicate,
+    /// Closed more than [`RECENT_WINDOW_MS`] before the newest record the round
+    /// scored: whether it scored can no longer be told, so it does not (at most once).
+    Stale,
     /// `required_last_round` and the player has no score in the previous round.
     NotInLastRound,
     Limited(Refusal),
@@ -313,6 +316,13 @@ impl Tournament {
         }
         if round.recent.contains(&(at, record.id)) {
             return Err(Skip::Duplicate);
+        }
+        let floor = round
+            .recent
+            .last()
+            .map(|&(newest, _)| newest - RECENT_WINDOW_MS);
+        if floor.is_some_and(|floor| at < floor) {
+            return Err(Skip::Stale);
         }
         let cfg = &self.config.rounds[i];
         let known = round.players.get(&record.wallet);
