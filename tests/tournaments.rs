@@ -671,6 +671,9 @@ fn every_validation_rule_has_its_error() {
         ConfigError::EmptyRoundName { round: 1 }
     );
     let mut v = one_round(json!({}));
+    merge(&mut v, json!({"currency": ""}));
+    assert!(matches!(check(v), ConfigError::BadCurrency(_)));
+    let mut v = one_round(json!({}));
     merge(&mut v, json!({"end": S}));
     assert_eq!(check(v), ConfigError::TournamentTimes);
     let mut v = one_round(json!({}));

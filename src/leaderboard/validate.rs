@@ -528,11 +528,11 @@ fn matches(n: usize, s: &MatchesSpec) -> Result<MatchCaps> {
     }
     let mut caps = MatchCaps::default();
     for l in &s.limits {
-        let (kind, slot) = match l.kind.as_str() {
-            "total" => (CapKind::Total, &mut caps.total),
-            "daily" => (CapKind::Daily, &mut caps.daily),
-            "weekly" => (CapKind::Weekly, &mut caps.weekly),
-            "latest" => (CapKind::Latest, &mut None),
+        let kind = match l.kind.as_str() {
+            "total" => CapKind::Total,
+            "daily" => CapKind::Daily,
+            "weekly" => CapKind::Weekly,
+            "latest" => CapKind::Latest,
             other => {
                 return Err(ConfigError::UnknownMatchLimitType {
                     round: n,
@@ -546,26 +546,27 @@ fn matches(n: usize, s: &MatchesSpec) -> Result<MatchCaps> {
                 value: l.value,
             });
         }
-        let duplicate = match kind {
-            CapKind::Latest => caps.latest.is_some(),
-            _ => slot.is_some(),
+        let games = l.value as u32;
+        let seen = match kind {
+            CapKind::Total => caps.total.replace(games).is_some(),
+            CapKind::Daily => caps.daily.replace(games).is_some(),
+            CapKind::Weekly => caps.weekly.replace(games).is_some(),
+            CapKind::Latest => caps
+                .latest
+                .replace((latest_days(n, l.days)?, games))
+                .is_some(),
         };
-        if duplicate {
+        if seen {
             return Err(ConfigError::DuplicateMatchLimit { round: n, kind });
-        }
-        *slot = Some(l.value as u32);
-        if kind == CapKind::Latest {
-            let days = l
-                .days
-                .filter(|d| (1..=i64::from(LATEST_DAYS_MAX)).contains(d))
-                .ok_or(ConfigError::LatestDaysOutOfRange {
-                    round: n,
-                    days: l.days,
-                })?;
-            caps.latest = Some((days as u32, l.value as u32));
         }
     }
     Ok(caps)
+}
+
+fn latest_days(n: usize, days: Option<i64>) -> Result<u32> {
+    days.filter(|d| (1..=i64::from(LATEST_DAYS_MAX)).contains(d))
+        .map(|d| d as u32)
+        .ok_or(ConfigError::LatestDaysOutOfRange { round: n, days })
 }
 
 fn time_limit(n: usize, s: &UserSpec) -> Result<TimeLimit> {
