@@ -173,6 +173,10 @@ impl Directory {
         if games.get(game).is_some_and(BTreeSet::is_empty) {
             games.remove(game);
         }
+        // An empty entry would make the hot path believe the channel has bindings.
+        if games.is_empty() {
+            self.bound.remove(channel);
+        }
         removed
     }
 
