@@ -8,6 +8,7 @@
 //! - [`engine`]: the facade. One [`Engine`] owns everything; every mutation goes
 //!   through it and returns once durable.
 //! - [`ledger`]: wallets, rounds, idempotency, game records. Knows nothing of I/O.
+//! - [`leaderboard`]: tournaments, their leaderboards, scoring and prizes.
 //! - [`journal`]: the seam through which the domain hands its effects to storage.
 //! - [`ids`], [`money`], [`clock`]: identifier newtypes, exact amounts, injected time.
 //!
@@ -18,6 +19,7 @@ pub mod engine;
 pub mod fuzzing;
 pub mod ids;
 pub mod journal;
+pub mod leaderboard;
 pub mod ledger;
 pub mod money;
 pub mod storage;

@@ -5,19 +5,17 @@
 //! the engine loads the snapshot, then replays every logged effect after it through the
 //! same apply functions live operations use.
 
+use super::domains::Domains;
 use super::log::{Effect, EngineLog};
 use super::{snapshot, Engine, EngineConfig, EngineError};
 use crate::clock::{Clock, SystemClock};
 use crate::journal::Lsn;
-use crate::ledger::Ledger;
 use crate::storage::{self, FileSystem, StdFs};
 use parking_lot::{Condvar, Mutex};
 use std::path::Path;
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
-
-pub(crate) type EngineLedger = Ledger<Arc<EngineLog>>;
 
 /// What start-up found: for the operator's log and for tests.
 #[derive(Debug, Clone, Default)]
@@ -51,7 +49,7 @@ impl Engine {
         let (wal, mut recovery) =
             storage::open(dir, config.wal.clone(), fs).map_err(EngineError::from)?;
         let log = Arc::new(EngineLog::on_wal(wal));
-        let ledger = Arc::new(Ledger::new(&config.ledger, log.clone()));
+        let domains = Domains::new(&config, &log);
         let mut report = RecoveryReport {
             rejected_snapshots: recovery
                 .rejected_snapshots
@@ -66,30 +64,26 @@ impl Engine {
         };
         if let Some(snap) = recovery.snapshot.take() {
             let lsn = snap.lsn();
-            snapshot::read(&ledger, snap, lsn)?;
+            snapshot::read(&domains, snap, lsn)?;
             report.snapshot_lsn = Some(lsn);
         }
         report.replayed = recovery
             .records
-            .replay(|lsn, payload| replay_one(&ledger, lsn, payload))?;
+            .replay(|lsn, payload| replay_one(&domains, lsn, payload))?;
         if cfg!(debug_assertions) {
-            ledger.check_invariants();
+            domains.check_invariants();
         }
         report.elapsed = started.elapsed();
-        let snapshotter = Snapshotter::start(ledger.clone(), log.clone(), &config);
-        Ok(Engine::assemble(
-            ledger,
-            log,
-            clock,
-            config,
-            Some(snapshotter),
-            report,
-        ))
+        let snapshotter = Snapshotter::start(domains.clone(), log.clone(), &config);
+        let engine = Engine::assemble(domains, log, clock, config, Some(snapshotter), report);
+        // Records that closed just before a crash may not have been scored yet.
+        engine.rescore_recent_records()?;
+        Ok(engine)
     }
 
     /// Writes a snapshot now. Returns the log position it covers.
     pub fn snapshot(&self) -> Result<Lsn, EngineError> {
-        take_snapshot(&self.ledger, &self.log)
+        take_snapshot(&self.domains(), &self.log)
     }
 
     /// Clean shutdown: stops the snapshotter, waits for every appended effect to be
@@ -110,22 +104,14 @@ impl Engine {
     }
 }
 
-fn replay_one(
-    ledger: &EngineLedger,
-    lsn: crate::journal::Lsn,
-    payload: &[u8],
-) -> Result<(), EngineError> {
+fn replay_one(domains: &Domains, lsn: Lsn, payload: &[u8]) -> Result<(), EngineError> {
     let effect: Effect = postcard::from_bytes(payload)
         .map_err(|e| EngineError::Storage(format!("log record {} does not decode: {e}", lsn.0)))?;
-    match effect {
-        Effect::Ledger(e) => ledger
-            .replay(e)
-            .map_err(|e| EngineError::Storage(format!("log record {}: {e}", lsn.0))),
-    }
+    domains.replay(lsn, effect)
 }
 
 /// Takes a fuzzy snapshot: reads the log position first, then copies the state.
-fn take_snapshot(ledger: &EngineLedger, log: &EngineLog) -> Result<Lsn, EngineError> {
+fn take_snapshot(domains: &Domains, log: &EngineLog) -> Result<Lsn, EngineError> {
     let Some(wal) = log.wal() else {
         return Err(EngineError::Storage(
             "an in-memory engine has no snapshots".into(),
@@ -133,7 +119,7 @@ fn take_snapshot(ledger: &EngineLedger, log: &EngineLog) -> Result<Lsn, EngineEr
     };
     let lsn = log.appended();
     let mut writer = wal.begin_snapshot(lsn).map_err(EngineError::from)?;
-    snapshot::write(ledger, &mut writer)?;
+    snapshot::write(domains, &mut writer)?;
     writer.commit().map_err(EngineError::from)?;
     Ok(lsn)
 }
@@ -145,13 +131,13 @@ pub(crate) struct Snapshotter {
 }
 
 impl Snapshotter {
-    fn start(ledger: Arc<EngineLedger>, log: Arc<EngineLog>, config: &EngineConfig) -> Snapshotter {
+    fn start(domains: Domains, log: Arc<EngineLog>, config: &EngineConfig) -> Snapshotter {
         let stop = Arc::new((Mutex::new(false), Condvar::new()));
         let (every_records, every) = (config.snapshot_every_records, config.snapshot_every);
         let flag = stop.clone();
         let thread = std::thread::Builder::new()
             .name("pitboss-snapshot".into())
-            .spawn(move || run_snapshotter(&ledger, &log, &flag, every_records, every))
+            .spawn(move || run_snapshotter(&domains, &log, &flag, every_records, every))
             .ok();
         Snapshotter {
             stop,
@@ -177,7 +163,7 @@ impl Drop for Snapshotter {
 }
 
 fn run_snapshotter(
-    ledger: &EngineLedger,
+    domains: &Domains,
     log: &EngineLog,
     stop: &(Mutex<bool>, Condvar),
     every_records: u64,
@@ -203,7 +189,7 @@ fn run_snapshotter(
         // A failed snapshot loses nothing (the log still holds every effect); the
         // next tick tries again.
         if due {
-            if let Ok(lsn) = take_snapshot(ledger, log) {
+            if let Ok(lsn) = take_snapshot(domains, log) {
                 last = (lsn, Instant::now());
             }
         }

@@ -9,6 +9,7 @@
 
 use super::EngineError;
 use crate::journal::{Journal, JournalError, Lsn};
+use crate::leaderboard::TournamentEffect;
 use crate::ledger::effect::LedgerEffect;
 use crate::storage::Wal;
 use serde::{Deserialize, Serialize};
@@ -16,15 +17,20 @@ use std::cell::RefCell;
 use std::sync::Arc;
 
 /// Every domain's effect, as recovery reads it back.
+// Decoded once and moved into its domain; boxing the ledger's would cost an
+// allocation per effect on recovery for no gain.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
 pub enum Effect {
     Ledger(LedgerEffect),
+    Tournament(TournamentEffect),
 }
 
 /// Every domain's effect, borrowed, as appending writes it.
 #[derive(Clone, Copy, Debug, Serialize)]
 pub enum EffectRef<'a> {
     Ledger(&'a LedgerEffect),
+    Tournament(&'a TournamentEffect),
 }
 
 /// The engine's effect log.
@@ -112,6 +118,16 @@ impl EngineLog {
 impl Journal<LedgerEffect> for Arc<EngineLog> {
     fn append(&self, effect: &LedgerEffect) -> Result<Lsn, JournalError> {
         EngineLog::append(self, EffectRef::Ledger(effect))
+    }
+
+    fn appended(&self) -> Lsn {
+        EngineLog::appended(self)
+    }
+}
+
+impl Journal<TournamentEffect> for Arc<EngineLog> {
+    fn append(&self, effect: &TournamentEffect) -> Result<Lsn, JournalError> {
+        EngineLog::append(self, EffectRef::Tournament(effect))
     }
 
     fn appended(&self) -> Lsn {

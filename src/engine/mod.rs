@@ -12,6 +12,7 @@
 use crate::clock::{Clock, SystemClock};
 use crate::ids::{ChannelId, Currency, PlayerId, WalletId, WalletKey};
 use crate::journal::JournalError;
+use crate::leaderboard::{TournamentError, Tournaments};
 use crate::ledger::error::LedgerError;
 use crate::ledger::records::{GameRecord, RecordQuery};
 use crate::ledger::types::*;
@@ -19,15 +20,18 @@ use crate::ledger::{ExpireScope, Expiry, IncompleteGame, Ledger, LedgerConfig, L
 use std::sync::Arc;
 
 mod batch;
+mod domains;
 mod durable;
 mod log;
 mod pending;
 mod snapshot;
+mod tournaments;
 
 pub use batch::{BatchOp, BatchResult};
 pub use durable::RecoveryReport;
 pub use log::{Effect, EffectRef, EngineLog};
 pub use pending::Pending;
+pub use tournaments::TickReport;
 
 /// Everything the engine can be told at start.
 #[derive(Clone, Debug)]
@@ -61,6 +65,8 @@ impl Default for EngineConfig {
 pub enum EngineError {
     #[error(transparent)]
     Ledger(#[from] LedgerError),
+    #[error(transparent)]
+    Tournament(#[from] TournamentError),
     #[error("invalid request: {0}")]
     Invalid(String),
     #[error("storage: {0}")]
@@ -82,6 +88,8 @@ impl From<JournalError> for EngineError {
 pub struct Engine {
     /// Shared with the snapshotter thread.
     ledger: Arc<Ledger<Arc<EngineLog>>>,
+    /// Shared with the snapshotter thread.
+    tournaments: Arc<Tournaments<Arc<EngineLog>>>,
     log: Arc<EngineLog>,
     clock: Arc<dyn Clock>,
     config: EngineConfig,
@@ -101,7 +109,8 @@ macro_rules! wallet_op {
         #[doc = concat!("[`Engine::", stringify!($name), "`] without the durability wait.")]
         pub fn $pending(&self, wallet: WalletId, req: &$req) -> Pending<Receipt> {
             let ($s, $w, $r) = (self, wallet, req);
-            self.pending($call)
+            // A call that closed a round offers its record to the tournaments.
+            self.pending_scored($call)
         }
     };
 }
@@ -114,20 +123,25 @@ impl Engine {
 
     pub fn in_memory_with_clock(config: EngineConfig, clock: Arc<dyn Clock>) -> Engine {
         let log = Arc::new(EngineLog::memory());
-        let ledger = Arc::new(Ledger::new(&config.ledger, log.clone()));
-        Engine::assemble(ledger, log, clock, config, None, RecoveryReport::default())
+        let domains = domains::Domains::new(&config, &log);
+        Engine::assemble(domains, log, clock, config, None, RecoveryReport::default())
     }
 
     fn assemble(
-        ledger: Arc<Ledger<Arc<EngineLog>>>,
+        domains: domains::Domains,
         log: Arc<EngineLog>,
         clock: Arc<dyn Clock>,
         config: EngineConfig,
         snapshotter: Option<durable::Snapshotter>,
         recovery: RecoveryReport,
     ) -> Engine {
+        let domains::Domains {
+            ledger,
+            tournaments,
+        } = domains;
         Engine {
             ledger,
+            tournaments,
             log,
             clock,
             config,
@@ -152,6 +166,14 @@ impl Engine {
     /// The ledger, for read-only inspection (tests, snapshots).
     pub fn ledger(&self) -> &Ledger<Arc<EngineLog>> {
         &self.ledger
+    }
+
+    /// The domains, shared, for the snapshot code.
+    fn domains(&self) -> domains::Domains {
+        domains::Domains {
+            ledger: self.ledger.clone(),
+            tournaments: self.tournaments.clone(),
+        }
     }
 
     fn pending<T>(&self, logged: Logged<T>) -> Pending<T> {
@@ -237,7 +259,7 @@ impl Engine {
 
     /// The expiry of `scope`, not yet waited for.
     pub fn expire(&self, scope: ExpireScope<'_>) -> Pending<Vec<Expiry>> {
-        self.pending(self.ledger.expire_rounds(scope, self.clock.now_ms()))
+        self.pending_expired(self.ledger.expire_rounds(scope, self.clock.now_ms()))
     }
 
     pub fn incomplete_games(

@@ -8,13 +8,13 @@
 //! ```
 //! The first section is `Header`; sections of one kind may repeat (one per shard).
 
+use super::domains::Domains;
 use super::EngineError;
-use crate::journal::{Journal, Lsn};
-use crate::ledger::effect::LedgerEffect;
+use crate::journal::Lsn;
+use crate::leaderboard::TournamentsSnapshot;
 use crate::ledger::records::GameRecord;
 use crate::ledger::snapshot::Counters;
 use crate::ledger::wallet::Wallet;
-use crate::ledger::Ledger;
 use serde::{Deserialize, Serialize};
 use std::io::{self, BufWriter, Read, Write};
 use std::sync::Arc;
@@ -25,12 +25,14 @@ pub const SNAPSHOT_FORMAT: u32 = 1;
 /// Largest section accepted on read: a corrupt length must not allocate the machine.
 const MAX_SECTION_LEN: u32 = 256 << 20;
 
+/// Variants are only ever added at the end: their index is part of the format.
 #[derive(Serialize, Deserialize)]
 enum Section {
     Header { format: u32, counters: Counters },
     Wallets(Vec<Wallet>),
     Records(Vec<Arc<GameRecord>>),
     End,
+    Tournaments(TournamentsSnapshot),
 }
 
 fn bad(reason: impl Into<String>) -> EngineError {
@@ -47,10 +49,8 @@ fn write_section(out: &mut impl Write, section: &Section) -> Result<(), EngineEr
 
 /// Writes the ledger's state to `out`. The caller read the log position `P` the
 /// snapshot covers *before* calling this.
-pub(crate) fn write<J: Journal<LedgerEffect>>(
-    ledger: &Ledger<J>,
-    out: impl Write,
-) -> Result<(), EngineError> {
+pub(crate) fn write(domains: &Domains, out: impl Write) -> Result<(), EngineError> {
+    let ledger = &domains.ledger;
     let mut out = BufWriter::with_capacity(1 << 20, out);
     let counters = ledger.counters();
     write_section(
@@ -64,6 +64,10 @@ pub(crate) fn write<J: Journal<LedgerEffect>>(
     // Records after wallets: once every shard has been locked once, every effect at or
     // below P has been applied in full, records included.
     ledger.export_records(|rs| write_section(&mut out, &Section::Records(rs)))?;
+    write_section(
+        &mut out,
+        &Section::Tournaments(domains.tournaments.export()),
+    )?;
     write_section(&mut out, &Section::End)?;
     out.flush().map_err(|e| bad(e.to_string()))
 }
@@ -82,11 +86,8 @@ fn read_section(input: &mut impl Read, buf: &mut Vec<u8>) -> Result<Section, Eng
 }
 
 /// Loads a snapshot into an empty ledger.
-pub(crate) fn read<J: Journal<LedgerEffect>>(
-    ledger: &Ledger<J>,
-    input: impl Read,
-    lsn: Lsn,
-) -> Result<(), EngineError> {
+pub(crate) fn read(domains: &Domains, input: impl Read, lsn: Lsn) -> Result<(), EngineError> {
+    let ledger = &domains.ledger;
     let mut input = io::BufReader::with_capacity(1 << 20, input);
     let mut buf = Vec::new();
     match read_section(&mut input, &mut buf)? {
@@ -108,6 +109,7 @@ pub(crate) fn read<J: Journal<LedgerEffect>>(
         match read_section(&mut input, &mut buf)? {
             Section::Wallets(ws) => ledger.import_wallets(ws),
             Section::Records(rs) => ledger.import_records(rs),
+            Section::Tournaments(t) => domains.tournaments.import(t),
             Section::End => return Ok(()),
             Section::Header { .. } => return Err(bad("a second header")),
         }

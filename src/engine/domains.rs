@@ -1,0 +1,47 @@
+//! Every domain the engine owns, in one value, so that construction, replay,
+//! snapshots and the snapshotter thread each name every domain in exactly one place.
+
+use super::log::{Effect, EngineLog};
+use super::{EngineConfig, EngineError};
+use crate::journal::Lsn;
+use crate::leaderboard::Tournaments;
+use crate::ledger::Ledger;
+use std::sync::Arc;
+
+pub(crate) type EngineLedger = Ledger<Arc<EngineLog>>;
+pub(crate) type EngineTournaments = Tournaments<Arc<EngineLog>>;
+
+/// The engine's domains, shared (by `Arc`) with the snapshotter thread.
+#[derive(Clone)]
+pub(crate) struct Domains {
+    pub ledger: Arc<EngineLedger>,
+    pub tournaments: Arc<EngineTournaments>,
+}
+
+impl Domains {
+    pub fn new(config: &EngineConfig, log: &Arc<EngineLog>) -> Domains {
+        Domains {
+            ledger: Arc::new(Ledger::new(&config.ledger, log.clone())),
+            tournaments: Arc::new(Tournaments::new(log.clone())),
+        }
+    }
+
+    /// Applies one logged effect during recovery, to the domain it belongs to.
+    pub fn replay(&self, lsn: Lsn, effect: Effect) -> Result<(), EngineError> {
+        match effect {
+            Effect::Ledger(e) => self
+                .ledger
+                .replay(e)
+                .map_err(|e| EngineError::Storage(format!("log record {}: {e}", lsn.0))),
+            Effect::Tournament(e) => {
+                self.tournaments.replay(&e);
+                Ok(())
+            }
+        }
+    }
+
+    /// Checks every domain's invariants (O(n): tests and debug-build recovery).
+    pub fn check_invariants(&self) {
+        self.ledger.check_invariants();
+    }
+}

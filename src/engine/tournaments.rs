@@ -1,0 +1,323 @@
+//! The engine's tournament calls (seed 000 §5), the scoring hook that hands every
+//! closed game round to the tournaments, and the periodic tick that pays prizes.
+//!
+//! The hook: after a ledger call that closed a round (a win, an end of round, the
+//! refund of a round's last bet, an expiry), the engine looks the record up and
+//! offers it to [`Tournaments::score`], which journals its own effect; the caller
+//! waits for the later of the two log positions. A replayed receipt (a repeated
+//! transaction id) is not offered again: its record was offered the first time, and
+//! after a crash [`Engine::rescore_recent_records`] re-offers what the log lacks.
+
+use super::{Engine, EngineError, EngineLog, Pending};
+use crate::ids::{ChannelId, GameId, RecordId, WalletId};
+use crate::journal::Lsn;
+use crate::leaderboard::tournament::RECENT_WINDOW_MS;
+use crate::leaderboard::{
+    self, BoundGame, PrizeAttempt, RankRow, RescoreScope, TournamentError, TournamentInfo,
+    TournamentSpec, TournamentSummary, Tournaments, TourneyId,
+};
+use crate::ledger::error::LedgerError;
+use crate::ledger::records::{GameRecord, PageDirection, RecordQuery, MAX_PAGE_SIZE};
+use crate::ledger::types::{PrizeRequest, Receipt};
+use crate::ledger::{Expiry, Logged};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+/// What one tick did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TickReport {
+    /// Round payouts completed.
+    pub rounds_paid: usize,
+    /// Prizes settled (credited or refused for good).
+    pub prizes: usize,
+    /// Payouts that stopped on a storage failure; the next tick resumes them.
+    pub interrupted: usize,
+}
+
+impl Engine {
+    /// The tournament domain, for snapshots and recovery (`export`, `import`, `replay`).
+    pub fn tournaments(&self) -> &Tournaments<Arc<EngineLog>> {
+        &self.tournaments
+    }
+
+    fn tournament_pending<T>(&self, logged: leaderboard::Logged<T>) -> Pending<T> {
+        Pending::new(
+            logged.result.map_err(EngineError::from),
+            logged.lsn,
+            self.log.clone(),
+        )
+    }
+
+    /// Validates `spec` and creates a tournament in `channel` (seed 000 §5.2).
+    pub fn create_tournament(
+        &self,
+        channel: &ChannelId,
+        spec: &TournamentSpec,
+    ) -> Result<TournamentInfo, EngineError> {
+        let now = self.clock.now_ms();
+        self.tournament_pending(self.tournaments.create(channel, spec, now))
+            .wait()
+    }
+
+    /// `channel`'s tournaments, newest first (seed 000 §5.3).
+    pub fn list_tournaments(
+        &self,
+        channel: &ChannelId,
+        offset: i64,
+        limit: i64,
+    ) -> Vec<TournamentSummary> {
+        self.tournaments
+            .list(channel, offset, limit, self.clock.now_ms())
+    }
+
+    /// Seed 000 §5.4.
+    pub fn tournament_info(
+        &self,
+        channel: &ChannelId,
+        id: &TourneyId,
+    ) -> Result<TournamentInfo, EngineError> {
+        Ok(self.tournaments.info(channel, id, self.clock.now_ms())?)
+    }
+
+    /// `channel`'s (tournament, bound game) pairs (seed 000 §5.5).
+    pub fn tournament_games(&self, channel: &ChannelId, offset: i64, limit: i64) -> Vec<BoundGame> {
+        self.tournaments
+            .games(channel, offset, limit, self.clock.now_ms())
+    }
+
+    /// Binds a game (seed 000 §5.6); `false` if it already was.
+    pub fn bind_game(
+        &self,
+        channel: &ChannelId,
+        id: &TourneyId,
+        game: &GameId,
+    ) -> Result<bool, EngineError> {
+        let now = self.clock.now_ms();
+        self.tournament_pending(self.tournaments.bind(channel, id, game, now))
+            .wait()
+    }
+
+    /// Unbinds a game (seed 000 §5.7); `false` if it was not bound.
+    pub fn unbind_game(
+        &self,
+        channel: &ChannelId,
+        id: &TourneyId,
+        game: &GameId,
+    ) -> Result<bool, EngineError> {
+        self.tournament_pending(self.tournaments.unbind(channel, id, game))
+            .wait()
+    }
+
+    /// Closes a tournament (seed 000 §5.8) and pays the prizes of the round it cut
+    /// short (and of any finished round not yet paid). A payout stopped by a storage
+    /// failure is resumed by the next [`Engine::tick_tournaments`].
+    pub fn close_tournament(&self, channel: &ChannelId, id: &TourneyId) -> Result<(), EngineError> {
+        let now = self.clock.now_ms();
+        self.tournament_pending(self.tournaments.close(channel, id, now))
+            .wait()?;
+        let due = self.tournaments.payouts_due_of(channel, id, now)?;
+        self.pay_rounds(&due, now).map(|_| ())
+    }
+
+    /// Deletes a tournament that is not started, ended or disabled (seed 000 §5.9).
+    pub fn delete_tournament(
+        &self,
+        channel: &ChannelId,
+        id: &TourneyId,
+    ) -> Result<(), EngineError> {
+        let now = self.clock.now_ms();
+        self.tournament_pending(self.tournaments.delete(channel, id, now))
+            .wait()
+    }
+
+    /// A page of a round's leaderboard; `round` is 1-based (seed 000 §5.10).
+    pub fn tournament_ranks(
+        &self,
+        channel: &ChannelId,
+        id: &TourneyId,
+        round: i64,
+        offset: i64,
+        limit: i64,
+    ) -> Result<Vec<RankRow>, EngineError> {
+        Ok(self.tournaments.ranks(channel, id, round, offset, limit)?)
+    }
+
+    /// One wallet's row in a round, if it has a score there.
+    pub fn tournament_player_rank(
+        &self,
+        channel: &ChannelId,
+        id: &TourneyId,
+        round: i64,
+        wallet: WalletId,
+    ) -> Result<Option<RankRow>, EngineError> {
+        Ok(self.tournaments.player_rank(channel, id, round, wallet)?)
+    }
+
+    /// The rows around a wallet: up to `before` above it and `after` below.
+    pub fn tournament_around(
+        &self,
+        channel: &ChannelId,
+        id: &TourneyId,
+        round: i64,
+        wallet: WalletId,
+        before: usize,
+        after: usize,
+    ) -> Result<Vec<RankRow>, EngineError> {
+        Ok(self
+            .tournaments
+            .around(channel, id, round, wallet, (before, after))?)
+    }
+
+    /// Pays the prizes of every tournament round that is over. Run it periodically
+    /// (the server does; an embedder calls it from its own timer, like
+    /// [`Engine::expire_stale_rounds`]).
+    pub fn tick_tournaments(&self) -> Result<TickReport, EngineError> {
+        let now = self.clock.now_ms();
+        let due = self.tournaments.payouts_due(now);
+        self.pay_rounds(&due, now)
+    }
+
+    /// Runs the payouts of `rounds` and waits once for everything they wrote.
+    fn pay_rounds(&self, rounds: &[(u64, usize)], now_ms: i64) -> Result<TickReport, EngineError> {
+        let mut report = TickReport::default();
+        let mut lsn = Lsn(0);
+        for &(key, round) in rounds {
+            let logged = self
+                .tournaments
+                .run_payout(key, round, now_ms, |w, req| self.pay_prize(w, req));
+            lsn = lsn.max(logged.lsn);
+            match logged.result {
+                Ok(progress) => {
+                    report.prizes += progress.settled;
+                    report.rounds_paid += usize::from(progress.completed);
+                }
+                Err(TournamentError::PayoutInterrupted(_)) => report.interrupted += 1,
+                Err(e) => {
+                    self.log.wait_durable(lsn)?;
+                    return Err(e.into());
+                }
+            }
+        }
+        self.log.wait_durable(lsn)?;
+        Ok(report)
+    }
+
+    /// Credits one prize through the ledger, without waiting (the tick waits once).
+    fn pay_prize(&self, wallet: WalletId, req: &PrizeRequest) -> (PrizeAttempt, Lsn) {
+        let (result, lsn) = self.prize_pending(wallet, req).into_parts();
+        let attempt = match result {
+            Ok(_) => PrizeAttempt::Paid,
+            Err(EngineError::Ledger(LedgerError::Journal(e))) => PrizeAttempt::Retry(e.to_string()),
+            Err(e) => PrizeAttempt::Refused(e.to_string()),
+        };
+        (attempt, lsn)
+    }
+
+    /// A wallet call's result, after offering the record it wrote (if any).
+    pub(super) fn pending_scored(&self, logged: Logged<Receipt>) -> Pending<Receipt> {
+        let offer = match &logged.result {
+            Ok(r) if !r.replayed => r.record.map(|id| (r.wallet, id)),
+            _ => None,
+        };
+        let (result, lsn) = self.pending(logged).into_parts();
+        let Some((wallet, id)) = offer else {
+            return Pending::new(result, lsn, self.log.clone());
+        };
+        match self.offer_record(wallet, id) {
+            Ok(scored) => Pending::new(result, lsn.max(scored), self.log.clone()),
+            Err(e) => Pending::new(Err(e), lsn, self.log.clone()),
+        }
+    }
+
+    /// An expiry's results, after offering each expired round's record.
+    pub(super) fn pending_expired(&self, logged: Logged<Vec<Expiry>>) -> Pending<Vec<Expiry>> {
+        let (result, mut lsn) = self.pending(logged).into_parts();
+        if let Ok(expiries) = &result {
+            for e in expiries {
+                if let Ok(id) = e.result {
+                    match self.offer_record(e.wallet, id) {
+                        Ok(l) => lsn = lsn.max(l),
+                        Err(err) => return Pending::new(Err(err), lsn, self.log.clone()),
+                    }
+                }
+            }
+        }
+        Pending::new(result, lsn, self.log.clone())
+    }
+
+    /// Offers record `id` of `wallet` to the tournaments; returns what to wait for.
+    fn offer_record(&self, wallet: WalletId, id: RecordId) -> Result<Lsn, EngineError> {
+        let Some(key) = self.ledger.wallet_key(wallet) else {
+            return Ok(Lsn(0));
+        };
+        if !self.tournaments.channel_has_bindings(&key.channel) {
+            return Ok(Lsn(0));
+        }
+        let Some(record) = self.ledger.records().get(&key.channel, id) else {
+            return Ok(Lsn(0));
+        };
+        let logged = self.tournaments.score(&record);
+        logged.result.map(|_| logged.lsn).map_err(Into::into)
+    }
+
+    /// After recovery: offers again the records that may have closed without being
+    /// scored (the crash window, see the `leaderboard` module docs). Returns how many
+    /// scored now. Offering a record that already scored changes nothing.
+    pub fn rescore_recent_records(&self) -> Result<usize, EngineError> {
+        let mut since: BTreeMap<(ChannelId, GameId), i64> = BTreeMap::new();
+        for s in self.tournaments.rescore_scopes() {
+            let e = since.entry((s.channel, s.game)).or_insert(s.since_ms);
+            *e = (*e).min(s.since_ms);
+        }
+        let mut records = Vec::new();
+        for ((channel, game), since_ms) in since {
+            let scope = RescoreScope {
+                channel,
+                game,
+                since_ms,
+            };
+            records.extend(self.records_since(&scope));
+        }
+        records.sort_by_key(|r| r.id);
+        records.dedup_by_key(|r| r.id);
+        let (mut scored, mut lsn) = (0, Lsn(0));
+        for r in &records {
+            let logged = self.tournaments.score(r);
+            lsn = lsn.max(logged.lsn);
+            scored += logged.result?.iter().filter(|o| o.result.is_ok()).count();
+        }
+        self.log.wait_durable(lsn)?;
+        Ok(scored)
+    }
+
+    /// The scope's records that closed at or after its start, newest first by id.
+    fn records_since(&self, scope: &RescoreScope) -> Vec<GameRecord> {
+        let mut out = Vec::new();
+        let mut cursor = 0;
+        // Record ids follow close times only roughly (ids are taken before the shard
+        // lock); a window of slack below `since_ms` covers the difference.
+        let stop_ms = scope.since_ms.saturating_sub(RECENT_WINDOW_MS);
+        loop {
+            let query = RecordQuery {
+                game: Some(scope.game.as_str().to_string()),
+                cursor,
+                direction: PageDirection::Next,
+                size: MAX_PAGE_SIZE,
+                ..RecordQuery::default()
+            };
+            let page = self.ledger.records().query(&scope.channel, &query);
+            let Some(last) = page.last() else {
+                return out;
+            };
+            cursor = last.id.0;
+            let done = page.iter().any(|r| r.created_at_ms < stop_ms);
+            out.extend(
+                page.into_iter()
+                    .filter(|r| r.created_at_ms >= scope.since_ms),
+            );
+            if done {
+                return out;
+            }
+        }
+    }
+}

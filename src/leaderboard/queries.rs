@@ -1,0 +1,287 @@
+//! Read paths of the tournament domain: lists (seed 000 §5.3, §5.5), info (§5.4) and
+//! ranks (§5.10). Every query is filtered to the caller's channel; a tournament of
+//! another channel is reported as not found.
+//!
+//! Paging: a negative offset reads as 0 (§5.3.4); a limit of 0 or less reads as
+//! [`PAGE_DEFAULT`]; a limit above [`PAGE_MAX`] as [`PAGE_MAX`].
+
+use super::config::TournamentConfig;
+use super::ranked::{Ranked, Score};
+use super::tournament::{
+    LeaderboardId, Payout, RoundState, Tournament, TournamentStatus, TourneyId,
+};
+use super::{Handle, TournamentError, Tournaments};
+use crate::ids::{ChannelId, GameId, Label, PlayerId, WalletId};
+use crate::journal::Journal;
+
+pub const PAGE_DEFAULT: usize = 10;
+pub const PAGE_MAX: usize = 1000;
+
+/// (offset, limit) of a page request, as the module docs say.
+pub fn page_bounds(offset: i64, limit: i64) -> (usize, usize) {
+    let offset = usize::try_from(offset.max(0)).unwrap_or(usize::MAX);
+    let limit = match usize::try_from(limit) {
+        Ok(0) | Err(_) => PAGE_DEFAULT,
+        Ok(l) => l.min(PAGE_MAX),
+    };
+    (offset, limit)
+}
+
+/// A tournament as lists show it (seed 000 §5.3.3).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TournamentSummary {
+    /// The record id (`id`).
+    pub key: u64,
+    pub id: TourneyId,
+    pub name: Label,
+    pub rounds: usize,
+    /// 1-based; −1 when no round is running.
+    pub current_round: i32,
+    /// Unix seconds.
+    pub start: i64,
+    pub end: i64,
+    pub channel: ChannelId,
+    pub status: TournamentStatus,
+    pub created_ms: i64,
+}
+
+/// One round as info shows it (seed 000 §5.4.3 `rounds[]`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RoundInfo {
+    /// 1-based (`roundId`).
+    pub round: u32,
+    pub name: Label,
+    pub leaderboard: LeaderboardId,
+    pub start: i64,
+    pub end: i64,
+    pub created_ms: i64,
+    pub players: usize,
+    pub payout: Option<Payout>,
+}
+
+/// Seed 000 §5.4.3.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TournamentInfo {
+    pub summary: TournamentSummary,
+    pub config: TournamentConfig,
+    pub rounds: Vec<RoundInfo>,
+    pub games: Vec<GameId>,
+}
+
+/// A (tournament, bound game) pair (seed 000 §5.5.3).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BoundGame {
+    pub game: GameId,
+    pub tournament: TournamentSummary,
+}
+
+/// One leaderboard row (DESIGN §8: `{id, leaderboardId, player, score, rank, createAt}`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RankRow {
+    /// The player's entry number in this leaderboard.
+    pub id: u64,
+    pub leaderboard: LeaderboardId,
+    pub player: PlayerId,
+    pub wallet: WalletId,
+    /// Fixed point, see [`super::scoring`].
+    pub score: Score,
+    pub rank: u64,
+    /// When the player joined the leaderboard (Unix ms).
+    pub created_ms: i64,
+}
+
+impl TournamentSummary {
+    pub fn of(t: &Tournament, now_ms: i64) -> TournamentSummary {
+        TournamentSummary {
+            key: t.key,
+            id: t.id.clone(),
+            name: t.config.name.clone(),
+            rounds: t.rounds.len(),
+            current_round: t.current_round(now_ms),
+            start: t.config.start,
+            end: t.config.end,
+            channel: t.channel.clone(),
+            status: t.status(now_ms),
+            created_ms: t.created_ms,
+        }
+    }
+}
+
+impl TournamentInfo {
+    pub fn of(t: &Tournament, now_ms: i64) -> TournamentInfo {
+        let rounds = t
+            .config
+            .rounds
+            .iter()
+            .zip(&t.rounds)
+            .enumerate()
+            .map(|(i, (cfg, state))| RoundInfo {
+                round: i as u32 + 1,
+                name: cfg.name.clone(),
+                leaderboard: state.leaderboard.clone(),
+                start: cfg.start,
+                end: cfg.end,
+                created_ms: t.created_ms,
+                players: state.players.len(),
+                payout: state.payout.clone(),
+            })
+            .collect();
+        TournamentInfo {
+            summary: TournamentSummary::of(t, now_ms),
+            config: t.config.clone(),
+            rounds,
+            games: t.games.iter().cloned().collect(),
+        }
+    }
+}
+
+fn row(round: &RoundState, r: Ranked) -> Option<RankRow> {
+    let wallet = WalletId(r.entry.player);
+    let p = round.players.get(&wallet)?;
+    Some(RankRow {
+        id: p.entry,
+        leaderboard: round.leaderboard.clone(),
+        player: p.player.clone(),
+        wallet,
+        score: r.entry.score,
+        rank: r.rank,
+        created_ms: p.joined_ms,
+    })
+}
+
+impl<J: Journal<super::TournamentEffect>> Tournaments<J> {
+    /// The channel's tournaments, newest first.
+    pub fn list(
+        &self,
+        channel: &ChannelId,
+        offset: i64,
+        limit: i64,
+        now_ms: i64,
+    ) -> Vec<TournamentSummary> {
+        let (offset, limit) = page_bounds(offset, limit);
+        self.newest_first(channel, offset, limit)
+            .iter()
+            .map(|h| TournamentSummary::of(&h.lock(), now_ms))
+            .collect()
+    }
+
+    fn newest_first(&self, channel: &ChannelId, offset: usize, limit: usize) -> Vec<Handle> {
+        let dir = self.dir.read();
+        let Some(keys) = dir.by_channel.get(channel) else {
+            return Vec::new();
+        };
+        keys.iter()
+            .rev()
+            .skip(offset)
+            .take(limit)
+            .filter_map(|k| dir.handle(*k))
+            .collect()
+    }
+
+    pub fn info(
+        &self,
+        channel: &ChannelId,
+        id: &TourneyId,
+        now_ms: i64,
+    ) -> Result<TournamentInfo, TournamentError> {
+        let handle = self.dir.read().find(channel, id)?;
+        let t = handle.lock();
+        Ok(TournamentInfo::of(&t, now_ms))
+    }
+
+    /// The channel's (tournament, bound game) pairs, newest tournament first, games
+    /// in id order.
+    pub fn games(
+        &self,
+        channel: &ChannelId,
+        offset: i64,
+        limit: i64,
+        now_ms: i64,
+    ) -> Vec<BoundGame> {
+        let (offset, limit) = page_bounds(offset, limit);
+        let mut out = Vec::new();
+        let mut skipped = 0;
+        for handle in self.newest_first(channel, 0, usize::MAX) {
+            let t = handle.lock();
+            for game in &t.games {
+                if skipped < offset {
+                    skipped += 1;
+                    continue;
+                }
+                if out.len() == limit {
+                    return out;
+                }
+                out.push(BoundGame {
+                    game: game.clone(),
+                    tournament: TournamentSummary::of(&t, now_ms),
+                });
+            }
+        }
+        out
+    }
+
+    /// Runs `f` on round `round` (1-based) of the tournament.
+    fn with_round<T>(
+        &self,
+        channel: &ChannelId,
+        id: &TourneyId,
+        round: i64,
+        f: impl FnOnce(&RoundState) -> T,
+    ) -> Result<T, TournamentError> {
+        let handle = self.dir.read().find(channel, id)?;
+        let t = handle.lock();
+        let i = usize::try_from(round)
+            .ok()
+            .and_then(|r| r.checked_sub(1))
+            .filter(|&i| i < t.rounds.len())
+            .ok_or(TournamentError::RoundNotFound(round))?;
+        Ok(f(&t.rounds[i]))
+    }
+
+    /// A page of round `round`'s leaderboard (seed 000 §5.10).
+    pub fn ranks(
+        &self,
+        channel: &ChannelId,
+        id: &TourneyId,
+        round: i64,
+        offset: i64,
+        limit: i64,
+    ) -> Result<Vec<RankRow>, TournamentError> {
+        let (offset, limit) = page_bounds(offset, limit);
+        self.with_round(channel, id, round, |r| {
+            let page = r.board.page(offset, limit);
+            page.into_iter().filter_map(|x| row(r, x)).collect()
+        })
+    }
+
+    /// One player's (wallet's) row in round `round`, if they have a score there.
+    pub fn player_rank(
+        &self,
+        channel: &ChannelId,
+        id: &TourneyId,
+        round: i64,
+        wallet: WalletId,
+    ) -> Result<Option<RankRow>, TournamentError> {
+        self.with_round(channel, id, round, |r| {
+            let rank = r.board.rank(wallet.0)?;
+            let entry = r.board.get(wallet.0)?;
+            row(r, Ranked { rank, entry })
+        })
+    }
+
+    /// The rows around a player: up to `before` above and `after` below.
+    pub fn around(
+        &self,
+        channel: &ChannelId,
+        id: &TourneyId,
+        round: i64,
+        wallet: WalletId,
+        (before, after): (usize, usize),
+    ) -> Result<Vec<RankRow>, TournamentError> {
+        let (before, after) = (before.min(PAGE_MAX), after.min(PAGE_MAX));
+        self.with_round(channel, id, round, |r| {
+            let page = r.board.around(wallet.0, before, after);
+            page.into_iter().filter_map(|x| row(r, x)).collect()
+        })
+    }
+}
