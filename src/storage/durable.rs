@@ -1,6 +1,7 @@
-//! The durable LSN and everyone waiting on it: blocking waiters and async waiters
+//! The durable LSN and everyone waiting on it. Blocking waiters and async waiters
 //! ([`DurableFuture`]) share one hand-rolled waker registry (so this layer needs no async
-//! runtime); blocking waiters park their thread. Also where the log's failed and closed states become visible to waiters.
+//! runtime); blocking waiters park their thread. Also where the log's failed and closed
+//! states reach the waiters.
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -45,8 +46,8 @@ struct Status {
     durable: Lsn,
     failed: Option<Arc<StorageError>>,
     closed: bool,
-    /// Async waiters by (LSN awaited, registration id); ordered so that publishing can
-    /// split off exactly the ones now satisfied.
+    /// Waiters (blocking and async) by (LSN awaited, registration id); ordered so that
+    /// publishing can split off exactly the ones now satisfied.
     wakers: BTreeMap<(u64, u64), Waker>,
     next_waker_id: u64,
 }
@@ -137,7 +138,10 @@ impl DurableState {
         if self.durable() >= lsn {
             return Ok(());
         }
-        let waker = THREAD_WAKER.with(Waker::clone);
+        // During thread teardown the thread-local may be gone: make a waker on the spot.
+        let waker = THREAD_WAKER
+            .try_with(Waker::clone)
+            .unwrap_or_else(|_| Waker::from(Arc::new(Unparker(thread::current()))));
         let cx = Context::from_waker(&waker);
         let mut slot = None;
         loop {
@@ -158,6 +162,9 @@ impl DurableState {
         cx: &Context<'_>,
     ) -> Poll<Result<(), StorageError>> {
         if self.durable() >= lsn {
+            // Publishing removed any registration in the same critical section that
+            // advanced the LSN, so there is nothing left to forget.
+            *slot = None;
             return Poll::Ready(Ok(()));
         }
         let mut status = self.status.lock();

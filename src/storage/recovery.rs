@@ -53,7 +53,7 @@ use super::config::Config;
 use super::dir::Listing;
 use super::error::{IoContext, StorageError};
 use super::fs::{read_all, FileSystem};
-use super::segment::{self, Resync, SEGMENT_HEADER_LEN};
+use super::segment::{self, BadFrame, Resync, SEGMENT_HEADER_LEN};
 use super::snapshot::{self, SnapshotReader};
 use super::wal::Wal;
 use super::writer::Tail;
@@ -326,6 +326,14 @@ fn check_segment(
             "{reason} (not the last segment, so not a torn tail)"
         )));
     }
+    if matches!(bad, BadFrame::TooLong { .. })
+        && segment::read_frame(&bytes, scan.end, bad_lsn, u32::MAX).is_ok()
+    {
+        // A whole, checksum-valid record: not damage but a lowered `max_record_len`.
+        return Err(corrupt(format!(
+            "{reason}: the record is intact, so max_record_len ({max_len}) must have been lowered"
+        )));
+    }
     match segment::find_later_record(&bytes, scan.end, Lsn(bad_lsn.0 + 1), max_len) {
         Resync::Found { offset, lsn } => Err(corrupt(format!(
             "{reason}, yet a valid record {} follows at byte {offset}",
@@ -358,6 +366,9 @@ fn header_torn(bytes: &[u8], name_lsn: Lsn) -> bool {
 /// The records to replay, in LSN order, as `(lsn, payload)`. Segments are read one at a
 /// time. Every record was checked by `open`; it is checked again as it is read, and a
 /// difference (the files changed underneath) is reported as corruption.
+///
+/// Replay before committing snapshots: retention may delete segments this iterator has
+/// yet to read once two newer snapshots exist.
 #[derive(Debug)]
 pub struct RecordIter {
     fs: Arc<dyn FileSystem>,

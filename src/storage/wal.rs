@@ -318,19 +318,18 @@ where
     }
 
     let start = segment::begin_frame(buf);
-    let guard = Rollback {
+    let mut guard = Rollback {
         buf,
         start,
         done: false,
     };
-    f(guard.buf)?;
+    f(&mut *guard.buf)?;
     let Some(len) = guard.buf.len().checked_sub(start + FRAME_HEADER_LEN) else {
         return Err(StorageError::Internal("an append_with closure removed bytes".into()).into());
     };
     if len > max_len as usize {
         return Err(StorageError::RecordTooLarge { len, max: max_len }.into());
     }
-    let mut guard = guard;
     guard.done = true;
     segment::finish_frame(guard.buf, start);
     debug_assert_eq!(

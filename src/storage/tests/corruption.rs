@@ -125,3 +125,18 @@ fn a_damaged_or_misnamed_segment_header_is_corruption() {
         "{reason}"
     );
 }
+
+#[test]
+fn a_record_over_a_lowered_max_record_len_is_refused_not_truncated() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (wal, _) = open_std(dir.path(), Config::default());
+    fill(&wal, 3, 10);
+    wal.append(&[9u8; 500]).expect("append");
+    drop(wal);
+    let lowered = Config {
+        max_record_len: 100,
+        ..Config::default()
+    };
+    let (_, _, reason) = corrupt_err(dir.path(), lowered);
+    assert!(reason.contains("lowered"), "{reason}");
+}

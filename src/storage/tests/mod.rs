@@ -152,3 +152,14 @@ fn block_on<F: Future>(future: F) -> F::Output {
         thread::park();
     }
 }
+
+#[test]
+fn handles_can_move_between_threads() {
+    fn send_sync<T: Send + Sync>() {}
+    fn send<T: Send>() {}
+    send_sync::<Wal>();
+    send_sync::<crate::storage::DurableFuture>();
+    send::<Recovery>();
+    send::<crate::storage::SnapshotWriter>();
+    send::<crate::storage::SnapshotReader>();
+}

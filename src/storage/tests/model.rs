@@ -46,6 +46,14 @@ fn decode(mut bytes: &[u8]) -> Vec<Vec<u8>> {
     out
 }
 
+/// A directory in RAM where there is one: this test checks the log's logic (durability
+/// has its own tests), and its hundreds of fsyncs would make it slow on a busy disk.
+fn memory_tempdir() -> tempfile::TempDir {
+    tempfile::tempdir_in("/dev/shm")
+        .or_else(|_| tempfile::tempdir())
+        .expect("tempdir")
+}
+
 struct Harness {
     dir: tempfile::TempDir,
     wal: Option<Wal>,
@@ -128,7 +136,7 @@ proptest! {
 
     #[test]
     fn log_matches_a_vec_model(ops in proptest::collection::vec(op(), 1..40), seed in any::<u64>()) {
-        let dir = tempfile::tempdir().expect("tempdir");
+        let dir = memory_tempdir();
         let (wal, _) = open_std(dir.path(), Harness::config());
         let mut h = Harness { dir, wal: Some(wal), model: Vec::new(), snapshot_lsn: 0 };
         for (i, op) in ops.into_iter().enumerate() {
