@@ -8,21 +8,35 @@
 //! - [`engine`]: the facade. One [`Engine`] owns everything; every mutation goes
 //!   through it and returns once durable.
 //! - [`ledger`]: wallets, rounds, idempotency, game records. Knows nothing of I/O.
+//! - [`catalog`]: games, their versions and status.
+//! - [`identity`]: operators and their keys, players, credentials, sessions.
 //! - [`journal`]: the seam through which the domain hands its effects to storage.
 //! - [`ids`], [`money`], [`clock`]: identifier newtypes, exact amounts, injected time.
+//! - `server` (feature `server`): the hyper front end, the admin CLI, the load generator's
+//!   client. Talks to the engine only through [`Engine`]'s methods.
 //!
 //! See `ARCHITECTURE.md` for the invariants each module keeps.
 
+pub mod catalog;
 pub mod clock;
 pub mod engine;
+pub mod identity;
 pub mod ids;
 pub mod journal;
 pub mod ledger;
 pub mod money;
 
+/// TEMPORARY SHIM until the durable storage module lands from `main`: the fsync
+/// policy is re-exported here so that the server already names it by its final path.
+pub mod storage {
+    pub use crate::engine::{FsyncPolicy, ParseFsyncPolicyError};
+}
+
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use engine::{Engine, EngineConfig, EngineError};
-pub use ids::{ChannelId, Currency, GameId, Label, PlayerId, RecordId, RoundId, TxId, WalletId};
+pub use ids::{
+    ChannelId, ClientId, Currency, GameId, Label, PlayerId, RecordId, RoundId, TxId, WalletId,
+};
 pub use ledger::error::LedgerError;
 pub use ledger::types::*;
 pub use money::Amount;

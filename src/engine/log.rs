@@ -8,21 +8,30 @@
 //! Variants are only ever added at the end: their index is part of the format.
 
 use super::EngineError;
+use crate::catalog::CatalogEffect;
+use crate::identity::IdentityEffect;
 use crate::journal::{Journal, JournalError, Lsn};
 use crate::ledger::effect::LedgerEffect;
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
 /// Every domain's effect, as recovery reads it back.
+// Decoded once per record and moved into its domain: boxing the ledger's (largest,
+// most frequent) variant would cost an allocation per record for no gain.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
 pub enum Effect {
     Ledger(LedgerEffect),
+    Catalog(CatalogEffect),
+    Identity(IdentityEffect),
 }
 
 /// Every domain's effect, borrowed, as appending writes it.
 #[derive(Clone, Copy, Debug, Serialize)]
 pub enum EffectRef<'a> {
     Ledger(&'a LedgerEffect),
+    Catalog(&'a CatalogEffect),
+    Identity(&'a IdentityEffect),
 }
 
 /// The engine's effect log.
@@ -61,6 +70,26 @@ impl EngineLog {
 impl Journal<LedgerEffect> for Arc<EngineLog> {
     fn append(&self, effect: &LedgerEffect) -> Result<Lsn, JournalError> {
         EngineLog::append(self, EffectRef::Ledger(effect))
+    }
+
+    fn appended(&self) -> Lsn {
+        EngineLog::appended(self)
+    }
+}
+
+impl Journal<CatalogEffect> for Arc<EngineLog> {
+    fn append(&self, effect: &CatalogEffect) -> Result<Lsn, JournalError> {
+        EngineLog::append(self, EffectRef::Catalog(effect))
+    }
+
+    fn appended(&self) -> Lsn {
+        EngineLog::appended(self)
+    }
+}
+
+impl Journal<IdentityEffect> for Arc<EngineLog> {
+    fn append(&self, effect: &IdentityEffect) -> Result<Lsn, JournalError> {
+        EngineLog::append(self, EffectRef::Identity(effect))
     }
 
     fn appended(&self) -> Lsn {

@@ -9,7 +9,9 @@
 //! # let _ = engine;
 //! ```
 
+use crate::catalog::{Catalog, CatalogError};
 use crate::clock::{Clock, SystemClock};
+use crate::identity::{Identity, IdentityConfig, IdentityError};
 use crate::ids::{ChannelId, Currency, PlayerId, WalletId, WalletKey};
 use crate::journal::JournalError;
 use crate::ledger::error::LedgerError;
@@ -21,10 +23,12 @@ use std::sync::Arc;
 mod batch;
 mod log;
 mod pending;
+mod platform;
 
 pub use batch::{BatchOp, BatchResult};
 pub use log::{Effect, EffectRef, EngineLog};
 pub use pending::Pending;
+pub use platform::{FsyncPolicy, ParseFsyncPolicyError, PlayerSession};
 
 /// Everything the engine can be told at start.
 #[derive(Clone, Debug)]
@@ -32,6 +36,10 @@ pub struct EngineConfig {
     pub ledger: LedgerConfig,
     /// Rounds left open longer than this are expired by [`Engine::expire_stale_rounds`].
     pub round_timeout_ms: i64,
+    /// Operators, players and sessions: hashing cost, session lifetime, limits.
+    pub identity: IdentityConfig,
+    /// When the log is fsynced.
+    pub fsync: FsyncPolicy,
 }
 
 impl Default for EngineConfig {
@@ -39,6 +47,8 @@ impl Default for EngineConfig {
         EngineConfig {
             ledger: LedgerConfig::default(),
             round_timeout_ms: 60 * 60 * 1000,
+            identity: IdentityConfig::default(),
+            fsync: FsyncPolicy::default(),
         }
     }
 }
@@ -49,6 +59,10 @@ impl Default for EngineConfig {
 pub enum EngineError {
     #[error(transparent)]
     Ledger(#[from] LedgerError),
+    #[error(transparent)]
+    Catalog(#[from] CatalogError),
+    #[error(transparent)]
+    Identity(#[from] IdentityError),
     #[error("invalid request: {0}")]
     Invalid(String),
     #[error("storage: {0}")]
@@ -63,6 +77,8 @@ impl From<JournalError> for EngineError {
 
 pub struct Engine {
     ledger: Ledger<Arc<EngineLog>>,
+    catalog: Catalog<Arc<EngineLog>>,
+    identity: Identity<Arc<EngineLog>>,
     log: Arc<EngineLog>,
     clock: Arc<dyn Clock>,
     config: EngineConfig,
@@ -94,6 +110,8 @@ impl Engine {
         let log = Arc::new(EngineLog::memory());
         Engine {
             ledger: Ledger::new(&config.ledger, log.clone()),
+            catalog: Catalog::new(log.clone()),
+            identity: Identity::new(config.identity.clone(), log.clone()),
             log,
             clock,
             config,
