@@ -25,6 +25,8 @@ pub mod ids;
 pub mod journal;
 pub mod ledger;
 pub mod money;
+#[cfg(feature = "server")]
+pub mod server;
 
 /// TEMPORARY SHIM until the durable storage module lands from `main`: the fsync
 /// policy is re-exported here so that the server already names it by its final path.

@@ -237,6 +237,16 @@ impl std::str::FromStr for FsyncPolicy {
     }
 }
 
+impl std::fmt::Display for FsyncPolicy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            FsyncPolicy::Always => f.write_str("always"),
+            FsyncPolicy::Never => f.write_str("never"),
+            FsyncPolicy::Interval(d) => write!(f, "interval:{}", d.as_millis()),
+        }
+    }
+}
+
 impl Engine {
     /// TEMPORARY SHIM: an in-memory engine; `dir` is not read.
     pub fn open(dir: &std::path::Path, config: EngineConfig) -> Result<Engine, EngineError> {
