@@ -21,7 +21,7 @@ use secrets::Argon2Params;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use types::*;
 
 pub use players::PlayerLogin;
@@ -121,6 +121,9 @@ pub struct Identity<J> {
     /// held while hashing.
     players: RwLock<Players>,
     next_uid: AtomicU64,
+    /// A hash to verify against when an operator login names no operator, so that
+    /// the answer takes as long as for a wrong password (no client-id probing).
+    decoy_hash: OnceLock<Option<Secret>>,
     journal: J,
 }
 
@@ -136,7 +139,12 @@ fn apply_player(players: &mut Players, player: Player) {
         }
     }
     for s in &player.sessions {
-        players.tokens.insert(s.token.clone(), key.clone());
+        let previous = players.tokens.insert(s.token.clone(), key.clone());
+        // Tokens are 256 random bits: one belonging to another player is a bug.
+        debug_assert!(
+            previous.is_none_or(|k| k == key),
+            "a session token of two players"
+        );
     }
     players.by_key.insert(key, player);
 }
@@ -148,6 +156,7 @@ impl<J: Journal<IdentityEffect>> Identity<J> {
             operators: RwLock::new(HashMap::default()),
             players: RwLock::new(Players::default()),
             next_uid: AtomicU64::new(1),
+            decoy_hash: OnceLock::new(),
             journal,
         }
     }
@@ -225,9 +234,15 @@ impl<J: Journal<IdentityEffect>> Identity<J> {
         client: &ClientId,
         password: &str,
     ) -> Result<Arc<Operator>, IdentityError> {
-        let op = self
-            .operator(client)
-            .ok_or_else(|| IdentityError::OperatorNotFound(client.clone()))?;
+        let Some(op) = self.operator(client) else {
+            let decoy = self
+                .decoy_hash
+                .get_or_init(|| self.config.argon2.hash("decoy").ok());
+            if let Some(hash) = decoy {
+                let _ = secrets::verify(password, hash);
+            }
+            return Err(IdentityError::OperatorNotFound(client.clone()));
+        };
         if password.len() > MAX_CREDENTIAL_LEN || !secrets::verify(password, &op.password_hash)? {
             return Err(IdentityError::WrongCredential);
         }

@@ -135,19 +135,20 @@ async fn create_operator(app: &App, body: &[u8]) -> ApiResult {
         .iter()
         .map(|c| parse_id("currencies", c, Currency::new))
         .collect::<Result<Vec<_>, _>>()?;
-    let generated = match body.password {
-        Some(_) => None,
-        None => Some(secrets::random_base36(20)?),
+    // An operator created without a password gets a generated one, printed once.
+    let (password, generated) = match body.password {
+        Some(p) => (p, None),
+        None => {
+            let p = secrets::random_base36(20)?;
+            (p.clone(), Some(p))
+        }
     };
     let new = NewOperator {
         client_id: parse_id("clientId", &body.client_id, ClientId::new)?,
         channel: parse_id("channelId", &body.channel_id, ChannelId::new)?,
         currencies,
         wallet_mode,
-        password: body
-            .password
-            .or_else(|| generated.clone())
-            .unwrap_or_default(),
+        password,
     };
     let engine = app.engine.clone();
     let op = app

@@ -207,7 +207,9 @@ pub fn admin(connection: &AdminConnection, command: AdminCommand) -> Result<Stri
 pub fn login(server: &str, client_id: &str, password: &str) -> Result<String, CliError> {
     let body = json!({"clientId": client_id, "password": password});
     let data = runtime()?.block_on(call(server, Method::POST, CLI_LOGIN, &[], &body))?;
-    let api_key = data["apiKey"].as_str().unwrap_or_default();
+    let api_key = data["apiKey"]
+        .as_str()
+        .ok_or(CliError::NotAnEnvelope { status: 200 })?;
     Ok(format!(
         "Login successful!\nOrganization APIKey: {api_key}\nPlease keep your organization's \
          APIKey safe and do not disclose it to third parties."
