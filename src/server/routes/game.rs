@@ -7,7 +7,7 @@ use crate::identity::types::Operator;
 use crate::ids::{GameId, PlayerId};
 use crate::ledger::records::{GameRecord, PageDirection, RecordQuery, MAX_PAGE_SIZE};
 use crate::ledger::{ExpireScope, Expiry, IncompleteGame};
-use crate::server::envelope::{data, ApiError, ApiResult};
+use crate::server::envelope::{data, ApiError, ApiResult, ErrorCode};
 use crate::server::request::{self, json, json_or_default, parse_filter, parse_id};
 use crate::server::App;
 use hyper::Uri;
@@ -98,12 +98,10 @@ pub(super) fn info(app: &App, uri: &Uri) -> ApiResult {
         .or_else(|| request::query_param(uri, "game_id"))
         .ok_or_else(|| ApiError::invalid("missing query parameter gameId"))?;
     let id = parse_id("gameId", &raw, GameId::new)?;
-    let game = app.engine.game(&id).ok_or_else(|| {
-        ApiError::new(
-            crate::server::envelope::ErrorCode::NotFound,
-            format!("game {id} not found"),
-        )
-    })?;
+    let game = app
+        .engine
+        .game(&id)
+        .ok_or_else(|| ApiError::new(ErrorCode::NotFound, format!("game {id} not found")))?;
     data(&info_of(&game))
 }
 
