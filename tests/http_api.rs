@@ -327,3 +327,129 @@ async fn records_are_filtered_paged_and_kept_per_channel() {
     assert_eq!(them.post(RECORDS, json!({})).await.data(), &json!([]));
     server.stop().await;
 }
+
+/// The admin CLI and `pitboss login` as the binary runs them (their own runtime),
+/// against a running server.
+#[test]
+fn the_cli_commands_talk_to_a_running_server() {
+    use pitboss::server::cli::{self, AdminCommand, AdminConnection, CliError};
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let server = rt.block_on(TestServer::start());
+    let mut conn = AdminConnection {
+        server: server.url(),
+        admin_token: Some(http::ADMIN_TOKEN.to_owned()),
+        data_dir: std::path::PathBuf::from("/nonexistent"),
+    };
+    let created = cli::admin(
+        &conn,
+        AdminCommand::CreateOperator {
+            client_id: "cli-op".into(),
+            channel_id: "cli-channel".into(),
+            currencies: vec!["CNY".into()],
+            wallet_mode: "transfer".into(),
+            password: Some("Pwd-XXX".into()),
+        },
+    )
+    .expect("create-operator");
+    let created: serde_json::Value = serde_json::from_str(&created).expect("JSON output");
+    let api_key = created["apiKey"].as_str().expect("apiKey");
+    let login = cli::login(&server.url(), "cli-op", "Pwd-XXX").expect("login");
+    assert_eq!(
+        login,
+        format!(
+            "Login successful!\nOrganization APIKey: {api_key}\nPlease keep your organization's \
+             APIKey safe and do not disclose it to third parties."
+        )
+    );
+    let listed = cli::admin(&conn, AdminCommand::ListOperators).expect("list");
+    assert!(
+        listed.contains("\"cli-op\"") && !listed.contains(api_key),
+        "{listed}"
+    );
+    let game = |game_id: &str| AdminCommand::RegisterGame {
+        game_id: game_id.into(),
+        serial_no: 7,
+        id: None,
+        game_type: None,
+        developer_id: Some("devsz".into()),
+        uri: None,
+        status: 0,
+        config: None,
+        version: Some("1".into()),
+    };
+    cli::admin(&conn, game("slot_cli")).expect("register-game");
+    let version = AdminCommand::AddVersion {
+        game_id: "slot_cli".into(),
+        version: "2".into(),
+    };
+    cli::admin(&conn, version).expect("add-version");
+    let status = AdminCommand::SetGameStatus {
+        game_id: "slot_cli".into(),
+        status: -1,
+    };
+    assert!(cli::admin(&conn, status)
+        .expect("status")
+        .contains("\"status\": -1"));
+    match cli::login(&server.url(), "cli-op", "wrong") {
+        Err(CliError::Api { code: 11, .. }) => {}
+        other => panic!("{other:?}"),
+    }
+    conn.admin_token = Some("wrong".into());
+    match cli::admin(&conn, AdminCommand::ListOperators) {
+        Err(CliError::Api { code: 2, .. }) => {}
+        other => panic!("{other:?}"),
+    }
+    conn.admin_token = None;
+    assert!(matches!(
+        cli::admin(&conn, AdminCommand::ListOperators),
+        Err(CliError::NoToken(_))
+    ));
+    rt.block_on(server.stop());
+}
+
+/// The server's upkeep expires rounds left open past the time-out (DESIGN §3).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_server_expires_stale_rounds_periodically() {
+    let server = TestServer::start_with(|config| {
+        config.upkeep_interval = std::time::Duration::from_millis(20);
+    })
+    .await;
+    let mut c = server.client().await;
+    let wallet = wallet_id(&c.login("idle", "pw").await);
+    c.post(
+        DEPOSIT,
+        json!({"walletId": wallet.to_string(), "amount": 500, "transactionId": "d"}),
+    )
+    .await
+    .data();
+    bet(&server.engine, wallet, "forgotten", "slot_alice", 200);
+    let incomplete = "/service/jsonapi/game/incompleteGames";
+    assert_eq!(
+        c.get(incomplete).await.data().as_array().map(Vec::len),
+        Some(1)
+    );
+    server
+        .clock
+        .advance_ms(server.engine.config().round_timeout_ms + 1);
+    for _ in 0..100 {
+        if c.get(incomplete).await.data() == &json!([]) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(
+        c.get(incomplete).await.data(),
+        &json!([]),
+        "expired by upkeep"
+    );
+    assert_eq!(
+        c.balance(&wallet.to_string()).await,
+        (500, 500),
+        "the bet was refunded"
+    );
+    server.stop().await;
+}
