@@ -4,7 +4,6 @@
 //! p50/p99 latencies. It only ever targets a loopback address.
 
 use clap::Parser;
-use hyper::header::{HeaderName, HeaderValue};
 use hyper::Method;
 use pitboss::server::admin::OperatorCredentials;
 use pitboss::server::auth;
@@ -61,32 +60,6 @@ fn unix_secs() -> i64 {
         .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
 }
 
-fn headers(
-    creds: &OperatorCredentials,
-    nonce: &str,
-) -> Result<Vec<(HeaderName, HeaderValue)>, AnyError> {
-    let ts = unix_secs().to_string();
-    let sig = auth::sign(&creds.client_id, &ts, nonce, &creds.api_key);
-    Ok(vec![
-        (
-            HeaderName::from_static(auth::CLIENT_ID),
-            HeaderValue::from_str(&creds.client_id)?,
-        ),
-        (
-            HeaderName::from_static(auth::TIMESTAMP),
-            HeaderValue::from_str(&ts)?,
-        ),
-        (
-            HeaderName::from_static(auth::NONCE),
-            HeaderValue::from_str(nonce)?,
-        ),
-        (
-            HeaderName::from_static(auth::SIGNATURE),
-            HeaderValue::from_str(&sig)?,
-        ),
-    ])
-}
-
 /// Sends one signed request; returns the envelope's code and data.
 async fn call(
     client: &mut HttpClient,
@@ -95,7 +68,8 @@ async fn call(
     path: &str,
     body: &Value,
 ) -> Result<(i64, Value), AnyError> {
-    let h = headers(creds, nonce)?;
+    let ts = unix_secs().to_string();
+    let h = auth::signed_headers(&creds.client_id, &creds.api_key, &ts, nonce)?;
     let reply = client
         .send(Method::POST, path, &h, body.to_string().into_bytes())
         .await?;

@@ -12,6 +12,7 @@ use super::nonce::{NonceCache, NonceError};
 use crate::engine::Engine;
 use crate::identity::types::Operator;
 use crate::ids::ClientId;
+use hyper::header::{HeaderName, HeaderValue, InvalidHeaderValue};
 use hyper::HeaderMap;
 use sha2::{Digest, Sha256};
 use std::sync::Arc;
@@ -36,6 +37,35 @@ fn digest(client_id: &str, timestamp: &str, nonce: &str, api_key: &str) -> [u8; 
 /// The signature of seed 000 §1.2.2, in lowercase hex: what a client sends.
 pub fn sign(client_id: &str, timestamp: &str, nonce: &str, api_key: &str) -> String {
     hex::encode(digest(client_id, timestamp, nonce, api_key))
+}
+
+/// The four headers of a request signed at `timestamp` with `nonce`: what a client
+/// (the load generator, the tests) sends.
+pub fn signed_headers(
+    client_id: &str,
+    api_key: &str,
+    timestamp: &str,
+    nonce: &str,
+) -> Result<Vec<(HeaderName, HeaderValue)>, InvalidHeaderValue> {
+    let signature = sign(client_id, timestamp, nonce, api_key);
+    Ok(vec![
+        (
+            HeaderName::from_static(CLIENT_ID),
+            HeaderValue::from_str(client_id)?,
+        ),
+        (
+            HeaderName::from_static(TIMESTAMP),
+            HeaderValue::from_str(timestamp)?,
+        ),
+        (
+            HeaderName::from_static(NONCE),
+            HeaderValue::from_str(nonce)?,
+        ),
+        (
+            HeaderName::from_static(SIGNATURE),
+            HeaderValue::from_str(&signature)?,
+        ),
+    ])
 }
 
 fn unauthorized(message: &str) -> ApiError {

@@ -153,13 +153,7 @@ fn header(name: &'static str, value: &str) -> (HeaderName, HeaderValue) {
 
 /// The four auth headers of seed 000 §1 for timestamp `ts` and `nonce`.
 pub fn signed_headers(creds: &OperatorCredentials, ts: &str, nonce: &str) -> Headers {
-    let sig = auth::sign(&creds.client_id, ts, nonce, &creds.api_key);
-    vec![
-        header("x-client-id", &creds.client_id),
-        header("x-timestamp", ts),
-        header("x-nonce", nonce),
-        header("x-signature", &sig),
-    ]
+    auth::signed_headers(&creds.client_id, &creds.api_key, ts, nonce).expect("header values")
 }
 
 /// A keep-alive connection that signs every request with fresh nonces.
