@@ -87,6 +87,9 @@ string_id!(
 string_id!(
     /// A game's id such as `slot_alice`.
     GameId, "game id", 64);
+string_id!(
+    /// An operator's API client id (`X-Client-ID`, the `login` user id).
+    ClientId, "client id", 64);
 
 impl TxId {
     /// A round id as a transaction id: both are validated to the same rules.

@@ -9,24 +9,34 @@
 //!   through it and returns once durable.
 //! - [`ledger`]: wallets, rounds, idempotency, game records. Knows nothing of I/O.
 //! - [`leaderboard`]: tournaments, their leaderboards, scoring and prizes.
+//! - [`catalog`]: games, their versions and status.
+//! - [`identity`]: operators and their keys, players, credentials, sessions.
 //! - [`journal`]: the seam through which the domain hands its effects to storage.
 //! - [`ids`], [`money`], [`clock`]: identifier newtypes, exact amounts, injected time.
+//! - `server` (feature `server`): the hyper front end, the admin CLI, the load generator's
+//!   client. Talks to the engine only through [`Engine`]'s methods.
 //!
 //! See `ARCHITECTURE.md` for the invariants each module keeps.
 
+pub mod catalog;
 pub mod clock;
 pub mod engine;
 pub mod fuzzing;
+pub mod identity;
 pub mod ids;
 pub mod journal;
 pub mod leaderboard;
 pub mod ledger;
 pub mod money;
+#[cfg(feature = "server")]
+pub mod server;
 pub mod storage;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use engine::{BatchOp, Engine, EngineConfig, EngineError, Pending};
-pub use ids::{ChannelId, Currency, GameId, Label, PlayerId, RecordId, RoundId, TxId, WalletId};
+pub use ids::{
+    ChannelId, ClientId, Currency, GameId, Label, PlayerId, RecordId, RoundId, TxId, WalletId,
+};
 pub use ledger::error::LedgerError;
 pub use ledger::types::*;
 pub use money::Amount;

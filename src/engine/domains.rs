@@ -3,6 +3,8 @@
 
 use super::log::{Effect, EngineLog};
 use super::{EngineConfig, EngineError};
+use crate::catalog::Catalog;
+use crate::identity::Identity;
 use crate::journal::Lsn;
 use crate::leaderboard::Tournaments;
 use crate::ledger::Ledger;
@@ -10,12 +12,16 @@ use std::sync::Arc;
 
 pub(crate) type EngineLedger = Ledger<Arc<EngineLog>>;
 pub(crate) type EngineTournaments = Tournaments<Arc<EngineLog>>;
+pub(crate) type EngineCatalog = Catalog<Arc<EngineLog>>;
+pub(crate) type EngineIdentity = Identity<Arc<EngineLog>>;
 
 /// The engine's domains, shared (by `Arc`) with the snapshotter thread.
 #[derive(Clone)]
 pub(crate) struct Domains {
     pub ledger: Arc<EngineLedger>,
     pub tournaments: Arc<EngineTournaments>,
+    pub catalog: Arc<EngineCatalog>,
+    pub identity: Arc<EngineIdentity>,
 }
 
 impl Domains {
@@ -23,6 +29,8 @@ impl Domains {
         Domains {
             ledger: Arc::new(Ledger::new(&config.ledger, log.clone())),
             tournaments: Arc::new(Tournaments::new(log.clone())),
+            catalog: Arc::new(Catalog::new(log.clone())),
+            identity: Arc::new(Identity::new(config.identity.clone(), log.clone())),
         }
     }
 
@@ -32,12 +40,12 @@ impl Domains {
             Effect::Ledger(e) => self
                 .ledger
                 .replay(e)
-                .map_err(|e| EngineError::Storage(format!("log record {}: {e}", lsn.0))),
-            Effect::Tournament(e) => {
-                self.tournaments.replay(&e);
-                Ok(())
-            }
+                .map_err(|e| EngineError::Storage(format!("log record {}: {e}", lsn.0)))?,
+            Effect::Tournament(e) => self.tournaments.replay(&e),
+            Effect::Catalog(e) => self.catalog.replay(e),
+            Effect::Identity(e) => self.identity.replay(e),
         }
+        Ok(())
     }
 
     /// Checks every domain's invariants (O(n): tests and debug-build recovery).

@@ -8,6 +8,8 @@
 //! Variants are only ever added at the end: their index is part of the format.
 
 use super::EngineError;
+use crate::catalog::CatalogEffect;
+use crate::identity::IdentityEffect;
 use crate::journal::{Journal, JournalError, Lsn};
 use crate::leaderboard::TournamentEffect;
 use crate::ledger::effect::LedgerEffect;
@@ -24,6 +26,8 @@ use std::sync::Arc;
 pub enum Effect {
     Ledger(LedgerEffect),
     Tournament(TournamentEffect),
+    Catalog(CatalogEffect),
+    Identity(IdentityEffect),
 }
 
 /// Every domain's effect, borrowed, as appending writes it.
@@ -31,6 +35,8 @@ pub enum Effect {
 pub enum EffectRef<'a> {
     Ledger(&'a LedgerEffect),
     Tournament(&'a TournamentEffect),
+    Catalog(&'a CatalogEffect),
+    Identity(&'a IdentityEffect),
 }
 
 /// The engine's effect log.
@@ -115,22 +121,25 @@ impl EngineLog {
     }
 }
 
-impl Journal<LedgerEffect> for Arc<EngineLog> {
-    fn append(&self, effect: &LedgerEffect) -> Result<Lsn, JournalError> {
-        EngineLog::append(self, EffectRef::Ledger(effect))
-    }
+/// Each domain appends through the engine's log: `Journal<ItsEffect> for Arc<EngineLog>`
+/// wraps the effect in its `EffectRef` variant.
+macro_rules! journal_for {
+    ($($effect:ty => $variant:ident),* $(,)?) => {$(
+        impl Journal<$effect> for Arc<EngineLog> {
+            fn append(&self, effect: &$effect) -> Result<Lsn, JournalError> {
+                EngineLog::append(self, EffectRef::$variant(effect))
+            }
 
-    fn appended(&self) -> Lsn {
-        EngineLog::appended(self)
-    }
+            fn appended(&self) -> Lsn {
+                EngineLog::appended(self)
+            }
+        }
+    )*};
 }
 
-impl Journal<TournamentEffect> for Arc<EngineLog> {
-    fn append(&self, effect: &TournamentEffect) -> Result<Lsn, JournalError> {
-        EngineLog::append(self, EffectRef::Tournament(effect))
-    }
-
-    fn appended(&self) -> Lsn {
-        EngineLog::appended(self)
-    }
-}
+journal_for!(
+    LedgerEffect => Ledger,
+    TournamentEffect => Tournament,
+    CatalogEffect => Catalog,
+    IdentityEffect => Identity,
+);

@@ -9,7 +9,9 @@
 //! # let _ = engine;
 //! ```
 
+use crate::catalog::{Catalog, CatalogError};
 use crate::clock::{Clock, SystemClock};
+use crate::identity::{Identity, IdentityConfig, IdentityError};
 use crate::ids::{ChannelId, Currency, PlayerId, WalletId, WalletKey};
 use crate::journal::JournalError;
 use crate::leaderboard::{TournamentError, Tournaments};
@@ -24,6 +26,7 @@ mod domains;
 mod durable;
 mod log;
 mod pending;
+mod platform;
 mod snapshot;
 mod tournaments;
 
@@ -31,6 +34,7 @@ pub use batch::{BatchOp, BatchResult};
 pub use durable::RecoveryReport;
 pub use log::{Effect, EffectRef, EngineLog};
 pub use pending::Pending;
+pub use platform::PlayerSession;
 pub use tournaments::TickReport;
 
 /// Everything the engine can be told at start.
@@ -45,6 +49,8 @@ pub struct EngineConfig {
     pub snapshot_every_records: u64,
     /// …or once this much time passed with anything logged.
     pub snapshot_every: std::time::Duration,
+    /// Operators, players and sessions: hashing cost, session lifetime, limits.
+    pub identity: IdentityConfig,
 }
 
 impl Default for EngineConfig {
@@ -55,6 +61,7 @@ impl Default for EngineConfig {
             wal: crate::storage::Config::default(),
             snapshot_every_records: 1_000_000,
             snapshot_every: std::time::Duration::from_secs(300),
+            identity: IdentityConfig::default(),
         }
     }
 }
@@ -67,6 +74,10 @@ pub enum EngineError {
     Ledger(#[from] LedgerError),
     #[error(transparent)]
     Tournament(#[from] TournamentError),
+    #[error(transparent)]
+    Catalog(#[from] CatalogError),
+    #[error(transparent)]
+    Identity(#[from] IdentityError),
     #[error("invalid request: {0}")]
     Invalid(String),
     #[error("storage: {0}")]
@@ -90,6 +101,10 @@ pub struct Engine {
     ledger: Arc<Ledger<Arc<EngineLog>>>,
     /// Shared with the snapshotter thread.
     tournaments: Arc<Tournaments<Arc<EngineLog>>>,
+    /// Shared with the snapshotter thread.
+    catalog: Arc<Catalog<Arc<EngineLog>>>,
+    /// Shared with the snapshotter thread.
+    identity: Arc<Identity<Arc<EngineLog>>>,
     log: Arc<EngineLog>,
     clock: Arc<dyn Clock>,
     config: EngineConfig,
@@ -138,10 +153,14 @@ impl Engine {
         let domains::Domains {
             ledger,
             tournaments,
+            catalog,
+            identity,
         } = domains;
         Engine {
             ledger,
             tournaments,
+            catalog,
+            identity,
             log,
             clock,
             config,
@@ -173,6 +192,8 @@ impl Engine {
         domains::Domains {
             ledger: self.ledger.clone(),
             tournaments: self.tournaments.clone(),
+            catalog: self.catalog.clone(),
+            identity: self.identity.clone(),
         }
     }
 

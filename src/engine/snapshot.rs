@@ -10,6 +10,8 @@
 
 use super::domains::Domains;
 use super::EngineError;
+use crate::catalog::CatalogSnapshot;
+use crate::identity::IdentitySnapshot;
 use crate::journal::Lsn;
 use crate::leaderboard::TournamentsSnapshot;
 use crate::ledger::records::GameRecord;
@@ -33,6 +35,8 @@ enum Section {
     Records(Vec<Arc<GameRecord>>),
     End,
     Tournaments(TournamentsSnapshot),
+    Catalog(CatalogSnapshot),
+    Identity(IdentitySnapshot),
 }
 
 fn bad(reason: impl Into<String>) -> EngineError {
@@ -110,6 +114,8 @@ pub(crate) fn read(domains: &Domains, input: impl Read, lsn: Lsn) -> Result<(), 
             Section::Wallets(ws) => ledger.import_wallets(ws),
             Section::Records(rs) => ledger.import_records(rs),
             Section::Tournaments(t) => domains.tournaments.import(t),
+            Section::Catalog(c) => domains.catalog.import(c),
+            Section::Identity(i) => domains.identity.import(i),
             Section::End => return Ok(()),
             Section::Header { .. } => return Err(bad("a second header")),
         }

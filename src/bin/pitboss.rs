@@ -1,0 +1,62 @@
+//! The `pitboss` binary: parses arguments and calls into `pitboss::server`.
+
+use clap::{Parser, Subcommand};
+use pitboss::server::{cli, serve};
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(
+    name = "pitboss",
+    version,
+    about = "Game-platform engine server and its admin CLI"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serves the platform API over HTTP.
+    Serve(serve::ServeArgs),
+    /// Administers a running server (needs its admin token).
+    Admin {
+        #[command(flatten)]
+        connection: cli::AdminConnection,
+        #[command(subcommand)]
+        command: cli::AdminCommand,
+    },
+    /// Prints an operator's apiKey for its client id and password.
+    Login {
+        client_id: String,
+        password: String,
+        #[arg(long, default_value = "http://127.0.0.1:8080")]
+        server: String,
+    },
+}
+
+fn main() -> ExitCode {
+    let result: Result<(), Box<dyn std::error::Error>> = match Cli::parse().command {
+        Command::Serve(args) => serve::serve(args).map_err(Into::into),
+        Command::Admin {
+            connection,
+            command,
+        } => cli::admin(&connection, command)
+            .map(|out| println!("{out}"))
+            .map_err(Into::into),
+        Command::Login {
+            client_id,
+            password,
+            server,
+        } => cli::login(&server, &client_id, &password)
+            .map(|out| println!("{out}"))
+            .map_err(Into::into),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("pitboss: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,194 @@
+//! The engine's platform calls: the game catalog and identities (operators, players,
+//! sessions), blocking and `_pending` like the wallet calls.
+
+use super::{wallet_key, Engine, EngineError, EngineLog, Pending};
+use crate::catalog::game::{Game, GameStatus, NewGame};
+use crate::catalog::Catalog;
+use crate::identity::types::{NewOperator, Operator, Player};
+use crate::identity::{Identity, PlayerLogin};
+use crate::ids::{ChannelId, ClientId, GameId, Label, PlayerId, WalletId};
+use crate::journal::Lsn;
+use crate::ledger::types::Balance;
+use std::sync::Arc;
+
+/// A player's login: the session, and the wallet in the operator's default currency.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PlayerSession {
+    pub login: PlayerLogin,
+    pub wallet: WalletId,
+    pub balance: Balance,
+}
+
+impl Engine {
+    /// A domain call's `(value, lsn)` as a [`Pending`]; an error waits for nothing.
+    fn logged<T, E: Into<EngineError>>(&self, result: Result<(T, Lsn), E>) -> Pending<T> {
+        match result {
+            Ok((value, lsn)) => Pending::new(Ok(value), lsn, self.log.clone()),
+            Err(e) => Pending::new(Err(e.into()), Lsn(0), self.log.clone()),
+        }
+    }
+
+    /// The catalog, for read-only inspection and snapshots.
+    pub fn catalog(&self) -> &Catalog<Arc<EngineLog>> {
+        &self.catalog
+    }
+
+    /// Identities, for read-only inspection and snapshots.
+    pub fn identity(&self) -> &Identity<Arc<EngineLog>> {
+        &self.identity
+    }
+
+    /// Registers a game (an administrator's call).
+    pub fn register_game(&self, new: NewGame) -> Result<Game, EngineError> {
+        self.register_game_pending(new).wait()
+    }
+
+    pub fn register_game_pending(&self, new: NewGame) -> Pending<Game> {
+        self.logged(self.catalog.register(new, self.clock.now_ms()))
+    }
+
+    /// Adds a version to a game; it becomes the game's current version.
+    pub fn add_game_version(&self, game: &GameId, version: Label) -> Result<Game, EngineError> {
+        self.add_game_version_pending(game, version).wait()
+    }
+
+    pub fn add_game_version_pending(&self, game: &GameId, version: Label) -> Pending<Game> {
+        self.logged(self.catalog.add_version(game, version))
+    }
+
+    pub fn set_game_status(&self, game: &GameId, status: GameStatus) -> Result<Game, EngineError> {
+        self.set_game_status_pending(game, status).wait()
+    }
+
+    pub fn set_game_status_pending(&self, game: &GameId, status: GameStatus) -> Pending<Game> {
+        self.logged(self.catalog.set_status(game, status))
+    }
+
+    pub fn game(&self, game: &GameId) -> Option<Game> {
+        self.catalog.get(game)
+    }
+
+    /// Every registered game, newest first.
+    pub fn games(&self) -> Vec<Game> {
+        self.catalog.list()
+    }
+
+    /// A page of a game's versions, newest first.
+    pub fn game_versions(
+        &self,
+        game: &GameId,
+        page: usize,
+        size: usize,
+    ) -> Result<Vec<Label>, EngineError> {
+        Ok(self.catalog.versions(game, page, size)?)
+    }
+
+    /// Creates an operator with fresh keys. Hashes its password (slow: call it off
+    /// any async worker).
+    pub fn create_operator(&self, new: NewOperator) -> Result<Operator, EngineError> {
+        self.create_operator_pending(new).wait()
+    }
+
+    pub fn create_operator_pending(&self, new: NewOperator) -> Pending<Operator> {
+        self.logged(self.identity.create_operator(new, self.clock.now_ms()))
+    }
+
+    pub fn operator(&self, client: &ClientId) -> Option<Arc<Operator>> {
+        self.identity.operator(client)
+    }
+
+    pub fn operators(&self) -> Vec<Arc<Operator>> {
+        self.identity.operators()
+    }
+
+    /// The operator, if `password` is its password. Verifies a hash: slow.
+    pub fn operator_login(
+        &self,
+        client: &ClientId,
+        password: &str,
+    ) -> Result<Arc<Operator>, EngineError> {
+        Ok(self.identity.operator_login(client, password)?)
+    }
+
+    /// Registers or logs in a player of `operator` and opens its wallet in the
+    /// operator's default currency (seed 000 §6.1). Hashes: slow.
+    pub fn login_player(
+        &self,
+        operator: &Operator,
+        player: &PlayerId,
+        credential: &str,
+    ) -> Result<PlayerSession, EngineError> {
+        self.login_player_pending(operator, player, credential)
+            .wait()
+    }
+
+    /// [`Engine::login_player`] without the durability wait (it still hashes).
+    pub fn login_player_pending(
+        &self,
+        operator: &Operator,
+        player: &PlayerId,
+        credential: &str,
+    ) -> Pending<PlayerSession> {
+        let channel = &operator.channel;
+        let now_ms = self.clock.now_ms();
+        let (login, login_lsn) = match self.identity.login(channel, player, credential, now_ms) {
+            Ok(done) => done,
+            Err(e) => return self.logged::<PlayerSession, _>(Err(e)),
+        };
+        let opened = self
+            .ledger
+            .open_wallet(wallet_key(channel, player, &operator.currency));
+        let lsn = login_lsn.max(opened.lsn);
+        let session = opened.result.map_err(EngineError::from).and_then(|wallet| {
+            let balance = self.ledger.balance(wallet)?;
+            Ok(PlayerSession {
+                login,
+                wallet,
+                balance,
+            })
+        });
+        Pending::new(session, lsn, self.log.clone())
+    }
+
+    /// Sets a new credential for an existing player and ends its sessions.
+    pub fn update_player_credential(
+        &self,
+        channel: &ChannelId,
+        player: &PlayerId,
+        credential: &str,
+    ) -> Result<Player, EngineError> {
+        self.update_player_credential_pending(channel, player, credential)
+            .wait()
+    }
+
+    pub fn update_player_credential_pending(
+        &self,
+        channel: &ChannelId,
+        player: &PlayerId,
+        credential: &str,
+    ) -> Pending<Player> {
+        self.logged(self.identity.update_credential(channel, player, credential))
+    }
+
+    /// Ends every session of a player whose credential is `credential`; returns how
+    /// many live sessions ended.
+    pub fn logout_player(
+        &self,
+        channel: &ChannelId,
+        player: &PlayerId,
+        credential: &str,
+    ) -> Result<usize, EngineError> {
+        self.logout_player_pending(channel, player, credential)
+            .wait()
+    }
+
+    pub fn logout_player_pending(
+        &self,
+        channel: &ChannelId,
+        player: &PlayerId,
+        credential: &str,
+    ) -> Pending<usize> {
+        let now_ms = self.clock.now_ms();
+        self.logged(self.identity.logout(channel, player, credential, now_ms))
+    }
+}

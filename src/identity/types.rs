@@ -1,0 +1,110 @@
+//! The records identity keeps: operators (API clients), players, and sessions.
+
+use crate::ids::{ChannelId, ClientId, Currency, PlayerId};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// A secret string (API key, app secret, password hash, session token). Its `Debug`
+/// does not print it, so that secrets never reach a log by accident.
+#[derive(Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(s: String) -> Secret {
+        Secret(s)
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(..)")
+    }
+}
+
+/// Where an operator's players keep their money (DESIGN §1).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum WalletMode {
+    /// In the platform's ledger; the operator deposits and withdraws (seed 000 §4).
+    Transfer,
+    /// In the operator's own wallet, called for every round (seeds 001, 002).
+    Seamless,
+}
+
+/// An operator: a channel (brand) and the credentials it calls the platform with.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Operator {
+    pub client_id: ClientId,
+    pub channel: ChannelId,
+    /// Signs platform API requests (seed 000 §1); never sent on the wire by clients.
+    pub api_key: Secret,
+    /// Public key of the wallet dialects (`app_key`, `X-API-Key`).
+    pub app_key: String,
+    /// Signs the wallet dialects' requests.
+    pub app_secret: Secret,
+    /// The default currency: players' wallets are opened in it at login.
+    pub currency: Currency,
+    /// Further currencies the operator may use.
+    pub other_currencies: Vec<Currency>,
+    pub wallet_mode: WalletMode,
+    /// Argon2id hash (PHC string) of the password `pitboss login` checks.
+    pub password_hash: Secret,
+    pub created_at_ms: i64,
+}
+
+impl Operator {
+    /// Every currency, the default first.
+    pub fn currencies(&self) -> impl Iterator<Item = &Currency> {
+        std::iter::once(&self.currency).chain(self.other_currencies.iter())
+    }
+}
+
+/// What an administrator submits to create an operator. Keys are generated.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NewOperator {
+    pub client_id: ClientId,
+    pub channel: ChannelId,
+    /// At least one; the first is the default.
+    pub currencies: Vec<Currency>,
+    pub wallet_mode: WalletMode,
+    pub password: String,
+}
+
+/// A player's platform-assigned number (`userId` in seed 000 §6, `uid` in seed 002).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Uid(pub u64);
+
+impl fmt::Display for Uid {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+/// A player of one channel, with the sessions it has open.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Player {
+    pub uid: Uid,
+    pub channel: ChannelId,
+    /// The operator's identifier of the player.
+    pub identifier: PlayerId,
+    /// Argon2id hash (PHC string) of the player's credential.
+    pub credential_hash: Secret,
+    pub created_at_ms: i64,
+    /// Unexpired sessions, oldest first (expired ones are dropped at the next change).
+    pub sessions: Vec<Session>,
+}
+
+/// A login session: a 256-bit random token, valid until it expires or the player
+/// logs out.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Session {
+    /// 64 lowercase hex digits.
+    pub token: Secret,
+    pub created_at_ms: i64,
+    pub expires_at_ms: i64,
+}

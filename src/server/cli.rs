@@ -1,0 +1,217 @@
+//! The admin commands of the `pitboss` binary and `pitboss login`: HTTP clients of
+//! a running server. The binary parses arguments into these structs and calls
+//! [`admin`] or [`login`]; what they return is printed.
+
+use super::admin::{CLI_LOGIN, GAMES, GAME_STATUS, GAME_VERSION, OPERATORS};
+use super::client::{ClientError, HttpClient};
+use super::datadir::{self, DataDirError};
+use hyper::header::{HeaderName, HeaderValue, AUTHORIZATION};
+use hyper::Method;
+use serde_json::{json, Value};
+use std::path::PathBuf;
+
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    #[error(transparent)]
+    Client(#[from] ClientError),
+    #[error("no admin token: pass --admin-token, set PITBOSS_ADMIN_TOKEN, or run on the server's machine ({0})")]
+    NoToken(DataDirError),
+    #[error("the admin token is not a valid header value")]
+    BadToken,
+    #[error("the server answered HTTP {status} with a body that is not the API's envelope")]
+    NotAnEnvelope { status: u16 },
+    #[error("error {code}: {message}")]
+    Api { code: i64, message: String },
+    #[error("cannot start the client runtime: {0}")]
+    Runtime(std::io::Error),
+}
+
+/// Where the server is and how to prove admin rights.
+#[derive(clap::Args, Debug, Clone)]
+pub struct AdminConnection {
+    /// The server's address.
+    #[arg(long, default_value = "http://127.0.0.1:8080")]
+    pub server: String,
+    /// The admin token; by default read from `<data-dir>/admin-token`.
+    #[arg(long, env = "PITBOSS_ADMIN_TOKEN", hide_env_values = true)]
+    pub admin_token: Option<String>,
+    /// The server's data directory, to read the admin token from.
+    #[arg(long, default_value = "./data")]
+    pub data_dir: PathBuf,
+}
+
+/// An administration command.
+#[derive(clap::Subcommand, Debug, Clone)]
+pub enum AdminCommand {
+    /// Creates an operator and prints its credentials as JSON.
+    CreateOperator {
+        #[arg(long)]
+        client_id: String,
+        #[arg(long)]
+        channel_id: String,
+        /// A currency; repeat for several. The first is the default.
+        #[arg(long = "currency", default_value = "CNY")]
+        currencies: Vec<String>,
+        /// transfer | seamless
+        #[arg(long, default_value = "transfer")]
+        wallet_mode: String,
+        /// The password `pitboss login` checks; generated and printed if absent.
+        #[arg(long)]
+        password: Option<String>,
+    },
+    /// Registers a game.
+    RegisterGame {
+        #[arg(long)]
+        game_id: String,
+        #[arg(long)]
+        serial_no: u32,
+        /// The record id to use; the next free one if absent.
+        #[arg(long)]
+        id: Option<u64>,
+        /// The algorithm id; the game id if absent.
+        #[arg(long)]
+        game_type: Option<String>,
+        #[arg(long)]
+        developer_id: Option<String>,
+        #[arg(long)]
+        uri: Option<String>,
+        /// -1 disabled, 0 unpublished, 1 published, 2 online.
+        #[arg(long, default_value_t = 0, allow_negative_numbers = true)]
+        status: i64,
+        /// The game's configuration, a JSON document.
+        #[arg(long)]
+        config: Option<String>,
+        /// The first version.
+        #[arg(long)]
+        version: Option<String>,
+    },
+    /// Adds a version to a game; it becomes the game's current version.
+    AddVersion {
+        #[arg(long)]
+        game_id: String,
+        #[arg(long)]
+        version: String,
+    },
+    /// Sets a game's status: -1 disabled, 0 unpublished, 1 published, 2 online.
+    SetGameStatus {
+        #[arg(long)]
+        game_id: String,
+        #[arg(long, allow_negative_numbers = true)]
+        status: i64,
+    },
+    /// Lists operators (without their secrets).
+    ListOperators,
+}
+
+impl AdminCommand {
+    fn request(self) -> (Method, &'static str, Value) {
+        match self {
+            AdminCommand::CreateOperator {
+                client_id,
+                channel_id,
+                currencies,
+                wallet_mode,
+                password,
+            } => (
+                Method::POST,
+                OPERATORS,
+                json!({"clientId": client_id, "channelId": channel_id, "currencies": currencies,
+                       "walletMode": wallet_mode, "password": password}),
+            ),
+            AdminCommand::RegisterGame {
+                game_id,
+                serial_no,
+                id,
+                game_type,
+                developer_id,
+                uri,
+                status,
+                config,
+                version,
+            } => (
+                Method::POST,
+                GAMES,
+                json!({"gameId": game_id, "serialNo": serial_no, "id": id, "gameType": game_type,
+                       "developerId": developer_id, "uri": uri, "status": status,
+                       "config": config, "version": version}),
+            ),
+            AdminCommand::AddVersion { game_id, version } => (
+                Method::POST,
+                GAME_VERSION,
+                json!({"gameId": game_id, "version": version}),
+            ),
+            AdminCommand::SetGameStatus { game_id, status } => (
+                Method::POST,
+                GAME_STATUS,
+                json!({"gameId": game_id, "status": status}),
+            ),
+            AdminCommand::ListOperators => (Method::GET, OPERATORS, Value::Null),
+        }
+    }
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(CliError::Runtime)
+}
+
+/// Sends one request and returns the envelope's `data`, or its error.
+async fn call(
+    server: &str,
+    method: Method,
+    path: &str,
+    headers: &[(HeaderName, HeaderValue)],
+    body: &Value,
+) -> Result<Value, CliError> {
+    let mut client = HttpClient::connect(server).await?;
+    let body = if body.is_null() {
+        Vec::new()
+    } else {
+        body.to_string().into_bytes()
+    };
+    let response = client.send(method, path, headers, body).await?;
+    let envelope: Value =
+        serde_json::from_slice(&response.body).map_err(|_| CliError::NotAnEnvelope {
+            status: response.status.as_u16(),
+        })?;
+    match envelope.get("code").and_then(Value::as_i64) {
+        Some(0) => Ok(envelope.get("data").cloned().unwrap_or(Value::Null)),
+        Some(code) => Err(CliError::Api {
+            code,
+            message: envelope["message"].as_str().unwrap_or_default().to_owned(),
+        }),
+        None => Err(CliError::NotAnEnvelope {
+            status: response.status.as_u16(),
+        }),
+    }
+}
+
+/// Runs an admin command; returns the server's answer as pretty JSON.
+pub fn admin(connection: &AdminConnection, command: AdminCommand) -> Result<String, CliError> {
+    let token = match &connection.admin_token {
+        Some(t) => t.clone(),
+        None => datadir::read_admin_token(&connection.data_dir).map_err(CliError::NoToken)?,
+    };
+    let bearer =
+        HeaderValue::try_from(format!("Bearer {token}")).map_err(|_| CliError::BadToken)?;
+    let (method, path, body) = command.request();
+    let headers = [(AUTHORIZATION, bearer)];
+    let data = runtime()?.block_on(call(&connection.server, method, path, &headers, &body))?;
+    Ok(serde_json::to_string_pretty(&data).unwrap_or_default())
+}
+
+/// `pitboss login <clientId> <password>`: the operator's apiKey, in the words of
+/// seed 000 §1.1.3.
+pub fn login(server: &str, client_id: &str, password: &str) -> Result<String, CliError> {
+    let body = json!({"clientId": client_id, "password": password});
+    let data = runtime()?.block_on(call(server, Method::POST, CLI_LOGIN, &[], &body))?;
+    let api_key = data["apiKey"]
+        .as_str()
+        .ok_or(CliError::NotAnEnvelope { status: 200 })?;
+    Ok(format!(
+        "Login successful!\nOrganization APIKey: {api_key}\nPlease keep your organization's \
+         APIKey safe and do not disclose it to third parties."
+    ))
+}

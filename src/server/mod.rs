@@ -1,0 +1,214 @@
+//! The HTTP front end: hyper 1.x (HTTP/1.1) on tokio, speaking the platform API of
+//! seed 000 (`/service/jsonapi/...`) and the admin API (`/admin/...`).
+//!
+//! # Layout
+//! - [`run`]: the accept loop, connection limit, graceful drain, periodic upkeep.
+//! - [`serve`]: `pitboss serve`: data directory, engine, signals, shutdown.
+//! - [`auth`], [`nonce`]: request signatures and replay protection.
+//! - [`envelope`]: `{code, message, data}` and the one table of error codes.
+//! - `routes`: the platform API, one module per area; [`admin`]: administration.
+//! - [`datadir`], [`demo`]: the files the server keeps beside the engine's, and the
+//!   demo operator and games of a new data directory.
+//! - [`client`], [`cli`]: a minimal HTTP client and the admin commands built on it.
+//!
+//! The server knows nothing of the engine's locks or files: it calls [`Engine`]
+//! methods, awaits their [`Pending`](crate::engine::Pending) results (so no worker
+//! blocks on an fsync), and runs Argon2 on the blocking pool.
+
+pub mod admin;
+pub mod auth;
+pub mod cli;
+pub mod client;
+pub mod datadir;
+pub mod demo;
+pub mod envelope;
+pub mod nonce;
+mod request;
+mod routes;
+pub mod serve;
+
+use crate::engine::Engine;
+use envelope::{ApiError, ApiResult, ErrorCode};
+use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
+use hyper::body::{Bytes, Incoming};
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Request, Response, StatusCode};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
+use nonce::{NonceCache, NonceLimits};
+use std::convert::Infallible;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+
+/// Limits and timings of the server.
+#[derive(Clone, Debug)]
+pub struct ServerConfig {
+    /// The token `/admin/...` requests must present.
+    pub admin_token: String,
+    /// Connections served at once; further ones wait in the listen backlog.
+    pub max_connections: usize,
+    /// Largest request body; a larger one gets code 10 (HTTP 413).
+    pub max_body_bytes: usize,
+    /// Time a client has to send a request's headers (also bounds idle keep-alive).
+    pub header_read_timeout: Duration,
+    /// How long a graceful shutdown waits for in-flight requests.
+    pub drain_timeout: Duration,
+    /// How often rounds past their time-out are expired and old nonces forgotten.
+    pub upkeep_interval: Duration,
+    pub nonces: NonceLimits,
+    /// Argon2 computations at once (each takes ~19 MiB and tens of ms by default).
+    pub max_concurrent_hashes: usize,
+    /// How long a request waits for a hashing slot before it is refused (code 10).
+    pub hash_queue_wait: Duration,
+}
+
+impl ServerConfig {
+    pub fn new(admin_token: String) -> ServerConfig {
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        ServerConfig {
+            admin_token,
+            max_connections: 1024,
+            max_body_bytes: 64 * 1024,
+            header_read_timeout: Duration::from_secs(10),
+            drain_timeout: Duration::from_secs(30),
+            upkeep_interval: Duration::from_secs(5),
+            nonces: NonceLimits::default(),
+            max_concurrent_hashes: 2 * cores,
+            hash_queue_wait: Duration::from_secs(5),
+        }
+    }
+}
+
+/// What every request handler shares.
+pub(crate) struct App {
+    engine: Arc<Engine>,
+    nonces: NonceCache,
+    admin_token: String,
+    /// Slots for Argon2 work: bounds the memory and CPU that logins can take.
+    hashing: Semaphore,
+    config: ServerConfig,
+}
+
+impl App {
+    /// Runs `f` (Argon2 work) on the blocking pool, holding a hashing slot.
+    async fn hashing<T: Send + 'static>(
+        &self,
+        f: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, ApiError> {
+        let busy = || ApiError::new(ErrorCode::LimitExceeded, "too many password checks; retry");
+        let _slot = tokio::time::timeout(self.config.hash_queue_wait, self.hashing.acquire())
+            .await
+            .map_err(|_| busy())?
+            .map_err(|_| busy())?;
+        tokio::task::spawn_blocking(f)
+            .await
+            .map_err(|_| ApiError::internal())
+    }
+}
+
+/// Serves `listener` until `shutdown` resolves; then stops accepting, lets in-flight
+/// requests finish (up to the drain time-out) and returns. The caller shuts the
+/// engine down afterwards.
+pub async fn run(
+    listener: TcpListener,
+    engine: Arc<Engine>,
+    config: ServerConfig,
+    shutdown: impl Future<Output = ()>,
+) {
+    let app = Arc::new(App {
+        engine,
+        nonces: NonceCache::new(config.nonces),
+        admin_token: config.admin_token.clone(),
+        hashing: Semaphore::new(config.max_concurrent_hashes.max(1)),
+        config,
+    });
+    let slots = Arc::new(Semaphore::new(app.config.max_connections.max(1)));
+    let graceful = GracefulShutdown::new();
+    let mut http = http1::Builder::new();
+    http.timer(TokioTimer::new())
+        .header_read_timeout(app.config.header_read_timeout)
+        .keep_alive(true);
+    let upkeep = tokio::spawn(upkeep(app.clone()));
+    tokio::pin!(shutdown);
+    loop {
+        let slot = tokio::select! {
+            slot = slots.clone().acquire_owned() => slot,
+            () = &mut shutdown => break,
+        };
+        let Ok(slot) = slot else { break };
+        let stream = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                // Out of file descriptors and the like: back off, keep serving.
+                Err(_) => {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let _ = stream.set_nodelay(true);
+        let app = app.clone();
+        let service = service_fn(move |req| handle(app.clone(), req));
+        let conn = graceful.watch(http.serve_connection(TokioIo::new(stream), service));
+        tokio::spawn(async move {
+            let _ = conn.await;
+            drop(slot);
+        });
+    }
+    drop(listener);
+    upkeep.abort();
+    let drain = app.config.drain_timeout;
+    let _ = tokio::time::timeout(drain, graceful.shutdown()).await;
+}
+
+async fn handle(
+    app: Arc<App>,
+    req: Request<Incoming>,
+) -> Result<Response<Full<Bytes>>, Infallible> {
+    let (parts, body) = req.into_parts();
+    let result: ApiResult = match read_body(body, app.config.max_body_bytes).await {
+        Err(e) => Err(e),
+        Ok(body) if parts.uri.path().starts_with("/admin/") => {
+            admin::dispatch(&app, &parts, &body).await
+        }
+        Ok(body) if parts.uri.path() == admin::CLI_LOGIN => {
+            admin::cli_login(&app, &parts, &body).await
+        }
+        Ok(body) => routes::dispatch(&app, &parts, &body).await,
+    };
+    Ok(envelope::respond(result))
+}
+
+async fn read_body(body: Incoming, limit: usize) -> Result<Bytes, ApiError> {
+    match Limited::new(body, limit).collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(e) if e.downcast_ref::<LengthLimitError>().is_some() => Err(ApiError::new(
+            ErrorCode::LimitExceeded,
+            format!("request body larger than {limit} bytes"),
+        )
+        .with_status(StatusCode::PAYLOAD_TOO_LARGE)),
+        Err(_) => Err(ApiError::invalid("could not read the request body")),
+    }
+}
+
+/// Periodic upkeep: expires rounds past their time-out (on the blocking pool: it
+/// waits for durability) and forgets expired nonces.
+async fn upkeep(app: Arc<App>) {
+    let mut tick = tokio::time::interval(app.config.upkeep_interval);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let engine = app.engine.clone();
+        match tokio::task::spawn_blocking(move || engine.expire_stale_rounds()).await {
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => eprintln!("pitboss: expiring stale rounds failed: {e}"),
+            Err(e) => eprintln!("pitboss: the round expiry task failed: {e}"),
+        }
+        app.nonces.sweep(app.engine.clock().now_secs());
+    }
+}

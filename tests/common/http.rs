@@ -1,0 +1,304 @@
+//! A real server for the HTTP tests, and a client that signs as seed 000 §1 shows.
+//!
+//! The server runs `pitboss::server::run` on 127.0.0.1:0 over an in-memory engine
+//! with a manual clock and the cheapest Argon2 parameters (so the suite stays fast),
+//! set up as `pitboss serve` sets up a new data directory: seed games, demo operator.
+#![allow(dead_code)]
+
+use hyper::header::{HeaderName, HeaderValue};
+use hyper::Method;
+use pitboss::identity::secrets::Argon2Params;
+use pitboss::identity::IdentityConfig;
+use pitboss::server::admin::OperatorCredentials;
+use pitboss::server::client::HttpClient;
+use pitboss::server::{auth, demo, ServerConfig};
+use pitboss::{Clock, Engine, EngineConfig, ManualClock};
+use serde_json::Value;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+/// 2025-03-07T06:51:20Z, the seed's `playTime` example.
+pub const START_MS: i64 = 1_741_330_280_000;
+pub const ADMIN_TOKEN: &str = "test-admin-token-0123456789abcdef";
+
+pub struct TestServer {
+    pub addr: SocketAddr,
+    pub engine: Arc<Engine>,
+    pub clock: Arc<ManualClock>,
+    pub demo: OperatorCredentials,
+    shutdown: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<()>>,
+}
+
+/// The engine configuration of the tests: cheap hashing, otherwise the defaults.
+pub fn engine_config() -> EngineConfig {
+    EngineConfig {
+        identity: IdentityConfig {
+            argon2: Argon2Params::insecure_for_tests(),
+            ..IdentityConfig::default()
+        },
+        ..EngineConfig::default()
+    }
+}
+
+impl TestServer {
+    pub async fn start() -> TestServer {
+        TestServer::start_with(|_| {}).await
+    }
+
+    pub async fn start_with(tune: impl FnOnce(&mut ServerConfig)) -> TestServer {
+        TestServer::start_custom(engine_config(), tune).await
+    }
+
+    pub async fn start_custom(
+        engine_config: EngineConfig,
+        tune: impl FnOnce(&mut ServerConfig),
+    ) -> TestServer {
+        let clock = Arc::new(ManualClock::new(START_MS));
+        let engine = Arc::new(Engine::in_memory_with_clock(engine_config, clock.clone()));
+        demo::register_seed_games(&engine).expect("seed games");
+        let demo = demo::create_demo_operator(&engine)
+            .expect("demo operator")
+            .expect("a new engine has no operator");
+        let mut config = ServerConfig::new(ADMIN_TOKEN.to_owned());
+        tune(&mut config);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let (tx, rx) = oneshot::channel::<()>();
+        let task = tokio::spawn(pitboss::server::run(
+            listener,
+            engine.clone(),
+            config,
+            async {
+                let _ = rx.await;
+            },
+        ));
+        TestServer {
+            addr,
+            engine,
+            clock,
+            demo,
+            shutdown: Some(tx),
+            task: Some(task),
+        }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// A signing client of the demo operator.
+    pub async fn client(&self) -> Client {
+        self.client_of(self.demo.clone()).await
+    }
+
+    pub async fn client_of(&self, creds: OperatorCredentials) -> Client {
+        Client {
+            http: HttpClient::connect(&self.url()).await.expect("connect"),
+            creds,
+            clock: self.clock.clone(),
+            nonce: 0,
+        }
+    }
+
+    /// Signals shutdown without waiting.
+    pub fn signal_stop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+
+    /// Stops accepting, drains, and waits for `run` to return.
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(task) = self.task.take() {
+            task.await.expect("server task");
+        }
+    }
+}
+
+/// A response: HTTP status and the parsed envelope.
+#[derive(Debug, Clone)]
+pub struct Reply {
+    pub status: u16,
+    pub body: Value,
+}
+
+impl Reply {
+    pub fn code(&self) -> i64 {
+        self.body["code"].as_i64().expect("envelope code")
+    }
+
+    pub fn data(&self) -> &Value {
+        assert_eq!(self.code(), 0, "expected success, got {}", self.body);
+        &self.body["data"]
+    }
+}
+
+pub type Headers = Vec<(HeaderName, HeaderValue)>;
+
+fn header(name: &'static str, value: &str) -> (HeaderName, HeaderValue) {
+    (
+        HeaderName::from_static(name),
+        HeaderValue::from_str(value).expect("header value"),
+    )
+}
+
+/// The four auth headers of seed 000 §1 for timestamp `ts` and `nonce`.
+pub fn signed_headers(creds: &OperatorCredentials, ts: &str, nonce: &str) -> Headers {
+    auth::signed_headers(&creds.client_id, &creds.api_key, ts, nonce).expect("header values")
+}
+
+/// A keep-alive connection that signs every request with fresh nonces.
+pub struct Client {
+    pub http: HttpClient,
+    pub creds: OperatorCredentials,
+    clock: Arc<ManualClock>,
+    nonce: u64,
+}
+
+impl Client {
+    /// The four auth headers for timestamp `ts` and `nonce`, signed with the apiKey.
+    pub fn headers_at(&self, ts: &str, nonce: &str) -> Headers {
+        signed_headers(&self.creds, ts, nonce)
+    }
+
+    /// Fresh auth headers: the clock's time and a new nonce.
+    pub fn headers(&mut self) -> Headers {
+        self.nonce += 1;
+        let nonce = format!("nonce-{}-{}", self.creds.client_id, self.nonce);
+        let ts = (self.clock.now_secs()).to_string();
+        self.headers_at(&ts, &nonce)
+    }
+
+    pub async fn send(
+        &mut self,
+        method: Method,
+        path: &str,
+        headers: Headers,
+        body: &[u8],
+    ) -> Reply {
+        let response = self
+            .http
+            .send(method, path, &headers, body.to_vec())
+            .await
+            .expect("request");
+        let body = serde_json::from_slice(&response.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {:?}", response.body));
+        Reply {
+            status: response.status.as_u16(),
+            body,
+        }
+    }
+
+    /// A signed request.
+    pub async fn call(&mut self, method: Method, path: &str, body: &str) -> Reply {
+        let headers = self.headers();
+        self.send(method, path, headers, body.as_bytes()).await
+    }
+
+    pub async fn post(&mut self, path: &str, body: Value) -> Reply {
+        self.call(Method::POST, path, &body.to_string()).await
+    }
+
+    pub async fn get(&mut self, path: &str) -> Reply {
+        self.call(Method::GET, path, "").await
+    }
+
+    /// An admin request.
+    pub async fn admin(&mut self, method: Method, path: &str, body: Value) -> Reply {
+        let bearer = format!("Bearer {ADMIN_TOKEN}");
+        let headers = vec![header("authorization", &bearer)];
+        let body = if body.is_null() {
+            String::new()
+        } else {
+            body.to_string()
+        };
+        self.send(method, path, headers, body.as_bytes()).await
+    }
+
+    /// Logs `identifier` in; returns its wallet id.
+    pub async fn login(&mut self, identifier: &str, credential: &str) -> String {
+        let r = self
+            .post(
+                "/service/jsonapi/user/login",
+                serde_json::json!({"identifier": identifier, "credential": credential}),
+            )
+            .await;
+        r.data()["walletId"].as_str().expect("walletId").to_owned()
+    }
+
+    /// The wallet's (total, available).
+    pub async fn balance(&mut self, wallet: &str) -> (i64, i64) {
+        let r = self
+            .post(
+                "/service/jsonapi/wallet/query",
+                serde_json::json!({"walletId": wallet}),
+            )
+            .await;
+        let d = r.data();
+        (
+            d["total"].as_i64().expect("total"),
+            d["available"].as_i64().expect("available"),
+        )
+    }
+}
+
+/// Keys whose values are random in every run: replaced before comparing.
+const VOLATILE: &[&str] = &["accessToken", "apiKey", "appKey", "appSecret", "password"];
+
+fn normalize(value: &mut Value) {
+    match value {
+        Value::Object(map) => {
+            for (k, v) in map.iter_mut() {
+                if VOLATILE.contains(&k.as_str()) && v.is_string() {
+                    *v = Value::String(format!("<{k}>"));
+                } else {
+                    normalize(v);
+                }
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(normalize),
+        _ => {}
+    }
+}
+
+/// Compares a whole response body with `snapshots/api/<name>.json`. With
+/// `UPDATE_SNAPSHOTS=1` in the environment, (re)writes the file instead.
+pub fn assert_golden(name: &str, reply: &Reply) {
+    let mut actual = serde_json::json!({"status": reply.status, "body": reply.body});
+    normalize(&mut actual);
+    let path: PathBuf = [
+        env!("CARGO_MANIFEST_DIR"),
+        "snapshots",
+        "api",
+        &format!("{name}.json"),
+    ]
+    .iter()
+    .collect();
+    let rendered = serde_json::to_string_pretty(&actual).expect("render") + "\n";
+    if std::env::var_os("UPDATE_SNAPSHOTS").is_some_and(|v| v == "1") {
+        std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+        std::fs::write(&path, rendered).expect("write snapshot");
+        return;
+    }
+    let expected = std::fs::read_to_string(&path).unwrap_or_else(|_| {
+        panic!(
+            "no snapshot {}: run with UPDATE_SNAPSHOTS=1 to create it",
+            path.display()
+        )
+    });
+    assert_eq!(
+        rendered,
+        expected,
+        "response differs from {}",
+        path.display()
+    );
+}
