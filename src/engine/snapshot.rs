@@ -68,10 +68,10 @@ pub(crate) fn write(domains: &Domains, out: impl Write) -> Result<(), EngineErro
     // Records after wallets: once every shard has been locked once, every effect at or
     // below P has been applied in full, records included.
     ledger.export_records(|rs| write_section(&mut out, &Section::Records(rs)))?;
-    write_section(
-        &mut out,
-        &Section::Tournaments(domains.tournaments.export()),
-    )?;
+    let tournaments = Section::Tournaments(domains.tournaments.export());
+    write_section(&mut out, &tournaments)?;
+    write_section(&mut out, &Section::Catalog(domains.catalog.export()))?;
+    write_section(&mut out, &Section::Identity(domains.identity.export()))?;
     write_section(&mut out, &Section::End)?;
     out.flush().map_err(|e| bad(e.to_string()))
 }
