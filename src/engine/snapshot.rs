@@ -54,7 +54,14 @@ fn write_section(out: &mut impl Write, section: &Section) -> Result<(), EngineEr
 /// Writes the ledger's state to `out`. The caller read the log position `P` the
 /// snapshot covers *before* calling this.
 pub(crate) fn write(domains: &Domains, out: impl Write) -> Result<(), EngineError> {
-    let ledger = &domains.ledger;
+    // Exhaustive on purpose: a domain added to `Domains` fails to compile here until
+    // its state is in the snapshot.
+    let Domains {
+        ledger,
+        tournaments,
+        catalog,
+        identity,
+    } = domains;
     let mut out = BufWriter::with_capacity(1 << 20, out);
     let counters = ledger.counters();
     write_section(
@@ -68,10 +75,9 @@ pub(crate) fn write(domains: &Domains, out: impl Write) -> Result<(), EngineErro
     // Records after wallets: once every shard has been locked once, every effect at or
     // below P has been applied in full, records included.
     ledger.export_records(|rs| write_section(&mut out, &Section::Records(rs)))?;
-    let tournaments = Section::Tournaments(domains.tournaments.export());
-    write_section(&mut out, &tournaments)?;
-    write_section(&mut out, &Section::Catalog(domains.catalog.export()))?;
-    write_section(&mut out, &Section::Identity(domains.identity.export()))?;
+    write_section(&mut out, &Section::Tournaments(tournaments.export()))?;
+    write_section(&mut out, &Section::Catalog(catalog.export()))?;
+    write_section(&mut out, &Section::Identity(identity.export()))?;
     write_section(&mut out, &Section::End)?;
     out.flush().map_err(|e| bad(e.to_string()))
 }
@@ -91,7 +97,12 @@ fn read_section(input: &mut impl Read, buf: &mut Vec<u8>) -> Result<Section, Eng
 
 /// Loads a snapshot into an empty ledger.
 pub(crate) fn read(domains: &Domains, input: impl Read, lsn: Lsn) -> Result<(), EngineError> {
-    let ledger = &domains.ledger;
+    let Domains {
+        ledger,
+        tournaments,
+        catalog,
+        identity,
+    } = domains;
     let mut input = io::BufReader::with_capacity(1 << 20, input);
     let mut buf = Vec::new();
     match read_section(&mut input, &mut buf)? {
@@ -113,9 +124,9 @@ pub(crate) fn read(domains: &Domains, input: impl Read, lsn: Lsn) -> Result<(), 
         match read_section(&mut input, &mut buf)? {
             Section::Wallets(ws) => ledger.import_wallets(ws),
             Section::Records(rs) => ledger.import_records(rs),
-            Section::Tournaments(t) => domains.tournaments.import(t),
-            Section::Catalog(c) => domains.catalog.import(c),
-            Section::Identity(i) => domains.identity.import(i),
+            Section::Tournaments(t) => tournaments.import(t),
+            Section::Catalog(c) => catalog.import(c),
+            Section::Identity(i) => identity.import(i),
             Section::End => return Ok(()),
             Section::Header { .. } => return Err(bad("a second header")),
         }
