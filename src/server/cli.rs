@@ -30,13 +30,13 @@ pub enum CliError {
 #[derive(clap::Args, Debug, Clone)]
 pub struct AdminConnection {
     /// The server's address.
-    #[arg(long, default_value = "http://127.0.0.1:8080")]
+    #[arg(long, global = true, default_value = "http://127.0.0.1:8080")]
     pub server: String,
     /// The admin token; by default read from `<data-dir>/admin-token`.
-    #[arg(long, env = "PITBOSS_ADMIN_TOKEN", hide_env_values = true)]
+    #[arg(long, global = true, env = "PITBOSS_ADMIN_TOKEN", hide_env_values = true)]
     pub admin_token: Option<String>,
     /// The server's data directory, to read the admin token from.
-    #[arg(long, default_value = "./data")]
+    #[arg(long, global = true, default_value = "./data")]
     pub data_dir: PathBuf,
 }
 
