@@ -2,7 +2,8 @@
 //! seed 000 (`/service/jsonapi/...`) and the admin API (`/admin/...`).
 //!
 //! # Layout
-//! - [`run`]: the accept loop, connection limit, graceful drain, periodic upkeep.
+//! - [`run`]: the accept loop, connection limit, graceful drain, periodic upkeep
+//!   (expiring stale rounds, paying the prizes of tournament rounds that ended).
 //! - [`serve`]: `pitboss serve`: data directory, engine, signals, shutdown.
 //! - [`auth`], [`nonce`]: request signatures and replay protection.
 //! - [`envelope`]: `{code, message, data}` and the one table of error codes.
@@ -204,10 +205,20 @@ async fn upkeep(app: Arc<App>) {
     loop {
         tick.tick().await;
         let engine = app.engine.clone();
-        match tokio::task::spawn_blocking(move || engine.expire_stale_rounds()).await {
-            Ok(Ok(_)) => {}
-            Ok(Err(e)) => eprintln!("pitboss: expiring stale rounds failed: {e}"),
-            Err(e) => eprintln!("pitboss: the round expiry task failed: {e}"),
+        // Both block on the log: they run on the blocking pool, never on a worker.
+        let done = tokio::task::spawn_blocking(move || {
+            (engine.expire_stale_rounds().err(), engine.tick_tournaments().err())
+        });
+        match done.await {
+            Ok((expiry, tournaments)) => {
+                if let Some(e) = expiry {
+                    eprintln!("pitboss: expiring stale rounds failed: {e}");
+                }
+                if let Some(e) = tournaments {
+                    eprintln!("pitboss: paying tournament prizes failed: {e}");
+                }
+            }
+            Err(e) => eprintln!("pitboss: the upkeep task failed: {e}"),
         }
         app.nonces.sweep(app.engine.clock().now_secs());
     }
