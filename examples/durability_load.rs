@@ -108,12 +108,20 @@ fn recovery(ops: u64) {
         let t = Instant::now();
         let mut written = 0u64;
         let mut i = 0u64;
+        // Batches: one durability wait per thousand operations, to build the log fast.
         while written < ops {
-            let w = ws[(i % ws.len() as u64) as usize];
-            engine.bet(w, &bet(i, 0)).expect("bet");
-            engine.win(w, &win(i, 0)).expect("win");
-            written += 2;
-            i += 1;
+            let batch: Vec<BatchOp> = (0..500)
+                .flat_map(|k| {
+                    let n = i + k;
+                    let w = ws[(n % ws.len() as u64) as usize];
+                    [BatchOp::Bet(w, bet(n, 0)), BatchOp::Win(w, win(n, 0))]
+                })
+                .collect();
+            for r in engine.batch(&batch) {
+                r.expect("batched operation");
+            }
+            written += batch.len() as u64;
+            i += 500;
         }
         println!(
             "recovery: wrote {written} operations in {:.1} s",

@@ -33,7 +33,12 @@ pub struct AdminConnection {
     #[arg(long, global = true, default_value = "http://127.0.0.1:8080")]
     pub server: String,
     /// The admin token; by default read from `<data-dir>/admin-token`.
-    #[arg(long, global = true, env = "PITBOSS_ADMIN_TOKEN", hide_env_values = true)]
+    #[arg(
+        long,
+        global = true,
+        env = "PITBOSS_ADMIN_TOKEN",
+        hide_env_values = true
+    )]
     pub admin_token: Option<String>,
     /// The server's data directory, to read the admin token from.
     #[arg(long, global = true, default_value = "./data")]

@@ -207,7 +207,10 @@ async fn upkeep(app: Arc<App>) {
         let engine = app.engine.clone();
         // Both block on the log: they run on the blocking pool, never on a worker.
         let done = tokio::task::spawn_blocking(move || {
-            (engine.expire_stale_rounds().err(), engine.tick_tournaments().err())
+            (
+                engine.expire_stale_rounds().err(),
+                engine.tick_tournaments().err(),
+            )
         });
         match done.await {
             Ok((expiry, tournaments)) => {
