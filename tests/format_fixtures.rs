@@ -1,5 +1,6 @@
 //! On-disk format fixtures: a snapshot and a log segment written by format version 1
-//! are committed under `snapshots/format-v1/`; this test opens them. A change that
+//! are committed under `snapshots/format-v1/`; this test opens them. They hold every
+//! domain's effects and snapshot sections: ledger, operators, games and a tournament. A change that
 //! breaks the on-disk format fails here. To write the fixtures again — only when the
 //! format version is deliberately bumped, into a new directory —
 //! `cargo test --test format_fixtures -- --ignored write_fixtures`.
@@ -7,6 +8,10 @@
 mod common;
 
 use common::*;
+use pitboss::catalog::game::{GameStatus, NewGame};
+use pitboss::identity::secrets::Argon2Params;
+use pitboss::identity::types::{NewOperator, WalletMode};
+use pitboss::leaderboard::TournamentSpec;
 use pitboss::ledger::records::RecordQuery;
 use pitboss::storage::StdFs;
 use pitboss::*;
@@ -19,9 +24,82 @@ fn fixture_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("snapshots/format-v1")
 }
 
+fn config() -> EngineConfig {
+    let mut c = EngineConfig::default();
+    c.identity.argon2 = Argon2Params::insecure_for_tests();
+    c
+}
+
 fn open(dir: &Path) -> Engine {
     let clock = Arc::new(ManualClock::new(START_MS));
-    Engine::open_with(dir, EngineConfig::default(), clock, Arc::new(StdFs)).expect("open fixtures")
+    Engine::open_with(dir, config(), clock, Arc::new(StdFs)).expect("open fixtures")
+}
+
+fn operator(engine: &Engine, id: &str) {
+    let op = NewOperator {
+        client_id: ClientId::new(id).expect("client"),
+        channel: channel(id),
+        currencies: vec![currency("CNY")],
+        wallet_mode: WalletMode::Transfer,
+        password: format!("{id}-password"),
+    };
+    engine.create_operator(op).expect("operator");
+}
+
+fn game(engine: &Engine, id: &str, serial: u32) {
+    let g = NewGame {
+        record: None,
+        id: GameId::new(id).expect("game"),
+        kind: Label::new(id).expect("label"),
+        serial,
+        developer: Label::new("devsz").expect("label"),
+        uri: format!("games/devsz/{id}/client"),
+        status: GameStatus::Online,
+        config: "{}".into(),
+        version: Some(Label::new("2025.03.05.0002").expect("label")),
+    };
+    engine.register_game(g).expect("game");
+}
+
+/// Platform state around the ledger history: operators, games, a running tournament.
+fn platform(engine: &Engine, before_snapshot: bool) {
+    if !before_snapshot {
+        operator(engine, "op2");
+        game(engine, "slot_mayan", 2);
+        return;
+    }
+    operator(engine, "chnsz");
+    game(engine, "slot_alice", 1);
+    let s = START_MS / 1000;
+    let spec: TournamentSpec = serde_json::from_value(serde_json::json!({
+        "version": "1.0", "name": "cup", "start": s, "end": s + 86_400,
+        "rounds": [{"name": "r1", "start": s, "end": s + 86_400,
+            "initial": {"type": "fixed", "value": 0},
+            "strategy": {"type": 0, "rules": {"bet": {"enabled": true, "type": "rate", "rate": 0.5}}}}]
+    }))
+    .expect("spec");
+    let t = engine
+        .create_tournament(&channel("chnsz"), &spec)
+        .expect("tournament");
+    engine
+        .bind_game(
+            &channel("chnsz"),
+            &t.summary.id,
+            &GameId::new("slot_alice").expect("game"),
+        )
+        .expect("bind");
+}
+
+/// The tournament leaderboard of `chnsz`: (player, score, rank).
+fn leaderboard(engine: &Engine) -> Vec<(PlayerId, i64, u64)> {
+    let list = engine.list_tournaments(&channel("chnsz"), 0, 10);
+    let Some(t) = list.first() else { return vec![] };
+    let rows = engine
+        .tournament_ranks(&channel("chnsz"), &t.id, 1, 0, 100)
+        .expect("ranks");
+    rows.into_iter()
+        .map(|r| (r.player, r.score, r.rank))
+        .collect()
 }
 
 /// The fixed history the fixtures hold: some before the snapshot, some after it.
@@ -79,10 +157,12 @@ fn write_fixtures() {
     let _ = std::fs::remove_dir_all(&dir);
     {
         let engine = open(&dir);
+        platform(&engine, true);
         history(&engine, 0, 12);
         engine.shutdown().expect("shutdown writes the snapshot");
     }
     let engine = open(&dir);
+    platform(&engine, false);
     history(&engine, 12, 20);
     // Dropped without shutdown: the last operations live only in the log segment.
 }
@@ -111,11 +191,11 @@ fn format_v1_fixtures_open_and_hold_their_history() {
     );
 
     // The same history on a fresh in-memory engine is the reference.
-    let reference = Engine::in_memory_with_clock(
-        EngineConfig::default(),
-        Arc::new(ManualClock::new(START_MS)),
-    );
-    history(&reference, 0, 20);
+    let reference = Engine::in_memory_with_clock(config(), Arc::new(ManualClock::new(START_MS)));
+    platform(&reference, true);
+    history(&reference, 0, 12);
+    platform(&reference, false);
+    history(&reference, 12, 20);
     for i in 0..3 {
         let p = player(&format!("p{i}"));
         let cny = currency("CNY");
@@ -159,5 +239,23 @@ fn format_v1_fixtures_open_and_hold_their_history() {
         .bet(w, &bet("never2", "late", "slot_alice", 1))
         .expect_err("tombstoned");
     assert_eq!(kind(&late), "BetCancelled");
+    // The other domains: operators and games from both sides of the snapshot, and
+    // the tournament's leaderboard built from the scored rounds.
+    let clients = |e: &Engine| {
+        e.operators()
+            .iter()
+            .map(|o| (o.client_id.clone(), o.channel.clone()))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(clients(&engine), clients(&reference));
+    assert_eq!(clients(&engine).len(), 2);
+    for g in ["slot_alice", "slot_mayan"] {
+        assert!(
+            engine.game(&GameId::new(g).expect("game")).is_some(),
+            "game {g}"
+        );
+    }
+    assert_eq!(leaderboard(&engine), leaderboard(&reference));
+    assert_eq!(leaderboard(&engine).len(), 3);
     engine.ledger().check_invariants();
 }
