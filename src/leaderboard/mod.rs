@@ -58,8 +58,6 @@ pub mod error;
 pub mod limits;
 mod payout;
 mod queries;
-// THROWAWAY: replaced by the real ranked set when `main`'s lands.
-#[path = "ranked_standin.rs"]
 pub mod ranked;
 pub mod scoring;
 pub mod tournament;
