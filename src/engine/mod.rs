@@ -118,14 +118,19 @@ macro_rules! wallet_op {
     ($(#[$doc:meta])* $name:ident, $pending:ident, $req:ty, |$s:ident, $w:ident, $r:ident| $call:expr) => {
         $(#[$doc])*
         pub fn $name(&self, wallet: WalletId, req: &$req) -> Result<Receipt, EngineError> {
-            self.$pending(wallet, req).wait()
+            let ($s, $w, $r) = (self, wallet, req);
+            // A call that closed a round offers its record to the tournaments.
+            let (result, lsn) = self.scored($call);
+            // Borrows the log: no reference count touched on the hot path.
+            self.log.wait_durable(lsn)?;
+            result
         }
 
         #[doc = concat!("[`Engine::", stringify!($name), "`] without the durability wait.")]
         pub fn $pending(&self, wallet: WalletId, req: &$req) -> Pending<Receipt> {
             let ($s, $w, $r) = (self, wallet, req);
-            // A call that closed a round offers its record to the tournaments.
-            self.pending_scored($call)
+            let (result, lsn) = self.scored($call);
+            Pending::new(result, lsn, self.log.clone())
         }
     };
 }

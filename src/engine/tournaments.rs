@@ -214,18 +214,18 @@ impl Engine {
     }
 
     /// A wallet call's result, after offering the record it wrote (if any).
-    pub(super) fn pending_scored(&self, logged: Logged<Receipt>) -> Pending<Receipt> {
+    pub(super) fn scored(&self, logged: Logged<Receipt>) -> (Result<Receipt, EngineError>, Lsn) {
         let offer = match &logged.result {
             Ok(r) if !r.replayed => r.record.map(|id| (r.wallet, id)),
             _ => None,
         };
-        let (result, lsn) = self.pending(logged).into_parts();
+        let (result, lsn) = (logged.result.map_err(EngineError::from), logged.lsn);
         let Some((wallet, id)) = offer else {
-            return Pending::new(result, lsn, self.log.clone());
+            return (result, lsn);
         };
         match self.offer_record(wallet, id) {
-            Ok(scored) => Pending::new(result, lsn.max(scored), self.log.clone()),
-            Err(e) => Pending::new(Err(e), lsn, self.log.clone()),
+            Ok(scored) => (result, lsn.max(scored)),
+            Err(e) => (Err(e), lsn),
         }
     }
 
