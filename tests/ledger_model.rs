@@ -763,6 +763,23 @@ fn drive(ledger: &Recorded, wallets: &[WalletId], op: &Op, now: &mut i64) {
     };
 }
 
+/// A bare ledger that keeps its journal, with the four test wallets opened.
+fn recorded_ledger() -> (Recorded, Vec<WalletId>) {
+    let ledger: Recorded = Ledger::new(&LedgerConfig::default(), MemoryJournal::new());
+    let wallets = (0..4)
+        .map(|w| {
+            let (channel, player) = wallet_names(w);
+            let key = pitboss::ids::WalletKey {
+                channel,
+                player,
+                currency: currency("CNY"),
+            };
+            ledger.open_wallet(key).result.expect("open")
+        })
+        .collect();
+    (ledger, wallets)
+}
+
 fn state_of<J: pitboss::journal::Journal<LedgerEffect>>(
     ledger: &Ledger<J>,
 ) -> (
@@ -785,14 +802,7 @@ proptest! {
     /// (what recovery does over a fuzzy snapshot) changes nothing.
     #[test]
     fn replaying_effects_rebuilds_the_state(ops in proptest::collection::vec(op(), 1..120), cut in 0usize..200) {
-        let ledger: Recorded = Ledger::new(&LedgerConfig::default(), MemoryJournal::new());
-        let wallets: Vec<WalletId> = (0..4)
-            .map(|w| {
-                let (c, p) = wallet_names(w);
-                let key = pitboss::ids::WalletKey { channel: c, player: p, currency: currency("CNY") };
-                ledger.open_wallet(key).result.expect("open")
-            })
-            .collect();
+        let (ledger, wallets) = recorded_ledger();
         let mut now = 1_700_000_000_000;
         for op in &ops {
             drive(&ledger, &wallets, op, &mut now);
@@ -823,14 +833,7 @@ proptest! {
     /// logged after the snapshot's position, rebuilds the live state.
     #[test]
     fn snapshot_plus_tail_rebuilds_the_state(ops in proptest::collection::vec(op(), 1..120), at in 0usize..120) {
-        let ledger: Recorded = Ledger::new(&LedgerConfig::default(), MemoryJournal::new());
-        let wallets: Vec<WalletId> = (0..4)
-            .map(|w| {
-                let (c, p) = wallet_names(w);
-                let key = pitboss::ids::WalletKey { channel: c, player: p, currency: currency("CNY") };
-                ledger.open_wallet(key).result.expect("open")
-            })
-            .collect();
+        let (ledger, wallets) = recorded_ledger();
         let at = at.min(ops.len());
         let mut now = 1_700_000_000_000;
         for op in &ops[..at] {
