@@ -2,7 +2,8 @@
 //! prints each acknowledgement as it gets it; the parent SIGKILLs it at a random
 //! moment, reopens the directory, and checks that every acknowledged operation is
 //! there with its original outcome (replaying its transaction id returns the same
-//! receipt), that conservation holds, and that the engine goes on from there.
+//! receipt), that conservation holds, and that the engine goes on from there. The
+//! child snapshots every 2,000 effects or 50 ms, so kills also hit snapshots in progress.
 //!
 //! The child is this test binary itself, re-run with `PITBOSS_CRASH_CHILD` set.
 //! Short run (CI): `cargo test --test crash`. Long run (200 kill cycles):
@@ -58,7 +59,14 @@ fn crash_child() {
         return;
     };
     let generation = std::env::var("PITBOSS_CRASH_GEN").unwrap_or_default();
-    let engine = Arc::new(Engine::open(&dir, EngineConfig::default()).expect("child open"));
+    // Snapshots every few thousand effects, so that kills also land while a snapshot
+    // is being written, and recovery starts from a snapshot plus the log after it.
+    let config = EngineConfig {
+        snapshot_every_records: 2_000,
+        snapshot_every: Duration::from_millis(50),
+        ..EngineConfig::default()
+    };
+    let engine = Arc::new(Engine::open(&dir, config).expect("child open"));
     let out = Arc::new(Mutex::new(std::io::stdout()));
     let threads: Vec<_> = (0..THREADS)
         .map(|t| {
