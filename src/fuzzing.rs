@@ -67,7 +67,7 @@ pub fn ledger_ops(data: &[u8]) {
 /// One operation; `None` when the input ran out. Errors from the engine are fine:
 /// the point is that they are errors, not panics, and that invariants hold.
 fn step(engine: &Engine, wallets: &mut Vec<WalletId>, op: u8, input: &mut Bytes<'_>) -> Option<()> {
-    if wallets.is_empty() || op % 11 == 0 {
+    if wallets.is_empty() || op.is_multiple_of(11) {
         let (c, p) = (input.text()?, input.text()?);
         if let (Ok(c), Ok(p), Ok(cur)) =
             (ChannelId::new(&c), PlayerId::new(&p), Currency::new("CNY"))

@@ -206,3 +206,17 @@ fn corruption_in_the_middle_of_the_log_stops_start_up_naming_file_and_offset() {
     assert!(err.contains(name), "names the file: {err}");
     assert!(err.contains("at byte "), "names the offset: {err}");
 }
+
+#[test]
+fn a_directory_in_use_cannot_be_opened_twice() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let first = Engine::open(dir.path(), config()).expect("open");
+    let second = Engine::open(dir.path(), config());
+    let err = match second {
+        Ok(_) => panic!("two logs on one directory would corrupt it"),
+        Err(e) => e.to_string(),
+    };
+    assert!(err.contains("in use"), "{err}");
+    drop(first);
+    Engine::open(dir.path(), config()).expect("the lock goes with the engine that held it");
+}

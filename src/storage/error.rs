@@ -11,6 +11,9 @@ use std::sync::Arc;
 #[derive(Debug, Clone, thiserror::Error)]
 #[non_exhaustive]
 pub enum StorageError {
+    /// Another open log holds the directory's lock (another process, or this one).
+    #[error("data directory {} is in use by another open log (its LOCK file is held)", dir.display())]
+    Locked { dir: PathBuf },
     /// A file-system operation failed. `path` is the file or directory it was about.
     #[error("I/O error on {}: {source}", path.display())]
     Io {

@@ -53,6 +53,7 @@ use super::config::Config;
 use super::dir::Listing;
 use super::error::{IoContext, StorageError};
 use super::fs::{read_all, FileSystem};
+use super::lock::DirLock;
 use super::segment::{self, BadFrame, Resync, SEGMENT_HEADER_LEN};
 use super::snapshot::{self, SnapshotReader};
 use super::wal::Wal;
@@ -110,6 +111,8 @@ pub fn open(
     config.validate()?;
     let dir = dir.as_ref().to_path_buf();
     fs.create_dir_all(&dir).at(&dir)?;
+    // Before anything is read or cut: nobody else may be appending here.
+    let lock = DirLock::acquire(&dir)?;
     let listing = Listing::read(&*fs, &dir)?;
     remove_temporaries(&*fs, &dir, &listing.temporaries)?;
     let (snapshot, rejected_snapshots) = choose_snapshot(&*fs, &listing.snapshots);
@@ -134,7 +137,7 @@ pub fn open(
         current: None,
         done: false,
     };
-    let wal = Wal::start(fs, dir, config, Lsn(last_lsn.0 + 1), tail)?;
+    let wal = Wal::start(fs, dir, config, Lsn(last_lsn.0 + 1), tail, lock)?;
     Ok((
         wal,
         Recovery {

@@ -14,6 +14,7 @@ use super::config::Config;
 use super::durable::{DurableFuture, DurableState};
 use super::error::StorageError;
 use super::fs::FileSystem;
+use super::lock::DirLock;
 use super::segment::{self, FRAME_HEADER_LEN};
 use super::snapshot::SnapshotWriter;
 use super::writer::{Tail, Writer};
@@ -92,6 +93,8 @@ impl Shared {
 pub struct Wal {
     shared: Arc<Shared>,
     writer: Mutex<Option<JoinHandle<()>>>,
+    /// The directory's lock, released when the log is dropped.
+    _lock: DirLock,
 }
 
 impl Wal {
@@ -103,6 +106,7 @@ impl Wal {
         config: Config,
         next_lsn: Lsn,
         tail: Option<Tail>,
+        lock: DirLock,
     ) -> Result<Wal, StorageError> {
         let last = Lsn(next_lsn.0 - 1);
         let shared = Arc::new(Shared {
@@ -130,6 +134,7 @@ impl Wal {
         Ok(Wal {
             shared,
             writer: Mutex::new(Some(handle)),
+            _lock: lock,
         })
     }
 
