@@ -83,7 +83,7 @@ impl Engine {
 
     /// Writes a snapshot now. Returns the log position it covers.
     pub fn snapshot(&self) -> Result<Lsn, EngineError> {
-        take_snapshot(&self.domains(), &self.log)
+        take_snapshot(&self.domains, &self.log)
     }
 
     /// Clean shutdown: stops the snapshotter, waits for every appended effect to be

@@ -9,12 +9,12 @@
 //! # let _ = engine;
 //! ```
 
-use crate::catalog::{Catalog, CatalogError};
+use crate::catalog::CatalogError;
 use crate::clock::{Clock, SystemClock};
-use crate::identity::{Identity, IdentityConfig, IdentityError};
+use crate::identity::{IdentityConfig, IdentityError};
 use crate::ids::{ChannelId, Currency, PlayerId, WalletId, WalletKey};
 use crate::journal::JournalError;
-use crate::leaderboard::{TournamentError, Tournaments};
+use crate::leaderboard::TournamentError;
 use crate::ledger::error::LedgerError;
 use crate::ledger::records::{GameRecord, RecordQuery};
 use crate::ledger::types::*;
@@ -97,14 +97,8 @@ impl From<JournalError> for EngineError {
 }
 
 pub struct Engine {
-    /// Shared with the snapshotter thread.
-    ledger: Arc<Ledger<Arc<EngineLog>>>,
-    /// Shared with the snapshotter thread.
-    tournaments: Arc<Tournaments<Arc<EngineLog>>>,
-    /// Shared with the snapshotter thread.
-    catalog: Arc<Catalog<Arc<EngineLog>>>,
-    /// Shared with the snapshotter thread.
-    identity: Arc<Identity<Arc<EngineLog>>>,
+    /// Every domain; shared (each an `Arc`) with the snapshotter thread.
+    domains: domains::Domains,
     log: Arc<EngineLog>,
     clock: Arc<dyn Clock>,
     config: EngineConfig,
@@ -155,17 +149,8 @@ impl Engine {
         snapshotter: Option<durable::Snapshotter>,
         recovery: RecoveryReport,
     ) -> Engine {
-        let domains::Domains {
-            ledger,
-            tournaments,
-            catalog,
-            identity,
-        } = domains;
         Engine {
-            ledger,
-            tournaments,
-            catalog,
-            identity,
+            domains,
             log,
             clock,
             config,
@@ -189,17 +174,7 @@ impl Engine {
 
     /// The ledger, for read-only inspection (tests, snapshots).
     pub fn ledger(&self) -> &Ledger<Arc<EngineLog>> {
-        &self.ledger
-    }
-
-    /// The domains, shared, for the snapshot code.
-    fn domains(&self) -> domains::Domains {
-        domains::Domains {
-            ledger: self.ledger.clone(),
-            tournaments: self.tournaments.clone(),
-            catalog: self.catalog.clone(),
-            identity: self.identity.clone(),
-        }
+        &self.domains.ledger
     }
 
     fn pending<T>(&self, logged: Logged<T>) -> Pending<T> {
@@ -215,7 +190,7 @@ impl Engine {
         currency: &Currency,
     ) -> Result<WalletId, EngineError> {
         let key = wallet_key(channel, player, currency);
-        self.pending(self.ledger.open_wallet(key)).wait()
+        self.pending(self.domains.ledger.open_wallet(key)).wait()
     }
 
     pub fn wallet_id(
@@ -224,40 +199,41 @@ impl Engine {
         player: &PlayerId,
         currency: &Currency,
     ) -> Option<WalletId> {
-        self.ledger
+        self.domains
+            .ledger
             .wallet_id(&wallet_key(channel, player, currency))
     }
 
     pub fn wallet_key(&self, wallet: WalletId) -> Option<WalletKey> {
-        self.ledger.wallet_key(wallet)
+        self.domains.ledger.wallet_key(wallet)
     }
 
     pub fn balance(&self, wallet: WalletId) -> Result<Balance, EngineError> {
-        Ok(self.ledger.balance(wallet)?)
+        Ok(self.domains.ledger.balance(wallet)?)
     }
 
     wallet_op!(
         /// Credits the wallet (seed 000 §4.1).
-        deposit, deposit_pending, DepositRequest, |s, w, r| s.ledger.deposit(w, r));
+        deposit, deposit_pending, DepositRequest, |s, w, r| s.domains.ledger.deposit(w, r));
     wallet_op!(
         /// Debits an amount, or everything available (seed 000 §4.2).
-        withdraw, withdraw_pending, WithdrawRequest, |s, w, r| s.ledger.withdraw(w, r));
+        withdraw, withdraw_pending, WithdrawRequest, |s, w, r| s.domains.ledger.withdraw(w, r));
     wallet_op!(
         /// Debits a bet: opens the round, or adds to it while open.
-        bet, bet_pending, BetRequest, |s, w, r| s.ledger.bet(w, r, s.clock.now_ms()));
+        bet, bet_pending, BetRequest, |s, w, r| s.domains.ledger.bet(w, r, s.clock.now_ms()));
     wallet_op!(
         /// Credits a round; closes it unless told to keep it open.
-        win, win_pending, WinRequest, |s, w, r| s.ledger.win(w, r, s.clock.now_ms()));
+        win, win_pending, WinRequest, |s, w, r| s.domains.ledger.win(w, r, s.clock.now_ms()));
     wallet_op!(
         /// Returns exactly the named bet, once.
-        refund, refund_pending, RefundRequest, |s, w, r| s.ledger.refund(w, r, s.clock.now_ms()));
+        refund, refund_pending, RefundRequest, |s, w, r| s.domains.ledger.refund(w, r, s.clock.now_ms()));
     wallet_op!(
         /// Credits a prize.
-        prize, prize_pending, PrizeRequest, |s, w, r| s.ledger.prize(w, r));
+        prize, prize_pending, PrizeRequest, |s, w, r| s.domains.ledger.prize(w, r));
     wallet_op!(
         /// Closes a round without a further win.
         end_round, end_round_pending, EndRoundRequest,
-        |s, w, r| s.ledger.end_round(w, r, s.clock.now_ms()));
+        |s, w, r| s.domains.ledger.end_round(w, r, s.clock.now_ms()));
 
     /// Expires every unclosed round of one player of `channel` (seed 000 §3.7).
     pub fn expire_player_rounds(
@@ -285,7 +261,11 @@ impl Engine {
 
     /// The expiry of `scope`, not yet waited for.
     pub fn expire(&self, scope: ExpireScope<'_>) -> Pending<Vec<Expiry>> {
-        self.pending_expired(self.ledger.expire_rounds(scope, self.clock.now_ms()))
+        self.pending_expired(
+            self.domains
+                .ledger
+                .expire_rounds(scope, self.clock.now_ms()),
+        )
     }
 
     pub fn incomplete_games(
@@ -293,12 +273,12 @@ impl Engine {
         channel: &ChannelId,
         player: Option<&PlayerId>,
     ) -> Vec<IncompleteGame> {
-        self.ledger.incomplete_games(channel, player)
+        self.domains.ledger.incomplete_games(channel, player)
     }
 
     /// A page of `channel`'s game records (seed 000 §3.4, DESIGN §8).
     pub fn game_records(&self, channel: &ChannelId, query: &RecordQuery) -> Vec<GameRecord> {
-        self.ledger.records().query(channel, query)
+        self.domains.ledger.records().query(channel, query)
     }
 }
 

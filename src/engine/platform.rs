@@ -30,12 +30,12 @@ impl Engine {
 
     /// The catalog, for read-only inspection and snapshots.
     pub fn catalog(&self) -> &Catalog<Arc<EngineLog>> {
-        &self.catalog
+        &self.domains.catalog
     }
 
     /// Identities, for read-only inspection and snapshots.
     pub fn identity(&self) -> &Identity<Arc<EngineLog>> {
-        &self.identity
+        &self.domains.identity
     }
 
     /// Registers a game (an administrator's call).
@@ -44,7 +44,7 @@ impl Engine {
     }
 
     pub fn register_game_pending(&self, new: NewGame) -> Pending<Game> {
-        self.logged(self.catalog.register(new, self.clock.now_ms()))
+        self.logged(self.domains.catalog.register(new, self.clock.now_ms()))
     }
 
     /// Adds a version to a game; it becomes the game's current version.
@@ -53,7 +53,7 @@ impl Engine {
     }
 
     pub fn add_game_version_pending(&self, game: &GameId, version: Label) -> Pending<Game> {
-        self.logged(self.catalog.add_version(game, version))
+        self.logged(self.domains.catalog.add_version(game, version))
     }
 
     pub fn set_game_status(&self, game: &GameId, status: GameStatus) -> Result<Game, EngineError> {
@@ -61,16 +61,16 @@ impl Engine {
     }
 
     pub fn set_game_status_pending(&self, game: &GameId, status: GameStatus) -> Pending<Game> {
-        self.logged(self.catalog.set_status(game, status))
+        self.logged(self.domains.catalog.set_status(game, status))
     }
 
     pub fn game(&self, game: &GameId) -> Option<Game> {
-        self.catalog.get(game)
+        self.domains.catalog.get(game)
     }
 
     /// Every registered game, newest first.
     pub fn games(&self) -> Vec<Game> {
-        self.catalog.list()
+        self.domains.catalog.list()
     }
 
     /// A page of a game's versions, newest first.
@@ -80,7 +80,7 @@ impl Engine {
         page: usize,
         size: usize,
     ) -> Result<Vec<Label>, EngineError> {
-        Ok(self.catalog.versions(game, page, size)?)
+        Ok(self.domains.catalog.versions(game, page, size)?)
     }
 
     /// Creates an operator with fresh keys. Hashes its password (slow: call it off
@@ -90,15 +90,19 @@ impl Engine {
     }
 
     pub fn create_operator_pending(&self, new: NewOperator) -> Pending<Operator> {
-        self.logged(self.identity.create_operator(new, self.clock.now_ms()))
+        self.logged(
+            self.domains
+                .identity
+                .create_operator(new, self.clock.now_ms()),
+        )
     }
 
     pub fn operator(&self, client: &ClientId) -> Option<Arc<Operator>> {
-        self.identity.operator(client)
+        self.domains.identity.operator(client)
     }
 
     pub fn operators(&self) -> Vec<Arc<Operator>> {
-        self.identity.operators()
+        self.domains.identity.operators()
     }
 
     /// The operator, if `password` is its password. Verifies a hash: slow.
@@ -107,7 +111,7 @@ impl Engine {
         client: &ClientId,
         password: &str,
     ) -> Result<Arc<Operator>, EngineError> {
-        Ok(self.identity.operator_login(client, password)?)
+        Ok(self.domains.identity.operator_login(client, password)?)
     }
 
     /// Registers or logs in a player of `operator` and opens its wallet in the
@@ -131,16 +135,21 @@ impl Engine {
     ) -> Pending<PlayerSession> {
         let channel = &operator.channel;
         let now_ms = self.clock.now_ms();
-        let (login, login_lsn) = match self.identity.login(channel, player, credential, now_ms) {
+        let (login, login_lsn) = match self
+            .domains
+            .identity
+            .login(channel, player, credential, now_ms)
+        {
             Ok(done) => done,
             Err(e) => return self.logged::<PlayerSession, _>(Err(e)),
         };
-        let opened = self
-            .ledger
-            .open_wallet(wallet_key(channel, player, &operator.currency));
+        let opened =
+            self.domains
+                .ledger
+                .open_wallet(wallet_key(channel, player, &operator.currency));
         let lsn = login_lsn.max(opened.lsn);
         let session = opened.result.map_err(EngineError::from).and_then(|wallet| {
-            let balance = self.ledger.balance(wallet)?;
+            let balance = self.domains.ledger.balance(wallet)?;
             Ok(PlayerSession {
                 login,
                 wallet,
@@ -167,7 +176,11 @@ impl Engine {
         player: &PlayerId,
         credential: &str,
     ) -> Pending<Player> {
-        self.logged(self.identity.update_credential(channel, player, credential))
+        self.logged(
+            self.domains
+                .identity
+                .update_credential(channel, player, credential),
+        )
     }
 
     /// Ends every session of a player whose credential is `credential`; returns how
@@ -189,6 +202,10 @@ impl Engine {
         credential: &str,
     ) -> Pending<usize> {
         let now_ms = self.clock.now_ms();
-        self.logged(self.identity.logout(channel, player, credential, now_ms))
+        self.logged(
+            self.domains
+                .identity
+                .logout(channel, player, credential, now_ms),
+        )
     }
 }

@@ -37,7 +37,7 @@ pub struct TickReport {
 impl Engine {
     /// The tournament domain, for snapshots and recovery (`export`, `import`, `replay`).
     pub fn tournaments(&self) -> &Tournaments<Arc<EngineLog>> {
-        &self.tournaments
+        &self.domains.tournaments
     }
 
     fn tournament_pending<T>(&self, logged: leaderboard::Logged<T>) -> Pending<T> {
@@ -55,7 +55,7 @@ impl Engine {
         spec: &TournamentSpec,
     ) -> Result<TournamentInfo, EngineError> {
         let now = self.clock.now_ms();
-        self.tournament_pending(self.tournaments.create(channel, spec, now))
+        self.tournament_pending(self.domains.tournaments.create(channel, spec, now))
             .wait()
     }
 
@@ -66,7 +66,8 @@ impl Engine {
         offset: i64,
         limit: i64,
     ) -> Vec<TournamentSummary> {
-        self.tournaments
+        self.domains
+            .tournaments
             .list(channel, offset, limit, self.clock.now_ms())
     }
 
@@ -76,12 +77,16 @@ impl Engine {
         channel: &ChannelId,
         id: &TourneyId,
     ) -> Result<TournamentInfo, EngineError> {
-        Ok(self.tournaments.info(channel, id, self.clock.now_ms())?)
+        Ok(self
+            .domains
+            .tournaments
+            .info(channel, id, self.clock.now_ms())?)
     }
 
     /// `channel`'s (tournament, bound game) pairs (seed 000 §5.5).
     pub fn tournament_games(&self, channel: &ChannelId, offset: i64, limit: i64) -> Vec<BoundGame> {
-        self.tournaments
+        self.domains
+            .tournaments
             .games(channel, offset, limit, self.clock.now_ms())
     }
 
@@ -93,7 +98,7 @@ impl Engine {
         game: &GameId,
     ) -> Result<bool, EngineError> {
         let now = self.clock.now_ms();
-        self.tournament_pending(self.tournaments.bind(channel, id, game, now))
+        self.tournament_pending(self.domains.tournaments.bind(channel, id, game, now))
             .wait()
     }
 
@@ -104,7 +109,7 @@ impl Engine {
         id: &TourneyId,
         game: &GameId,
     ) -> Result<bool, EngineError> {
-        self.tournament_pending(self.tournaments.unbind(channel, id, game))
+        self.tournament_pending(self.domains.tournaments.unbind(channel, id, game))
             .wait()
     }
 
@@ -113,9 +118,9 @@ impl Engine {
     /// failure is resumed by the next [`Engine::tick_tournaments`].
     pub fn close_tournament(&self, channel: &ChannelId, id: &TourneyId) -> Result<(), EngineError> {
         let now = self.clock.now_ms();
-        self.tournament_pending(self.tournaments.close(channel, id, now))
+        self.tournament_pending(self.domains.tournaments.close(channel, id, now))
             .wait()?;
-        let due = self.tournaments.payouts_due_of(channel, id, now)?;
+        let due = self.domains.tournaments.payouts_due_of(channel, id, now)?;
         self.pay_rounds(&due, now).map(|_| ())
     }
 
@@ -126,7 +131,7 @@ impl Engine {
         id: &TourneyId,
     ) -> Result<(), EngineError> {
         let now = self.clock.now_ms();
-        self.tournament_pending(self.tournaments.delete(channel, id, now))
+        self.tournament_pending(self.domains.tournaments.delete(channel, id, now))
             .wait()
     }
 
@@ -139,7 +144,10 @@ impl Engine {
         offset: i64,
         limit: i64,
     ) -> Result<Vec<RankRow>, EngineError> {
-        Ok(self.tournaments.ranks(channel, id, round, offset, limit)?)
+        Ok(self
+            .domains
+            .tournaments
+            .ranks(channel, id, round, offset, limit)?)
     }
 
     /// One wallet's row in a round, if it has a score there.
@@ -150,7 +158,10 @@ impl Engine {
         round: i64,
         wallet: WalletId,
     ) -> Result<Option<RankRow>, EngineError> {
-        Ok(self.tournaments.player_rank(channel, id, round, wallet)?)
+        Ok(self
+            .domains
+            .tournaments
+            .player_rank(channel, id, round, wallet)?)
     }
 
     /// The rows around a wallet: up to `before` above it and `after` below.
@@ -164,6 +175,7 @@ impl Engine {
         after: usize,
     ) -> Result<Vec<RankRow>, EngineError> {
         Ok(self
+            .domains
             .tournaments
             .around(channel, id, round, wallet, (before, after))?)
     }
@@ -173,7 +185,7 @@ impl Engine {
     /// [`Engine::expire_stale_rounds`]).
     pub fn tick_tournaments(&self) -> Result<TickReport, EngineError> {
         let now = self.clock.now_ms();
-        let due = self.tournaments.payouts_due(now);
+        let due = self.domains.tournaments.payouts_due(now);
         self.pay_rounds(&due, now)
     }
 
@@ -183,6 +195,7 @@ impl Engine {
         let mut lsn = Lsn(0);
         for &(key, round) in rounds {
             let logged = self
+                .domains
                 .tournaments
                 .run_payout(key, round, now_ms, |w, req| self.pay_prize(w, req));
             lsn = lsn.max(logged.lsn);
@@ -247,16 +260,21 @@ impl Engine {
 
     /// Offers record `id` of `wallet` to the tournaments; returns what to wait for.
     fn offer_record(&self, wallet: WalletId, id: RecordId) -> Result<Lsn, EngineError> {
-        let Some(key) = self.ledger.wallet_key(wallet) else {
-            return Ok(Lsn(0));
-        };
-        if !self.tournaments.channel_has_bindings(&key.channel) {
+        // Without any binding nothing can score: skip the second shard lock and the
+        // key clone that finding the record's channel costs (every win closes a round).
+        if !self.domains.tournaments.has_bindings() {
             return Ok(Lsn(0));
         }
-        let Some(record) = self.ledger.records().get(&key.channel, id) else {
+        let Some(key) = self.domains.ledger.wallet_key(wallet) else {
             return Ok(Lsn(0));
         };
-        let logged = self.tournaments.score(&record);
+        if !self.domains.tournaments.channel_has_bindings(&key.channel) {
+            return Ok(Lsn(0));
+        }
+        let Some(record) = self.domains.ledger.records().get(&key.channel, id) else {
+            return Ok(Lsn(0));
+        };
+        let logged = self.domains.tournaments.score(&record);
         logged.result.map(|_| logged.lsn).map_err(Into::into)
     }
 
@@ -265,7 +283,7 @@ impl Engine {
     /// scored now. Offering a record that already scored changes nothing.
     pub fn rescore_recent_records(&self) -> Result<usize, EngineError> {
         let mut since: BTreeMap<(ChannelId, GameId), i64> = BTreeMap::new();
-        for s in self.tournaments.rescore_scopes() {
+        for s in self.domains.tournaments.rescore_scopes() {
             let e = since.entry((s.channel, s.game)).or_insert(s.since_ms);
             *e = (*e).min(s.since_ms);
         }
@@ -282,7 +300,7 @@ impl Engine {
         records.dedup_by_key(|r| r.id);
         let (mut scored, mut lsn) = (0, Lsn(0));
         for r in &records {
-            let logged = self.tournaments.score(r);
+            let logged = self.domains.tournaments.score(r);
             lsn = lsn.max(logged.lsn);
             scored += logged.result?.iter().filter(|o| o.result.is_ok()).count();
         }
@@ -305,7 +323,7 @@ impl Engine {
                 size: MAX_PAGE_SIZE,
                 ..RecordQuery::default()
             };
-            let page = self.ledger.records().query(&scope.channel, &query);
+            let page = self.domains.ledger.records().query(&scope.channel, &query);
             let Some(last) = page.last() else {
                 return out;
             };

@@ -428,9 +428,15 @@ impl<J: Journal<TournamentEffect>> Tournaments<J> {
         debug_assert!(applied, "an effect for a round the tournament lacks");
     }
 
+    /// Whether any game is bound to any tournament: one atomic load, the hot path's
+    /// first filter.
+    pub fn has_bindings(&self) -> bool {
+        self.bindings.load(Ordering::Relaxed) > 0
+    }
+
     /// Whether any game of `channel` is bound to a tournament: the hot path's filter.
     pub fn channel_has_bindings(&self, channel: &ChannelId) -> bool {
-        self.bindings.load(Ordering::Relaxed) > 0 && self.dir.read().bound.contains_key(channel)
+        self.has_bindings() && self.dir.read().bound.contains_key(channel)
     }
 
     /// Scores a closed game round in every tournament its game is bound to.

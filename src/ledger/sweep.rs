@@ -156,11 +156,6 @@ impl<J: Journal<LedgerEffect>> Ledger<J> {
             shard.lock().wallets.values().for_each(|w| f(w));
         }
     }
-
-    /// Number of wallets.
-    pub fn wallet_count(&self) -> usize {
-        self.shards.iter().map(|s| s.lock().wallets.len()).sum()
-    }
 }
 
 /// The (wallet, round, game, player) of every unclosed round in `scope`.
