@@ -7,8 +7,10 @@
 //! applying one twice, or applying an older one before the newer ones again, ends in
 //! the same state: that is what makes fuzzy snapshots correct (DESIGN §3).
 
+use super::plan::Hashes;
 use super::records::GameRecord;
 use super::round::{ClosedRound, Round};
+use super::table::IdHash;
 use super::wallet::{TxEntry, TxOutcome, TxParams, Wallet, WalletState};
 use crate::ids::{RoundId, TxId, WalletId, WalletKey};
 use serde::{Deserialize, Serialize};
@@ -51,11 +53,17 @@ pub enum RoundChange {
 /// Applies a change to its wallet. Returns the record to store, if any.
 ///
 /// Called under the wallet's shard lock, both live and on replay. It checks nothing:
-/// the planner validated the change against the state it was planned from.
-pub(crate) fn apply_change(w: &mut Wallet, change: WalletChange) -> Option<Arc<GameRecord>> {
+/// the planner validated the change against the state it was planned from. `hashes`
+/// are the planner's hashes of the change's ids; replay passes none.
+pub(crate) fn apply_change(
+    w: &mut Wallet,
+    change: WalletChange,
+    hashes: Hashes,
+) -> Option<Arc<GameRecord>> {
     debug_assert_eq!(w.id, change.wallet);
     w.state = change.state;
     if let Some((tx, entry)) = change.tx {
+        let had_tombstone = change.tombstone.is_some();
         if let Some(bet_tx) = change.tombstone {
             let tomb = TxEntry {
                 params: TxParams::Tombstone {
@@ -65,15 +73,25 @@ pub(crate) fn apply_change(w: &mut Wallet, change: WalletChange) -> Option<Arc<G
             };
             w.txs.insert(bet_tx, tomb);
         }
-        w.txs.insert(tx, entry);
+        match hashes.tx {
+            // Live: the planner looked the id up under this lock and did not find
+            // it, and no tombstone was just written (a refund may name itself).
+            Some(hash) if !had_tombstone => w.txs.insert_new_hashed(hash, tx, entry),
+            // Replay may meet an id that a fuzzy snapshot already holds.
+            _ => {
+                w.txs.insert(tx, entry);
+            }
+        }
     }
     match change.round {
-        Some(RoundChange::Upsert(round)) => {
-            w.open.insert(round.id.clone(), round);
-        }
+        Some(RoundChange::Upsert(round)) => match hashes.round {
+            Some(hash) if hashes.round_is_new => w.rounds.insert_new(hash, round),
+            Some(hash) => w.rounds.upsert(hash, round),
+            None => w.rounds.upsert(IdHash::of(&round.id), round),
+        },
         Some(RoundChange::Close { round, closed }) => {
-            w.open.remove(&round);
-            w.closed.insert(round, closed);
+            let hash = hashes.round.unwrap_or_else(|| IdHash::of(&round));
+            w.rounds.close(hash, round, closed);
         }
         None => {}
     }

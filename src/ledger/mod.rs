@@ -18,18 +18,20 @@ pub mod error;
 mod plan;
 pub mod records;
 pub mod round;
+pub mod rounds;
 pub mod snapshot;
 mod sweep;
+pub mod table;
 pub mod types;
 pub mod wallet;
 
 use crate::ids::{ChannelId, Currency, GameId, PlayerId, RecordId, RoundId, WalletId, WalletKey};
 use crate::journal::{Journal, Lsn};
 use crate::money::Amount;
-use effect::{apply_change, LedgerEffect};
+use effect::{apply_change, LedgerEffect, WalletChange};
 use error::LedgerError;
 use parking_lot::Mutex;
-use plan::{Ctx, Plan};
+use plan::{Ctx, Hashes, Plan};
 use records::RecordStore;
 use round::RoundStatus;
 use std::collections::HashSet;
@@ -258,31 +260,36 @@ impl<J: Journal<LedgerEffect>> Ledger<J> {
             now_ms,
             next_record: &next_record,
         };
-        let mut shard = self.shard(id).lock();
-        let Some(wallet) = shard.wallets.get(&id) else {
+        let mut guard = self.shard(id).lock();
+        let Shard { wallets, unclosed } = &mut *guard;
+        // One lookup: the wallet the plan read is the one the change is applied to.
+        let Some(wallet) = wallets.get_mut(&id) else {
             return Logged::rejected(LedgerError::WalletNotFound(id));
         };
-        match planner(wallet, &ctx) {
-            Plan::Reject(e) => Logged::rejected(e),
-            Plan::Replay(result) => Logged {
-                result,
-                lsn: self.journal.appended(),
-            },
-            Plan::Apply { change, result } => {
-                let effect = LedgerEffect::Wallet(change);
-                match self.journal.append(&effect) {
-                    Ok(lsn) => {
-                        let applied = self.apply_locked(&mut shard, effect, Mode::Live);
-                        debug_assert!(
-                            applied.is_ok(),
-                            "the planned wallet vanished under its lock"
-                        );
-                        Logged { result, lsn }
-                    }
-                    Err(e) => Logged::rejected(e.into()),
+        let (change, hashes, result) = match planner(wallet, &ctx) {
+            Plan::Reject(e) => return Logged::rejected(e),
+            Plan::Replay(result) => {
+                return Logged {
+                    result,
+                    lsn: self.journal.appended(),
                 }
             }
-        }
+            Plan::Apply {
+                change,
+                hashes,
+                result,
+            } => (change, hashes, result),
+        };
+        let effect = LedgerEffect::Wallet(change);
+        let lsn = match self.journal.append(&effect) {
+            Ok(lsn) => lsn,
+            Err(e) => return Logged::rejected(e.into()),
+        };
+        let LedgerEffect::Wallet(change) = effect else {
+            unreachable!("built as a wallet change just above");
+        };
+        self.apply_to_wallet(wallet, unclosed, change, hashes, Mode::Live);
+        Logged { result, lsn }
     }
 
     /// Applies an effect to a locked shard (and its record to the record store).
@@ -304,12 +311,25 @@ impl<J: Journal<LedgerEffect>> Ledger<J> {
             LedgerEffect::Wallet(change) => change,
         };
         let id = change.wallet;
-        let w = shard
-            .wallets
-            .get_mut(&id)
-            .ok_or(ReplayError::UnknownWallet(id))?;
-        let had_open = !w.open.is_empty();
-        let record = apply_change(w, change);
+        let Shard { wallets, unclosed } = shard;
+        let w = wallets.get_mut(&id).ok_or(ReplayError::UnknownWallet(id))?;
+        self.apply_to_wallet(w, unclosed, change, Hashes::default(), mode);
+        Ok(())
+    }
+
+    /// Applies a change to its (locked) wallet, keeps the shard's index of wallets
+    /// with unclosed rounds, and stores the change's record.
+    fn apply_to_wallet(
+        &self,
+        w: &mut Wallet,
+        unclosed: &mut HashSet<WalletId, foldhash::fast::RandomState>,
+        change: WalletChange,
+        hashes: Hashes,
+        mode: Mode,
+    ) {
+        let id = w.id;
+        let had_open = w.rounds.has_open();
+        let record = apply_change(w, change, hashes);
         // During replay a wallet passes through states older than what a fuzzy
         // snapshot already holds, so its invariants hold only once replay ends.
         if cfg!(debug_assertions) && mode == Mode::Live {
@@ -317,19 +337,18 @@ impl<J: Journal<LedgerEffect>> Ledger<J> {
         }
         // Touch the index only when the wallet gains its first or loses its last
         // unclosed round: most operations change neither.
-        match (had_open, w.open.is_empty()) {
+        match (had_open, !w.rounds.has_open()) {
             (true, true) => {
-                shard.unclosed.remove(&id);
+                unclosed.remove(&id);
             }
             (false, false) => {
-                shard.unclosed.insert(id);
+                unclosed.insert(id);
             }
             _ => {}
         }
         if let Some(record) = record {
             self.records.insert(record);
         }
-        Ok(())
     }
 
     /// Applies a logged effect during recovery. Idempotent.

@@ -8,6 +8,8 @@ use super::effect::{RoundChange, WalletChange};
 use super::error::LedgerError;
 use super::records::GameRecord;
 use super::round::{BetLeg, ClosedRound, Round, RoundEnd, RoundStatus, MAX_BETS_PER_ROUND};
+use super::rounds::RoundEntry;
+use super::table::IdHash;
 use super::types::*;
 use super::wallet::{
     StoredReceipt, TxEntry, TxOutcome, TxParams, Wallet, WalletState, MAX_OPEN_ROUNDS,
@@ -29,8 +31,32 @@ pub(crate) enum Plan {
     /// Apply `change`, then return `result`.
     Apply {
         change: WalletChange,
+        hashes: Hashes,
         result: Result<Receipt, LedgerError>,
     },
+}
+
+/// The hashes of the ids a planner looked up, handed to the apply step so that it
+/// hashes nothing again. `None` makes the apply step hash the id itself (replay,
+/// expiry).
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Hashes {
+    /// Of the change's transaction id.
+    pub tx: Option<IdHash>,
+    /// Of the change's round id.
+    pub round: Option<IdHash>,
+    /// The planner looked the round up under this lock and did not find it.
+    pub round_is_new: bool,
+}
+
+impl Hashes {
+    fn new(tx: IdHash, round: Option<IdHash>) -> Hashes {
+        Hashes {
+            tx: Some(tx),
+            round,
+            round_is_new: false,
+        }
+    }
 }
 
 /// What planners need besides the wallet: the time, and record ids on demand.
@@ -47,8 +73,8 @@ macro_rules! reject {
 
 /// `Some(plan)` when `tx` is already in the table: a replay if the parameters are
 /// the same, otherwise a conflict (or a cancelled bet, for a tombstone).
-fn seen(w: &Wallet, tx: &TxId, params: &TxParams) -> Option<Plan> {
-    let entry = w.txs.get(tx)?;
+fn seen(w: &Wallet, tx: &TxId, tx_hash: IdHash, params: &TxParams) -> Option<Plan> {
+    let entry = w.txs.get_hashed(tx_hash, tx)?;
     if &entry.params != params {
         return Some(Plan::Reject(match entry.params {
             TxParams::Tombstone { .. } => LedgerError::BetCancelled(tx.clone()),
@@ -97,10 +123,11 @@ struct Movement {
     state: WalletState,
 }
 
-/// Builds the change and receipt of an applied transaction.
+/// Builds the change of an applied transaction.
 fn applied(
     w: &Wallet,
     tx: &TxId,
+    hashes: Hashes,
     params: TxParams,
     mv: Movement,
     round: Option<RoundChange>,
@@ -130,6 +157,7 @@ fn applied(
             round,
             record,
         },
+        hashes,
         result: Ok(stored.to_receipt(w.id, tx.clone(), false)),
     }
 }
@@ -139,7 +167,8 @@ pub(crate) fn deposit(w: &Wallet, req: &DepositRequest) -> Plan {
         reject!(e);
     }
     let params = TxParams::Deposit { amount: req.amount };
-    if let Some(plan) = seen(w, &req.tx, &params) {
+    let tx_hash = IdHash::of(&req.tx);
+    if let Some(plan) = seen(w, &req.tx, tx_hash, &params) {
         return plan;
     }
     let mut state = w.state;
@@ -150,6 +179,7 @@ pub(crate) fn deposit(w: &Wallet, req: &DepositRequest) -> Plan {
     applied(
         w,
         &req.tx,
+        Hashes::new(tx_hash, None),
         params,
         Movement {
             kind: OpKind::Deposit,
@@ -168,7 +198,8 @@ pub(crate) fn withdraw(w: &Wallet, req: &WithdrawRequest) -> Plan {
         }
     }
     let params = TxParams::Withdraw { amount: req.amount };
-    if let Some(plan) = seen(w, &req.tx, &params) {
+    let tx_hash = IdHash::of(&req.tx);
+    if let Some(plan) = seen(w, &req.tx, tx_hash, &params) {
         return plan;
     }
     let mut state = w.state;
@@ -185,6 +216,7 @@ pub(crate) fn withdraw(w: &Wallet, req: &WithdrawRequest) -> Plan {
     applied(
         w,
         &req.tx,
+        Hashes::new(tx_hash, None),
         params,
         Movement {
             kind: OpKind::Withdraw,
@@ -208,7 +240,8 @@ pub(crate) fn prize(w: &Wallet, req: &PrizeRequest) -> Plan {
         reject!(e);
     }
     let params = TxParams::Prize { amount: req.amount };
-    if let Some(plan) = seen(w, &req.tx, &params) {
+    let tx_hash = IdHash::of(&req.tx);
+    if let Some(plan) = seen(w, &req.tx, tx_hash, &params) {
         return plan;
     }
     let mut state = w.state;
@@ -219,6 +252,7 @@ pub(crate) fn prize(w: &Wallet, req: &PrizeRequest) -> Plan {
     applied(
         w,
         &req.tx,
+        Hashes::new(tx_hash, None),
         params,
         Movement {
             kind: OpKind::Prize,
@@ -239,29 +273,32 @@ pub(crate) fn bet(w: &Wallet, req: &BetRequest, ctx: &Ctx<'_>) -> Plan {
         game: req.game.id.clone(),
         amount: req.amount,
     };
-    if let Some(plan) = seen(w, &req.tx, &params) {
+    let (tx_hash, round_hash) = (IdHash::of(&req.tx), IdHash::of(&req.round));
+    if let Some(plan) = seen(w, &req.tx, tx_hash, &params) {
         return plan;
     }
-    if w.closed.contains_key(&req.round) {
-        reject!(LedgerError::RoundClosed(req.round.clone()));
-    }
-    let mut round = match w.open.get(&req.round) {
-        Some(r) if r.game.id != req.game.id => {
+    let mut hashes = Hashes::new(tx_hash, Some(round_hash));
+    let mut round = match w.rounds.get_hashed(round_hash, &req.round) {
+        Some(RoundEntry::Closed(_)) => reject!(LedgerError::RoundClosed(req.round.clone())),
+        Some(RoundEntry::Open(r)) if r.game.id != req.game.id => {
             reject!(LedgerError::GameMismatch {
                 round: req.round.clone()
             })
         }
-        Some(r) if r.status != RoundStatus::Open => {
+        Some(RoundEntry::Open(r)) if r.status != RoundStatus::Open => {
             reject!(wrong_state(&req.round, "the round is not open"))
         }
-        Some(r) if r.bets.len() >= MAX_BETS_PER_ROUND => {
+        Some(RoundEntry::Open(r)) if r.bets.len() >= MAX_BETS_PER_ROUND => {
             reject!(LedgerError::LimitExceeded("bets per round"))
         }
-        Some(r) => r.clone(),
-        None if w.open.len() >= MAX_OPEN_ROUNDS => {
+        Some(RoundEntry::Open(r)) => r.clone(),
+        None if w.rounds.open_count() >= MAX_OPEN_ROUNDS => {
             reject!(LedgerError::LimitExceeded("open rounds per wallet"))
         }
-        None => new_round(w, req, ctx.now_ms),
+        None => {
+            hashes.round_is_new = true;
+            new_round(w, req, ctx.now_ms)
+        }
     };
     let mut state = w.state;
     if req.amount > state.available {
@@ -284,6 +321,7 @@ pub(crate) fn bet(w: &Wallet, req: &BetRequest, ctx: &Ctx<'_>) -> Plan {
     applied(
         w,
         &req.tx,
+        hashes,
         params,
         Movement {
             kind: OpKind::Bet,
@@ -318,10 +356,10 @@ fn wrong_state(round: &RoundId, reason: &'static str) -> LedgerError {
 }
 
 /// The open round `id`, or the error for a closed or unknown one.
-fn open_round<'w>(w: &'w Wallet, id: &RoundId) -> Result<&'w Round, LedgerError> {
-    match w.open.get(id) {
-        Some(r) => Ok(r),
-        None if w.closed.contains_key(id) => Err(LedgerError::RoundClosed(id.clone())),
+fn open_round<'w>(w: &'w Wallet, id: &RoundId, hash: IdHash) -> Result<&'w Round, LedgerError> {
+    match w.rounds.get_hashed(hash, id) {
+        Some(RoundEntry::Open(r)) => Ok(r),
+        Some(RoundEntry::Closed(_)) => Err(LedgerError::RoundClosed(id.clone())),
         None => Err(LedgerError::RoundNotFound(id.clone())),
     }
 }
@@ -353,10 +391,11 @@ pub(crate) fn win(w: &Wallet, req: &WinRequest, ctx: &Ctx<'_>) -> Plan {
         breakdown,
         keep_open: req.keep_open,
     };
-    if let Some(plan) = seen(w, &req.tx, &params) {
+    let (tx_hash, round_hash) = (IdHash::of(&req.tx), IdHash::of(&req.round));
+    if let Some(plan) = seen(w, &req.tx, tx_hash, &params) {
         return plan;
     }
-    let round = match open_round(w, &req.round) {
+    let round = match open_round(w, &req.round, round_hash) {
         Ok(r) if r.game.id != req.game => reject!(LedgerError::GameMismatch {
             round: req.round.clone()
         }),
@@ -390,6 +429,7 @@ pub(crate) fn win(w: &Wallet, req: &WinRequest, ctx: &Ctx<'_>) -> Plan {
         return applied(
             w,
             &req.tx,
+            Hashes::new(tx_hash, Some(round_hash)),
             params,
             mv,
             Some(RoundChange::Upsert(round)),
@@ -400,6 +440,7 @@ pub(crate) fn win(w: &Wallet, req: &WinRequest, ctx: &Ctx<'_>) -> Plan {
     settle(
         w,
         &req.tx,
+        Hashes::new(tx_hash, Some(round_hash)),
         params,
         mv,
         round,
@@ -417,10 +458,11 @@ pub(crate) fn end_round(w: &Wallet, req: &EndRoundRequest, ctx: &Ctx<'_>) -> Pla
     let params = TxParams::EndRound {
         round: req.round.clone(),
     };
-    if let Some(plan) = seen(w, &req.tx, &params) {
+    let (tx_hash, round_hash) = (IdHash::of(&req.tx), IdHash::of(&req.round));
+    if let Some(plan) = seen(w, &req.tx, tx_hash, &params) {
         return plan;
     }
-    let round = match open_round(w, &req.round) {
+    let round = match open_round(w, &req.round, round_hash) {
         Ok(r) => r,
         Err(e) => reject!(e),
     };
@@ -436,7 +478,8 @@ pub(crate) fn end_round(w: &Wallet, req: &EndRoundRequest, ctx: &Ctx<'_>) -> Pla
         release: live,
         total_bet: live,
     };
-    settle(w, &req.tx, params, mv, round, closing, ctx)
+    let hashes = Hashes::new(tx_hash, Some(round_hash));
+    settle(w, &req.tx, hashes, params, mv, round, closing, ctx)
 }
 
 /// How a round closes: what it releases from `held` and what its record says.
@@ -451,9 +494,11 @@ pub(crate) struct Closing {
 }
 
 /// An applied transaction that closes `round`.
+#[allow(clippy::too_many_arguments)]
 fn settle(
     w: &Wallet,
     tx: &TxId,
+    hashes: Hashes,
     params: TxParams,
     mut mv: Movement,
     round: &Round,
@@ -461,7 +506,7 @@ fn settle(
     ctx: &Ctx<'_>,
 ) -> Plan {
     match close(w, round, &mut mv.state, closing, ctx) {
-        Ok((change, record)) => applied(w, tx, params, mv, Some(change), Some(record)),
+        Ok((change, record)) => applied(w, tx, hashes, params, mv, Some(change), Some(record)),
         Err(e) => Plan::Reject(e),
     }
 }
@@ -525,16 +570,19 @@ pub(crate) fn refund(w: &Wallet, req: &RefundRequest, ctx: &Ctx<'_>) -> Plan {
     let params = TxParams::Refund {
         bet_tx: req.bet_tx.clone(),
     };
-    if let Some(plan) = seen(w, &req.tx, &params) {
+    let tx_hash = IdHash::of(&req.tx);
+    if let Some(plan) = seen(w, &req.tx, tx_hash, &params) {
         return plan;
     }
     let (round_id, amount) = match w.txs.get(&req.bet_tx).map(|e| &e.params) {
-        None => return tombstone(w, req),
+        None => return tombstone(w, req, tx_hash),
         Some(TxParams::Bet { round, amount, .. }) => (round, *amount),
         Some(TxParams::Tombstone { .. }) => reject!(LedgerError::UnknownBet(req.bet_tx.clone())),
         Some(_) => reject!(LedgerError::NotABet(req.bet_tx.clone())),
     };
-    let round = match open_round(w, round_id) {
+    let round_hash = IdHash::of(round_id);
+    let hashes = Hashes::new(tx_hash, Some(round_hash));
+    let round = match open_round(w, round_id, round_hash) {
         Ok(r) if r.win_count > 0 => reject!(wrong_state(round_id, "the round has a win")),
         Ok(r) => r,
         Err(e) => reject!(e),
@@ -563,6 +611,7 @@ pub(crate) fn refund(w: &Wallet, req: &RefundRequest, ctx: &Ctx<'_>) -> Plan {
         return applied(
             w,
             &req.tx,
+            hashes,
             params,
             mv,
             Some(RoundChange::Upsert(round)),
@@ -576,11 +625,11 @@ pub(crate) fn refund(w: &Wallet, req: &RefundRequest, ctx: &Ctx<'_>) -> Plan {
         release: Amount::ZERO,
         total_bet: Amount::ZERO,
     };
-    settle(w, &req.tx, params, mv, round, closing, ctx)
+    settle(w, &req.tx, hashes, params, mv, round, closing, ctx)
 }
 
 /// A refund of a bet never seen: remember the refund and cancel the bet id.
-fn tombstone(w: &Wallet, req: &RefundRequest) -> Plan {
+fn tombstone(w: &Wallet, req: &RefundRequest, tx_hash: IdHash) -> Plan {
     let entry = TxEntry {
         params: TxParams::Refund {
             bet_tx: req.bet_tx.clone(),
@@ -596,6 +645,7 @@ fn tombstone(w: &Wallet, req: &RefundRequest) -> Plan {
             round: None,
             record: None,
         },
+        hashes: Hashes::new(tx_hash, None),
         result: Err(LedgerError::UnknownBet(req.bet_tx.clone())),
     }
 }
@@ -607,7 +657,7 @@ pub(crate) fn expire(
     round_id: &RoundId,
     ctx: &Ctx<'_>,
 ) -> Result<WalletChange, LedgerError> {
-    let round = open_round(w, round_id)?;
+    let round = open_round(w, round_id, IdHash::of(round_id))?;
     let mut state = w.state;
     let live = round.live_bets();
     state.available = add(state.available, live)?;

@@ -71,7 +71,7 @@ impl<J: Journal<LedgerEffect>> Ledger<J> {
             self.directory(&w.key).lock().insert(w.key.clone(), id);
             self.next_wallet.fetch_max(id.0 + 1, Ordering::Relaxed);
             let mut shard = self.shard(id).lock();
-            if !w.open.is_empty() {
+            if w.rounds.has_open() {
                 shard.unclosed.insert(id);
             }
             shard.wallets.insert(id, Box::new(w));

@@ -105,7 +105,7 @@ impl<J: Journal<LedgerEffect>> Ledger<J> {
                 if &w.key.channel != channel || player.is_some_and(|p| p != &w.key.player) {
                     continue;
                 }
-                out.extend(w.open.values().map(|r| IncompleteGame {
+                out.extend(w.rounds.open_rounds().map(|r| IncompleteGame {
                     wallet: w.id,
                     player: w.key.player.clone(),
                     currency: w.key.currency.clone(),
@@ -135,11 +135,11 @@ impl<J: Journal<LedgerEffect>> Ledger<J> {
                 w.check();
                 assert_eq!(
                     shard.unclosed.contains(id),
-                    !w.open.is_empty(),
+                    w.rounds.has_open(),
                     "unclosed index of wallet {id}"
                 );
                 assert!(self.next_wallet.load(Ordering::Relaxed) > id.0);
-                for closed in w.closed.values() {
+                for (_, closed) in w.rounds.closed_rounds() {
                     assert!(
                         self.records.get(&w.key.channel, closed.record).is_some(),
                         "record {} of wallet {id}",
@@ -166,8 +166,8 @@ fn expiry_targets<'a>(
     wallets
         .filter(|w| scope.wallet_matches(w))
         .flat_map(|w| {
-            w.open
-                .values()
+            w.rounds
+                .open_rounds()
                 .filter(|r| scope.round_matches(r.opened_at_ms))
                 .map(|r| (w.id, r.id.clone(), r.game.id.clone(), w.key.player.clone()))
         })

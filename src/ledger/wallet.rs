@@ -8,7 +8,8 @@
 //! - `held` equals the sum of the live bets of the open rounds;
 //! - conservation: `available = deposits − withdrawals − bets + wins + refunds + prizes`.
 
-use super::round::{ClosedRound, Round};
+use super::rounds::Rounds;
+use super::table::IdTable;
 use super::types::{Balance, OpKind, Receipt, WinBreakdown, WithdrawAmount};
 use crate::ids::{GameId, RecordId, RoundId, TxId, WalletId, WalletKey};
 use crate::money::Amount;
@@ -142,11 +143,9 @@ pub struct Wallet {
     pub id: WalletId,
     pub key: WalletKey,
     pub state: WalletState,
-    pub txs: Map<TxId, TxEntry>,
-    /// Rounds not yet closed: open (2) or incomplete (3, 4).
-    /// Boxed: a round is moved in and out whole, and small buckets rehash fast.
-    pub open: Map<RoundId, Box<Round>>,
-    pub closed: Map<RoundId, ClosedRound>,
+    pub txs: IdTable<TxId, TxEntry>,
+    /// Every round seen: open (2), incomplete (3, 4) or closed.
+    pub rounds: Rounds,
 }
 
 impl Wallet {
@@ -155,9 +154,8 @@ impl Wallet {
             id,
             key,
             state: WalletState::default(),
-            txs: Map::default(),
-            open: Map::default(),
-            closed: Map::default(),
+            txs: IdTable::default(),
+            rounds: Rounds::default(),
         }
     }
 
@@ -181,8 +179,8 @@ impl Wallet {
             self.id
         );
         let held: i128 = self
-            .open
-            .values()
+            .rounds
+            .open_rounds()
             .map(|r| i128::from(r.live_bets().minor_units()))
             .sum();
         assert_eq!(
@@ -197,6 +195,10 @@ impl Wallet {
             "wallet {} conservation",
             self.id
         );
-        assert!(self.open.keys().all(|r| !self.closed.contains_key(r)));
+        assert!(
+            self.rounds.open_ids_consistent(),
+            "wallet {} open-round list",
+            self.id
+        );
     }
 }

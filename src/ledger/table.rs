@@ -1,0 +1,258 @@
+//! `IdTable`: a wallet's hash table keyed by a caller-supplied id (a transaction id,
+//! a round id), built so that a bet hashes each id once.
+//!
+//! A bet looks its transaction id and its round id up while it is planned and
+//! inserts them when it is applied. With an ordinary map that is four string hashes,
+//! and every growth of the table hashes every key again. Here the planner computes
+//! an [`IdHash`] once and hands it to the apply step, and each slot keeps its key's
+//! hash, so growing the table moves slots without hashing anything.
+//!
+//! Hashes come from one process-wide, randomly seeded hasher: callers choose the
+//! ids, so they must not be able to aim collisions at a table.
+//!
+//! On the wire (snapshots) an `IdTable` is a plain serde map, the same bytes a
+//! `HashMap` of the same entries writes.
+
+use hashbrown::HashTable;
+use serde::de::{Deserialize, Deserializer, MapAccess, Visitor};
+use serde::ser::{Serialize, SerializeMap, Serializer};
+use std::fmt;
+use std::hash::{BuildHasher, Hash};
+use std::marker::PhantomData;
+use std::sync::LazyLock;
+
+static HASHER: LazyLock<foldhash::fast::RandomState> = LazyLock::new(Default::default);
+
+/// The hash of an id under the process's table hasher. Only [`IdHash::of`] makes
+/// one, so a table is never probed with a hash of some other thing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct IdHash(u64);
+
+impl IdHash {
+    pub fn of<K: Hash + ?Sized>(key: &K) -> IdHash {
+        IdHash(HASHER.hash_one(key))
+    }
+}
+
+struct Slot<K, V> {
+    /// `IdHash::of(&key)`, kept so that growing the table hashes nothing.
+    hash: u64,
+    key: K,
+    value: V,
+}
+
+/// A hash map from ids to values whose lookups and inserts take a precomputed hash.
+pub struct IdTable<K, V> {
+    slots: HashTable<Slot<K, V>>,
+}
+
+impl<K, V> Default for IdTable<K, V> {
+    fn default() -> Self {
+        IdTable {
+            slots: HashTable::new(),
+        }
+    }
+}
+
+impl<K: Hash + Eq, V> IdTable<K, V> {
+    pub fn len(&self) -> usize {
+        self.slots.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.slots.is_empty()
+    }
+
+    pub fn get(&self, key: &K) -> Option<&V> {
+        self.get_hashed(IdHash::of(key), key)
+    }
+
+    pub fn get_hashed(&self, hash: IdHash, key: &K) -> Option<&V> {
+        debug_assert_eq!(hash, IdHash::of(key), "hash of another key");
+        self.slots.find(hash.0, |s| s.key == *key).map(|s| &s.value)
+    }
+
+    pub fn contains_key(&self, key: &K) -> bool {
+        self.get(key).is_some()
+    }
+
+    pub fn contains_hashed(&self, hash: IdHash, key: &K) -> bool {
+        self.get_hashed(hash, key).is_some()
+    }
+
+    /// Inserts or replaces; returns the value replaced.
+    pub fn insert(&mut self, key: K, value: V) -> Option<V> {
+        self.insert_hashed(IdHash::of(&key), key, value)
+    }
+
+    /// Inserts or replaces under a precomputed hash; returns the value replaced.
+    pub fn insert_hashed(&mut self, hash: IdHash, key: K, value: V) -> Option<V> {
+        debug_assert_eq!(hash, IdHash::of(&key), "hash of another key");
+        if let Some(slot) = self.slots.find_mut(hash.0, |s| s.key == key) {
+            return Some(std::mem::replace(&mut slot.value, value));
+        }
+        let slot = Slot {
+            hash: hash.0,
+            key,
+            value,
+        };
+        self.slots.insert_unique(hash.0, slot, |s| s.hash);
+        None
+    }
+
+    /// Inserts a key the caller has just looked up under the same lock and not
+    /// found: one probe for a free slot, no comparison of keys.
+    pub fn insert_new_hashed(&mut self, hash: IdHash, key: K, value: V) {
+        debug_assert!(!self.contains_hashed(hash, &key), "the key is already in");
+        debug_assert_eq!(hash, IdHash::of(&key), "hash of another key");
+        let slot = Slot {
+            hash: hash.0,
+            key,
+            value,
+        };
+        self.slots.insert_unique(hash.0, slot, |s| s.hash);
+    }
+
+    pub fn remove(&mut self, key: &K) -> Option<V> {
+        self.remove_hashed(IdHash::of(key), key)
+    }
+
+    pub fn remove_hashed(&mut self, hash: IdHash, key: &K) -> Option<V> {
+        debug_assert_eq!(hash, IdHash::of(key), "hash of another key");
+        let entry = self.slots.find_entry(hash.0, |s| s.key == *key).ok()?;
+        Some(entry.remove().0.value)
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (&K, &V)> {
+        self.slots.iter().map(|s| (&s.key, &s.value))
+    }
+
+    pub fn keys(&self) -> impl Iterator<Item = &K> {
+        self.slots.iter().map(|s| &s.key)
+    }
+
+    pub fn values(&self) -> impl Iterator<Item = &V> {
+        self.slots.iter().map(|s| &s.value)
+    }
+
+    pub fn into_entries(self) -> impl Iterator<Item = (K, V)> {
+        self.slots.into_iter().map(|s| (s.key, s.value))
+    }
+}
+
+impl<K: Clone, V: Clone> Clone for IdTable<K, V> {
+    fn clone(&self) -> Self {
+        let mut slots = HashTable::with_capacity(self.slots.len());
+        for s in self.slots.iter() {
+            let slot = Slot {
+                hash: s.hash,
+                key: s.key.clone(),
+                value: s.value.clone(),
+            };
+            slots.insert_unique(s.hash, slot, |s: &Slot<K, V>| s.hash);
+        }
+        IdTable { slots }
+    }
+}
+
+/// Equal when they hold the same entries, whatever the order.
+impl<K: Hash + Eq, V: PartialEq> PartialEq for IdTable<K, V> {
+    fn eq(&self, other: &Self) -> bool {
+        self.len() == other.len()
+            && self
+                .slots
+                .iter()
+                .all(|s| other.get_hashed(IdHash(s.hash), &s.key) == Some(&s.value))
+    }
+}
+
+impl<K: Hash + Eq, V: Eq> Eq for IdTable<K, V> {}
+
+impl<K: fmt::Debug, V: fmt::Debug> fmt::Debug for IdTable<K, V> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_map()
+            .entries(self.slots.iter().map(|s| (&s.key, &s.value)))
+            .finish()
+    }
+}
+
+impl<K: Serialize, V: Serialize> Serialize for IdTable<K, V> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(Some(self.slots.len()))?;
+        for s in self.slots.iter() {
+            map.serialize_entry(&s.key, &s.value)?;
+        }
+        map.end()
+    }
+}
+
+impl<'de, K, V> Deserialize<'de> for IdTable<K, V>
+where
+    K: Deserialize<'de> + Hash + Eq,
+    V: Deserialize<'de>,
+{
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct TableVisitor<K, V>(PhantomData<(K, V)>);
+
+        impl<'de, K, V> Visitor<'de> for TableVisitor<K, V>
+        where
+            K: Deserialize<'de> + Hash + Eq,
+            V: Deserialize<'de>,
+        {
+            type Value = IdTable<K, V>;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a map of ids")
+            }
+
+            fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<Self::Value, A::Error> {
+                // The length comes from the input: cap what is reserved up front.
+                let hint = access.size_hint().unwrap_or(0).min(4096);
+                let mut table = IdTable {
+                    slots: HashTable::with_capacity(hint),
+                };
+                while let Some((key, value)) = access.next_entry()? {
+                    table.insert(key, value);
+                }
+                Ok(table)
+            }
+        }
+
+        deserializer.deserialize_map(TableVisitor(PhantomData))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use std::collections::HashMap;
+
+    proptest! {
+        /// Behaves as a `HashMap` under any sequence of inserts and removes, and
+        /// round-trips through postcard as the same bytes a `HashMap` would write.
+        #[test]
+        fn behaves_as_a_map(ops in proptest::collection::vec((any::<bool>(), 0u8..40, any::<u32>()), 0..300)) {
+            let mut table = IdTable::<String, u32>::default();
+            let mut model = HashMap::<String, u32>::new();
+            for (insert, k, v) in ops {
+                let key = format!("id-{k}");
+                if insert {
+                    prop_assert_eq!(table.insert(key.clone(), v), model.insert(key, v));
+                } else {
+                    prop_assert_eq!(table.remove(&key), model.remove(&key));
+                }
+                prop_assert_eq!(table.len(), model.len());
+            }
+            for (k, v) in &model {
+                prop_assert_eq!(table.get(k), Some(v));
+            }
+            let bytes = postcard::to_allocvec(&table).expect("encode");
+            let back: IdTable<String, u32> = postcard::from_bytes(&bytes).expect("decode");
+            prop_assert!(back == table);
+            let as_map: HashMap<String, u32> = postcard::from_bytes(&bytes).expect("decode as map");
+            prop_assert_eq!(as_map, model);
+            prop_assert!(table.clone() == table);
+        }
+    }
+}
