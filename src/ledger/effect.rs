@@ -55,16 +55,20 @@ pub enum RoundChange {
 /// Called under the wallet's shard lock, both live and on replay. It checks nothing:
 /// the planner validated the change against the state it was planned from. `hashes`
 /// are the planner's hashes of the change's ids; replay passes none.
+///
+/// The change's parts are taken out of it (it is left empty) rather than the change
+/// being passed by value: it is some 400 bytes, and every move of it is a copy.
 pub(crate) fn apply_change(
     w: &mut Wallet,
-    change: WalletChange,
+    change: &mut WalletChange,
     hashes: Hashes,
 ) -> Option<Arc<GameRecord>> {
     debug_assert_eq!(w.id, change.wallet);
     w.state = change.state;
-    if let Some((tx, entry)) = change.tx {
-        let had_tombstone = change.tombstone.is_some();
-        if let Some(bet_tx) = change.tombstone {
+    if let Some((tx, entry)) = change.tx.take() {
+        let tombstone = change.tombstone.take();
+        let had_tombstone = tombstone.is_some();
+        if let Some(bet_tx) = tombstone {
             let tomb = TxEntry {
                 params: TxParams::Tombstone {
                     refund_tx: tx.clone(),
@@ -83,7 +87,7 @@ pub(crate) fn apply_change(
             }
         }
     }
-    match change.round {
+    match change.round.take() {
         Some(RoundChange::Upsert(round)) => match hashes.round {
             Some(hash) if hashes.round_is_new => w.rounds.insert_new(hash, round),
             Some(hash) => w.rounds.upsert(hash, round),
@@ -95,5 +99,5 @@ pub(crate) fn apply_change(
         }
         None => {}
     }
-    change.record
+    change.record.take()
 }

@@ -266,30 +266,33 @@ impl<J: Journal<LedgerEffect>> Ledger<J> {
         let Some(wallet) = wallets.get_mut(&id) else {
             return Logged::rejected(LedgerError::WalletNotFound(id));
         };
-        let (change, hashes, result) = match planner(wallet, &ctx) {
-            Plan::Reject(e) => return Logged::rejected(e),
-            Plan::Replay(result) => {
-                return Logged {
-                    result,
-                    lsn: self.journal.appended(),
-                }
-            }
+        // Each arm works on the plan where it lies: the effect is some 400 bytes.
+        match planner(wallet, &ctx) {
+            Plan::Reject(e) => Logged::rejected(e),
+            Plan::Replay(result) => Logged {
+                result,
+                lsn: self.journal.appended(),
+            },
             Plan::Apply {
-                change,
+                ref mut effect,
                 hashes,
                 result,
-            } => (change, hashes, result),
-        };
-        let effect = LedgerEffect::Wallet(change);
-        let lsn = match self.journal.append(&effect) {
-            Ok(lsn) => lsn,
-            Err(e) => return Logged::rejected(e.into()),
-        };
-        let LedgerEffect::Wallet(change) = effect else {
-            unreachable!("built as a wallet change just above");
-        };
-        self.apply_to_wallet(wallet, unclosed, change, hashes, Mode::Live);
-        Logged { result, lsn }
+            } => {
+                let lsn = match self.journal.append(effect) {
+                    Ok(lsn) => lsn,
+                    Err(e) => return Logged::rejected(e.into()),
+                };
+                match effect {
+                    LedgerEffect::Wallet(change) => {
+                        self.apply_to_wallet(wallet, unclosed, change, hashes, Mode::Live)
+                    }
+                    LedgerEffect::WalletOpened { .. } => {
+                        debug_assert!(false, "a planner opened a wallet")
+                    }
+                }
+                Logged { result, lsn }
+            }
+        }
     }
 
     /// Applies an effect to a locked shard (and its record to the record store).
@@ -310,20 +313,22 @@ impl<J: Journal<LedgerEffect>> Ledger<J> {
             }
             LedgerEffect::Wallet(change) => change,
         };
+        let mut change = change;
         let id = change.wallet;
         let Shard { wallets, unclosed } = shard;
         let w = wallets.get_mut(&id).ok_or(ReplayError::UnknownWallet(id))?;
-        self.apply_to_wallet(w, unclosed, change, Hashes::default(), mode);
+        self.apply_to_wallet(w, unclosed, &mut change, Hashes::default(), mode);
         Ok(())
     }
 
     /// Applies a change to its (locked) wallet, keeps the shard's index of wallets
-    /// with unclosed rounds, and stores the change's record.
+    /// with unclosed rounds, and stores the change's record. Takes the change's
+    /// parts out of it (see `apply_change`).
     fn apply_to_wallet(
         &self,
         w: &mut Wallet,
         unclosed: &mut HashSet<WalletId, foldhash::fast::RandomState>,
-        change: WalletChange,
+        change: &mut WalletChange,
         hashes: Hashes,
         mode: Mode,
     ) {

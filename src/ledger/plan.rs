@@ -4,7 +4,7 @@
 //! transaction table for a replay or a conflict, and computes the wallet's next
 //! state with checked arithmetic. Its result is applied by `effect::apply_change`.
 
-use super::effect::{RoundChange, WalletChange};
+use super::effect::{LedgerEffect, RoundChange, WalletChange};
 use super::error::LedgerError;
 use super::records::GameRecord;
 use super::round::{BetLeg, ClosedRound, Round, RoundEnd, RoundStatus, MAX_BETS_PER_ROUND};
@@ -28,9 +28,11 @@ pub(crate) enum Plan {
     Reject(LedgerError),
     /// An identical request was applied before: return its stored outcome.
     Replay(Result<Receipt, LedgerError>),
-    /// Apply `change`, then return `result`.
+    /// Log and apply `effect` (always a `LedgerEffect::Wallet`), then return
+    /// `result`. Planners build the effect itself, so that it is not moved again
+    /// on its way to the log and the wallet.
     Apply {
-        change: WalletChange,
+        effect: LedgerEffect,
         hashes: Hashes,
         result: Result<Receipt, LedgerError>,
     },
@@ -144,21 +146,25 @@ fn applied(
         balance: state.balance(),
         record: record.as_ref().map(|r| r.id),
     };
-    let entry = TxEntry {
-        params,
-        outcome: TxOutcome::Applied(stored),
-    };
+    // One expression, no named temporaries: the plan is built where it is returned
+    // instead of being assembled on the stack and copied (it is some 500 bytes).
     Plan::Apply {
-        change: WalletChange {
+        result: Ok(stored.to_receipt(w.id, tx.clone(), false)),
+        effect: LedgerEffect::Wallet(WalletChange {
             wallet: w.id,
             state,
-            tx: Some((tx.clone(), entry)),
+            tx: Some((
+                tx.clone(),
+                TxEntry {
+                    params,
+                    outcome: TxOutcome::Applied(stored),
+                },
+            )),
             tombstone: None,
             round,
             record,
-        },
+        }),
         hashes,
-        result: Ok(stored.to_receipt(w.id, tx.clone(), false)),
     }
 }
 
@@ -637,14 +643,14 @@ fn tombstone(w: &Wallet, req: &RefundRequest, tx_hash: IdHash) -> Plan {
         outcome: TxOutcome::UnknownBet,
     };
     Plan::Apply {
-        change: WalletChange {
+        effect: LedgerEffect::Wallet(WalletChange {
             wallet: w.id,
             state: w.state,
             tx: Some((req.tx.clone(), entry)),
             tombstone: Some(req.bet_tx.clone()),
             round: None,
             record: None,
-        },
+        }),
         hashes: Hashes::new(tx_hash, None),
         result: Err(LedgerError::UnknownBet(req.bet_tx.clone())),
     }
