@@ -12,7 +12,7 @@ use crate::ids::{ChannelId, Currency, PlayerId, RecordId, RoundId, TxId, WalletI
 use crate::money::Amount;
 use parking_lot::RwLock;
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::HashMap;
 use std::ops::Bound;
 use std::sync::Arc;
 
@@ -85,12 +85,79 @@ impl RecordQuery {
     }
 }
 
-#[derive(Default, Serialize, Deserialize)]
+/// One channel's records in one stripe.
+///
+/// Sorted vectors rather than B-trees: record ids are handed out in increasing
+/// order and a record is stored right after its id is taken, so an insert is
+/// nearly always a push at the end (a B-tree insert walks and shifts nodes), and a
+/// page is a binary search and a slice.
+///
+/// Invariant: `all` and every `by_player` list are sorted by id, without repeats.
+#[derive(Default)]
 struct ChannelRecords {
-    /// Shared: B-tree nodes shift and split pointers, not 300-byte records, and a
-    /// snapshot takes a stripe's records by reference count, not by copy.
-    all: BTreeMap<RecordId, Arc<GameRecord>>,
-    by_player: HashMap<PlayerId, BTreeSet<RecordId>, foldhash::fast::RandomState>,
+    /// Shared: a snapshot takes a stripe's records by reference count, not by copy.
+    all: Vec<(RecordId, Arc<GameRecord>)>,
+    by_player: HashMap<PlayerId, Vec<RecordId>, foldhash::fast::RandomState>,
+}
+
+impl ChannelRecords {
+    fn insert(&mut self, record: Arc<GameRecord>) {
+        let id = record.id;
+        match self.by_player.get_mut(&record.player) {
+            Some(ids) => {
+                insert_sorted(ids, id, |i| *i, id);
+            }
+            None => {
+                self.by_player.insert(record.player.clone(), vec![id]);
+            }
+        }
+        insert_sorted(&mut self.all, id, |(i, _)| *i, (id, record));
+        debug_assert!(self.all.windows(2).rev().take(2).all(|w| w[0].0 < w[1].0));
+    }
+
+    fn get(&self, id: RecordId) -> Option<&Arc<GameRecord>> {
+        let at = self.all.binary_search_by_key(&id, |(i, _)| *i).ok()?;
+        Some(&self.all[at].1)
+    }
+}
+
+/// Inserts `item` (whose id is `id`) into `v`, sorted by id; replaces an item with
+/// the same id (replay). Returns whether it replaced one.
+fn insert_sorted<T>(v: &mut Vec<T>, id: RecordId, key: impl Fn(&T) -> RecordId, item: T) -> bool {
+    // The common case: the newest id so far.
+    if v.last().is_none_or(|last| key(last) < id) {
+        v.push(item);
+        return false;
+    }
+    match v.binary_search_by_key(&id, &key) {
+        Ok(at) => {
+            v[at] = item;
+            true
+        }
+        Err(at) => {
+            v.insert(at, item);
+            false
+        }
+    }
+}
+
+/// The part of an id-sorted slice inside `bounds`.
+fn range_by_id<T>(
+    v: &[T],
+    bounds: (Bound<RecordId>, Bound<RecordId>),
+    key: impl Fn(&T) -> RecordId,
+) -> &[T] {
+    let start = match bounds.0 {
+        Bound::Unbounded => 0,
+        Bound::Included(lo) => v.partition_point(|t| key(t) < lo),
+        Bound::Excluded(lo) => v.partition_point(|t| key(t) <= lo),
+    };
+    let end = match bounds.1 {
+        Bound::Unbounded => v.len(),
+        Bound::Included(hi) => v.partition_point(|t| key(t) <= hi),
+        Bound::Excluded(hi) => v.partition_point(|t| key(t) < hi),
+    };
+    &v[start..end.max(start)]
 }
 
 #[derive(Default)]
@@ -119,22 +186,20 @@ impl RecordStore {
     /// Inserts (or replaces, on replay) a record. Idempotent by id.
     pub fn insert(&self, record: Arc<GameRecord>) {
         let mut stripe = self.stripe(record.id).write();
-        let ch = stripe.channels.entry(record.channel.clone()).or_default();
-        ch.by_player
-            .entry(record.player.clone())
-            .or_default()
-            .insert(record.id);
-        ch.all.insert(record.id, record);
+        match stripe.channels.get_mut(&record.channel) {
+            Some(ch) => ch.insert(record),
+            None => {
+                let mut ch = ChannelRecords::default();
+                let channel = record.channel.clone();
+                ch.insert(record);
+                stripe.channels.insert(channel, ch);
+            }
+        }
     }
 
     pub fn get(&self, channel: &ChannelId, id: RecordId) -> Option<GameRecord> {
         let stripe = self.stripe(id).read();
-        stripe
-            .channels
-            .get(channel)?
-            .all
-            .get(&id)
-            .map(|r| (**r).clone())
+        stripe.channels.get(channel)?.get(id).map(|r| (**r).clone())
     }
 
     pub fn len(&self) -> usize {
@@ -186,7 +251,7 @@ impl RecordStore {
                 .read()
                 .channels
                 .values()
-                .flat_map(|c| c.all.values().cloned())
+                .flat_map(|c| c.all.iter().map(|(_, r)| r.clone()))
                 .collect();
             if !shared.is_empty() {
                 f(shared)?;
@@ -200,7 +265,7 @@ impl RecordStore {
         let mut out = Vec::new();
         for stripe in self.stripes.iter() {
             for ch in stripe.read().channels.values() {
-                out.extend(ch.all.values().map(|r| (**r).clone()));
+                out.extend(ch.all.iter().map(|(_, r)| (**r).clone()));
             }
         }
         out
@@ -208,24 +273,38 @@ impl RecordStore {
 }
 
 /// Appends to `out` up to `size` records of one stripe's channel that match `q`,
-/// nearest the cursor first. Walks only the ids on the cursor's side (a B-tree range).
+/// nearest the cursor first. Walks only the ids on the cursor's side.
 fn collect_page(ch: &ChannelRecords, q: &RecordQuery, size: usize, out: &mut Vec<GameRecord>) {
     let bounds = cursor_bounds(q.cursor, q.direction);
     let newest_first = q.direction == PageDirection::Next;
-    let ids: Box<dyn Iterator<Item = &RecordId>> = match &q.player {
-        Some(p) => match ch.by_player.get(p) {
-            None => return,
-            Some(set) => nearest_first(set.range(bounds), newest_first),
-        },
-        None => nearest_first(ch.all.range(bounds).map(|(id, _)| id), newest_first),
-    };
     let start = out.len();
-    for id in ids {
-        if out.len() - start >= size {
-            break;
-        }
-        if let Some(r) = ch.all.get(id).filter(|r| q.matches(r)) {
+    let mut take = |r: &Arc<GameRecord>| {
+        if q.matches(r) {
             out.push((**r).clone());
+        }
+        out.len() - start < size
+    };
+    match &q.player {
+        Some(p) => {
+            let Some(ids) = ch.by_player.get(p) else {
+                return;
+            };
+            let ids = range_by_id(ids, bounds, |i| *i);
+            for id in nearest_first(ids.iter(), newest_first) {
+                if let Some(r) = ch.get(*id) {
+                    if !take(r) {
+                        break;
+                    }
+                }
+            }
+        }
+        None => {
+            let all = range_by_id(&ch.all, bounds, |(i, _)| *i);
+            for (_, r) in nearest_first(all.iter(), newest_first) {
+                if !take(r) {
+                    break;
+                }
+            }
         }
     }
 }
@@ -238,13 +317,13 @@ fn cursor_bounds(cursor: u64, dir: PageDirection) -> (Bound<RecordId>, Bound<Rec
     }
 }
 
-fn nearest_first<'a>(
-    ids: impl DoubleEndedIterator<Item = &'a RecordId> + 'a,
+fn nearest_first<'a, T>(
+    items: impl DoubleEndedIterator<Item = &'a T> + 'a,
     newest_first: bool,
-) -> Box<dyn Iterator<Item = &'a RecordId> + 'a> {
+) -> Box<dyn Iterator<Item = &'a T> + 'a> {
     if newest_first {
-        Box::new(ids.rev())
+        Box::new(items.rev())
     } else {
-        Box::new(ids)
+        Box::new(items)
     }
 }
