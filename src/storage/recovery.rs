@@ -386,10 +386,16 @@ pub struct RecordIter {
     done: bool,
 }
 
+/// A record as [`RecordIter::replay_shared`] hands it out: its LSN, its segment's
+/// bytes, and where its payload lies in them.
+type SharedRecord<'a> = (Lsn, &'a Arc<Vec<u8>>, Range<usize>);
+
 #[derive(Debug)]
 struct Current {
     extent: Extent,
-    bytes: Vec<u8>,
+    /// Shared, so that [`RecordIter::replay_shared`] can hand payloads to other threads
+    /// without copying them.
+    bytes: Arc<Vec<u8>>,
     offset: usize,
     lsn: Lsn,
 }
@@ -432,22 +438,26 @@ impl RecordIter {
             self.current = Some(Current {
                 lsn: extent.first,
                 extent,
-                bytes,
+                bytes: Arc::new(bytes),
                 offset: SEGMENT_HEADER_LEN,
             });
         }
     }
 
-    /// The next record as a borrowed payload.
-    fn next_ref(&mut self) -> Option<Result<(Lsn, &[u8]), StorageError>> {
+    /// The next record: its LSN, the bytes of its segment and where its payload is in them.
+    fn next_shared(&mut self) -> Option<Result<SharedRecord<'_>, StorageError>> {
         if self.done {
             return None;
         }
         match self.advance() {
             Ok(Some((lsn, range))) => {
                 debug_assert!(lsn <= self.end, "replay never passes the checked end");
-                let payload = self.current.as_ref().and_then(|c| c.bytes.get(range));
-                Some(Ok((lsn, payload.unwrap_or_default())))
+                let cur = self.current.as_ref()?;
+                debug_assert!(
+                    range.end <= cur.bytes.len(),
+                    "payloads lie in their segment"
+                );
+                Some(Ok((lsn, &cur.bytes, range)))
             }
             Ok(None) => {
                 self.done = true;
@@ -467,13 +477,32 @@ impl RecordIter {
         E: From<StorageError>,
         F: FnMut(Lsn, &[u8]) -> Result<(), E>,
     {
+        self.replay_shared(|lsn, bytes, range| f(lsn, bytes.get(range).unwrap_or_default()))
+    }
+
+    /// Like [`replay`](Self::replay), but hands `f` each record as the shared bytes of its
+    /// segment and the range of its payload in them (always in bounds), so that `f` can
+    /// pass records to other threads without copying: clone the `Arc` once per batch.
+    /// Segments are read one at a time; a segment's bytes are freed once the last clone
+    /// is dropped.
+    pub fn replay_shared<E, F>(&mut self, mut f: F) -> Result<u64, E>
+    where
+        E: From<StorageError>,
+        F: FnMut(Lsn, &Arc<Vec<u8>>, Range<usize>) -> Result<(), E>,
+    {
         let mut count = 0;
-        while let Some(record) = self.next_ref() {
-            let (lsn, payload) = record?;
-            f(lsn, payload)?;
+        while let Some(record) = self.next_shared() {
+            let (lsn, bytes, range) = record?;
+            f(lsn, bytes, range)?;
             count += 1;
         }
         Ok(count)
+    }
+
+    /// LSN of the first record this iterator yields, if it yields any: the one after
+    /// the snapshot.
+    pub fn first(&self) -> Lsn {
+        Lsn(self.after.0 + 1)
     }
 
     /// LSN of the last record this iterator will yield.
@@ -486,7 +515,8 @@ impl Iterator for RecordIter {
     type Item = Result<(Lsn, Vec<u8>), StorageError>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        self.next_ref()
-            .map(|r| r.map(|(lsn, payload)| (lsn, payload.to_vec())))
+        self.next_shared().map(|r| {
+            r.map(|(lsn, bytes, range)| (lsn, bytes.get(range).unwrap_or_default().to_vec()))
+        })
     }
 }
