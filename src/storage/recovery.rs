@@ -52,7 +52,7 @@ use std::sync::Arc;
 use super::config::Config;
 use super::dir::Listing;
 use super::error::{IoContext, StorageError};
-use super::fs::{read_all, FileSystem};
+use super::fs::{read_into, FileSystem};
 use super::lock::DirLock;
 use super::segment::{self, BadFrame, Resync, SEGMENT_HEADER_LEN};
 use super::snapshot::{self, SnapshotReader};
@@ -135,6 +135,8 @@ pub fn open(
         end: log.end,
         max_len: config.max_record_len,
         current: None,
+        spare: log.buffer,
+        retired: Vec::new(),
         done: false,
     };
     let wal = Wal::start(fs, dir, config, Lsn(last_lsn.0 + 1), tail, lock)?;
@@ -209,6 +211,8 @@ struct CheckedLog {
     /// LSN of the last record in the log (0 if it has none).
     end: Lsn,
     torn_tail: Option<TornTail>,
+    /// The buffer the segments were read into, for replay to read them into again.
+    buffer: Vec<u8>,
 }
 
 /// Checks the segments from the one holding `snapshot_lsn + 1` on (see the module docs).
@@ -222,6 +226,7 @@ fn check_log(
         replay: Vec::new(),
         end: Lsn(0),
         torn_tail: None,
+        buffer: Vec::new(),
     };
     let Some((first, path)) = segments.first() else {
         return Ok(log);
@@ -250,7 +255,7 @@ fn check_log(
             ));
         }
         let is_last = i + 1 == segments.len();
-        match check_segment(fs, path, *name_lsn, is_last, max_len)? {
+        match check_segment(fs, path, *name_lsn, is_last, max_len, &mut log.buffer)? {
             SegmentCheck::Good(extent, torn) => {
                 log.end = extent.last_lsn();
                 log.torn_tail = torn;
@@ -272,13 +277,14 @@ enum SegmentCheck {
     TornHeader(TornTail),
 }
 
-/// Reads and checks one segment; in the last one, repairs a torn tail.
+/// Reads (into `buf`) and checks one segment; in the last one, repairs a torn tail.
 fn check_segment(
     fs: &dyn FileSystem,
     path: &Path,
     name_lsn: Lsn,
     is_last: bool,
     max_len: u32,
+    buf: &mut Vec<u8>,
 ) -> Result<SegmentCheck, StorageError> {
     if name_lsn.0 == 0 || name_lsn > MAX_LSN {
         return Err(StorageError::corrupt(
@@ -287,8 +293,9 @@ fn check_segment(
             format!("impossible first LSN {} in the name", name_lsn.0),
         ));
     }
-    let bytes = read_all(fs, path).at(path)?;
-    if is_last && header_torn(&bytes, name_lsn) {
+    read_into(fs, path, buf).at(path)?;
+    let bytes = &buf[..];
+    if is_last && header_torn(bytes, name_lsn) {
         fs.remove_file(path).at(path)?;
         let dir = path.parent().unwrap_or(Path::new("."));
         fs.sync_dir(dir).at(dir)?;
@@ -300,7 +307,7 @@ fn check_segment(
         }));
     }
     let header_lsn =
-        segment::decode_header(&bytes).map_err(|r| StorageError::corrupt(path, 0, r))?;
+        segment::decode_header(bytes).map_err(|r| StorageError::corrupt(path, 0, r))?;
     if header_lsn != name_lsn {
         return Err(StorageError::corrupt(
             path,
@@ -311,7 +318,7 @@ fn check_segment(
             ),
         ));
     }
-    let scan = segment::scan(&bytes, name_lsn, max_len);
+    let scan = segment::scan(bytes, name_lsn, max_len);
     let extent = Extent {
         path: path.to_path_buf(),
         first: name_lsn,
@@ -330,14 +337,14 @@ fn check_segment(
         )));
     }
     if matches!(bad, BadFrame::TooLong { .. })
-        && segment::read_frame(&bytes, scan.end, bad_lsn, u32::MAX).is_ok()
+        && segment::read_frame(bytes, scan.end, bad_lsn, u32::MAX).is_ok()
     {
         // A whole, checksum-valid record: not damage but a lowered `max_record_len`.
         return Err(corrupt(format!(
             "{reason}: the record is intact, so max_record_len ({max_len}) must have been lowered"
         )));
     }
-    match segment::find_later_record(&bytes, scan.end, Lsn(bad_lsn.0 + 1), max_len) {
+    match segment::find_later_record(bytes, scan.end, Lsn(bad_lsn.0 + 1), max_len) {
         Resync::Found { offset, lsn } => Err(corrupt(format!(
             "{reason}, yet a valid record {} follows at byte {offset}",
             lsn.0
@@ -367,7 +374,7 @@ fn header_torn(bytes: &[u8], name_lsn: Lsn) -> bool {
 }
 
 /// The records to replay, in LSN order, as `(lsn, payload)`. Segments are read one at a
-/// time. Every record was checked by `open`; it is checked again as it is read, and a
+/// time, into buffers reused from segment to segment (as `open`'s check does). Every record was checked by `open`; it is checked again as it is read, and a
 /// difference (the files changed underneath) is reported as corruption.
 ///
 /// Replay before committing snapshots: retention may delete segments this iterator has
@@ -382,9 +389,19 @@ pub struct RecordIter {
     end: Lsn,
     max_len: u32,
     current: Option<Current>,
+    /// A buffer to read the next segment into.
+    spare: Vec<u8>,
+    /// The buffers of segments already replayed, kept to be reused once no batch of
+    /// [`replay_shared`](Self::replay_shared) holds them any more (at most
+    /// [`RETIRED_KEPT`]).
+    retired: Vec<Arc<Vec<u8>>>,
     /// Set after the end or an error: the iterator is fused.
     done: bool,
 }
+
+/// How many replayed segments' buffers [`RecordIter`] keeps for reuse. Two cover the
+/// usual case: the segment just left is still shared with lanes, the one before is free.
+const RETIRED_KEPT: usize = 3;
 
 /// A record as [`RecordIter::replay_shared`] hands it out: its LSN, its segment's
 /// bytes, and where its payload lies in them.
@@ -425,12 +442,15 @@ impl RecordIter {
                     }
                     continue;
                 }
-                self.current = None;
+                if let Some(done) = self.current.take() {
+                    self.retire(done.bytes);
+                }
             }
             let Some(extent) = self.segments.pop_front() else {
                 return Ok(None);
             };
-            let bytes = read_all(&*self.fs, &extent.path).at(&extent.path)?;
+            let mut bytes = self.free_buffer();
+            read_into(&*self.fs, &extent.path, &mut bytes).at(&extent.path)?;
             if bytes.len() < extent.end {
                 let why = "segment shrank since start-up checked it";
                 return Err(StorageError::corrupt(&extent.path, bytes.len() as u64, why));
@@ -442,6 +462,25 @@ impl RecordIter {
                 offset: SEGMENT_HEADER_LEN,
             });
         }
+    }
+
+    /// Keeps a replayed segment's buffer for reuse (see `RETIRED_KEPT`).
+    fn retire(&mut self, bytes: Arc<Vec<u8>>) {
+        if self.retired.len() >= RETIRED_KEPT {
+            self.retired.remove(0);
+        }
+        self.retired.push(bytes);
+    }
+
+    /// A buffer nobody else holds, to read a segment into: a fresh one for a 64 MiB
+    /// segment would cost a page fault per 4 KiB.
+    fn free_buffer(&mut self) -> Vec<u8> {
+        let free = self.retired.iter().position(|b| Arc::strong_count(b) == 1);
+        // Only this iterator could clone it, so the count cannot rise in between.
+        if let Some(Ok(buffer)) = free.map(|i| Arc::try_unwrap(self.retired.swap_remove(i))) {
+            return buffer;
+        }
+        std::mem::take(&mut self.spare)
     }
 
     /// The next record: its LSN, the bytes of its segment and where its payload is in them.
