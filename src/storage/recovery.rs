@@ -10,7 +10,8 @@
 //! # Which records are checked and replayed
 //! Replay starts at `P + 1`, `P` being the snapshot's LSN (0 without one), in the last
 //! segment whose first LSN is `<= P + 1`. That segment and every later one are read in
-//! full; each must begin with a valid header whose LSN matches its name and continue the
+//! full (all but the last, which alone may be repaired, on up to one thread per core;
+//! their outcomes are then taken in log order, so the error reported is the first); each must begin with a valid header whose LSN matches its name and continue the
 //! previous one's LSNs exactly (a gap is corruption). Older segments are not read: the
 //! snapshot covers them (they are kept only for a fallback to an older snapshot).
 //!
@@ -47,6 +48,7 @@
 use std::collections::VecDeque;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use super::config::Config;
@@ -243,6 +245,10 @@ fn check_log(
             ),
         ));
     };
+    // Every segment but the last is only read, never repaired: check those in parallel,
+    // then walk the outcomes in order, so the error reported is the first in the log.
+    let (mut sealed, buffer) = check_sealed(fs, &segments[start..segments.len() - 1], max_len);
+    log.buffer = buffer;
     for (i, (name_lsn, path)) in segments.iter().enumerate().skip(start) {
         if i > start && name_lsn.0 != log.end.0 + 1 {
             return Err(StorageError::corrupt(
@@ -255,7 +261,11 @@ fn check_log(
             ));
         }
         let is_last = i + 1 == segments.len();
-        match check_segment(fs, path, *name_lsn, is_last, max_len, &mut log.buffer)? {
+        let checked = match sealed.get_mut(i - start).and_then(Option::take) {
+            Some(checked) => checked,
+            None => check_segment(fs, path, *name_lsn, is_last, max_len, &mut log.buffer),
+        };
+        match checked? {
             SegmentCheck::Good(extent, torn) => {
                 log.end = extent.last_lsn();
                 log.torn_tail = torn;
@@ -268,6 +278,64 @@ fn check_log(
         }
     }
     Ok(log)
+}
+
+/// Checks `segments` (none of them the last of the log) on up to one thread per core.
+/// Returns the outcome of each, in order (`None` for those left unchecked after a failed
+/// one: the log is refused at the first failure anyway), and a buffer used to read them.
+fn check_sealed(
+    fs: &dyn FileSystem,
+    segments: &[(Lsn, PathBuf)],
+    max_len: u32,
+) -> (Vec<Option<Result<SegmentCheck, StorageError>>>, Vec<u8>) {
+    let mut outcomes: Vec<Option<Result<SegmentCheck, StorageError>>> =
+        segments.iter().map(|_| None).collect();
+    let next = AtomicUsize::new(0);
+    let failed = AtomicBool::new(false);
+    // Segments are taken in order, so all those before a failed one get checked.
+    let work = || {
+        let mut buffer = Vec::new();
+        let mut done = Vec::new();
+        while !failed.load(Ordering::Relaxed) {
+            let i = next.fetch_add(1, Ordering::Relaxed);
+            let Some((lsn, path)) = segments.get(i) else {
+                break;
+            };
+            let checked = check_segment(fs, path, *lsn, false, max_len, &mut buffer);
+            failed.fetch_or(checked.is_err(), Ordering::Relaxed);
+            done.push((i, checked));
+        }
+        (done, buffer)
+    };
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(segments.len());
+    let mut results = Vec::with_capacity(threads);
+    std::thread::scope(|scope| {
+        // This thread works too; a helper that cannot be started is simply not there.
+        let helpers: Vec<_> = (1..threads)
+            .filter_map(|_| std::thread::Builder::new().spawn_scoped(scope, work).ok())
+            .collect();
+        results.push(work());
+        for helper in helpers {
+            match helper.join() {
+                Ok(result) => results.push(result),
+                Err(panic) => std::panic::resume_unwind(panic),
+            }
+        }
+    });
+    let mut buffer = Vec::new();
+    for (done, used) in results {
+        for (i, checked) in done {
+            if let Some(slot) = outcomes.get_mut(i) {
+                *slot = Some(checked);
+            }
+        }
+        if used.capacity() > buffer.capacity() {
+            buffer = used;
+        }
+    }
+    (outcomes, buffer)
 }
 
 enum SegmentCheck {

@@ -140,3 +140,38 @@ fn a_record_over_a_lowered_max_record_len_is_refused_not_truncated() {
     let (_, _, reason) = corrupt_err(dir.path(), lowered);
     assert!(reason.contains("lowered"), "{reason}");
 }
+
+/// Segments before the last are checked in parallel; the error reported is still the
+/// first damage in log order, and nothing is changed.
+#[test]
+fn of_two_damaged_segments_the_earlier_is_reported() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (wal, _) = open_std(dir.path(), small(1000));
+    fill(&wal, 200, 100);
+    drop(wal);
+    let segs = segment_files(dir.path());
+    assert!(segs.len() > 10, "{} segments", segs.len());
+    // Damage the first record's payload of segments 3 and 8 (neither is the last).
+    let at = SEGMENT_HEADER_LEN + FRAME_HEADER_LEN + 1;
+    for k in [3, 8] {
+        flip(&segs[k].1, at);
+    }
+    let before: Vec<Vec<u8>> = segs
+        .iter()
+        .map(|s| std::fs::read(&s.1).expect("read"))
+        .collect();
+    for _ in 0..10 {
+        let (file, offset, reason) = corrupt_err(dir.path(), small(1000));
+        assert_eq!(file, segs[3].1, "{reason}");
+        assert_eq!(offset, SEGMENT_HEADER_LEN as u64);
+        assert!(
+            reason.contains(&format!("record {}", segs[3].0 .0)),
+            "{reason}"
+        );
+    }
+    let after: Vec<Vec<u8>> = segs
+        .iter()
+        .map(|s| std::fs::read(&s.1).expect("read"))
+        .collect();
+    assert!(before == after, "nothing was changed");
+}
