@@ -69,11 +69,21 @@ struct LaneOutcome {
     error: Option<(Lsn, EngineError)>,
 }
 
-/// Replays every record of `records` into `domains`; returns how many were replayed.
+/// Replays every record of `records` into `domains` on one lane per core; returns how
+/// many were replayed.
 pub(super) fn replay(domains: &Domains, records: &mut RecordIter) -> Result<u64, EngineError> {
     let lanes = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
         .min(MAX_LANES);
+    replay_on(domains, records, lanes)
+}
+
+/// [`replay`] on `lanes` lanes (0: all on the calling thread).
+fn replay_on(
+    domains: &Domains,
+    records: &mut RecordIter,
+    lanes: usize,
+) -> Result<u64, EngineError> {
     let failed = AtomicBool::new(false);
     std::thread::scope(|scope| {
         let mut queues = Vec::with_capacity(lanes);

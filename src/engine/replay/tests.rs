@@ -1,8 +1,10 @@
 //! Parallel replay: per-wallet order across lanes, and which error a bad log reports.
 //! The records are written straight to the log, so that the tests control every LSN.
 
-use super::lane_of;
+use super::{lane_of, replay_on};
+use crate::engine::domains::Domains;
 use crate::engine::log::EffectRef;
+use crate::engine::EngineLog;
 use crate::engine::{Engine, EngineConfig};
 use crate::ids::{ChannelId, Currency, PlayerId, WalletId, WalletKey};
 use crate::journal::Lsn;
@@ -166,4 +168,35 @@ fn errors_of_other_domains_and_of_applying_are_ordered_with_the_lanes() {
     let e = open_error(dir.path());
     let want = format!("log record {}: a change to wallet {}", at + 1, WALLETS + 50);
     assert!(e.contains(&want), "{e} (wanted {want})");
+}
+
+#[test]
+fn any_number_of_lanes_replays_the_same_state_and_the_same_first_error() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let rounds = 10;
+    let mut log = busy_log(rounds);
+    write_log(dir.path(), &log);
+    let bad = tempfile::tempdir().expect("tempdir");
+    let at = log.len() / 2;
+    log.insert(at, undecodable(3));
+    log.insert(at + 2, undecodable(4));
+    write_log(bad.path(), &log);
+    for lanes in [0, 1, 2, 3, 5] {
+        let config = EngineConfig::default();
+        let domains = Domains::new(&config, &Arc::new(EngineLog::memory()));
+        let (_wal, mut rec) =
+            storage::open(dir.path(), config.wal.clone(), Arc::new(StdFs)).expect("wal");
+        let n = replay_on(&domains, &mut rec.records, lanes).expect("replay");
+        assert_eq!(n, log.len() as u64 - 2, "{lanes} lanes");
+        for w in 1..=WALLETS {
+            let balance = domains.ledger.balance(WalletId(w)).expect("balance");
+            assert_eq!(balance.available.minor_units(), rounds * 1000 + w as i64);
+        }
+        let domains = Domains::new(&config, &Arc::new(EngineLog::memory()));
+        let (_wal, mut rec) =
+            storage::open(bad.path(), config.wal.clone(), Arc::new(StdFs)).expect("wal");
+        let e = replay_on(&domains, &mut rec.records, lanes).expect_err("a bad log replays");
+        let want = format!("log record {} does not decode", at + 1);
+        assert!(e.to_string().contains(&want), "{lanes} lanes: {e}");
+    }
 }
