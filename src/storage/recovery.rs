@@ -197,6 +197,8 @@ struct Extent {
     first: Lsn,
     records: u64,
     end: usize,
+    /// `segment::extent_crc` of bytes `0..end` when they were checked.
+    crc: u32,
 }
 
 impl Extent {
@@ -392,6 +394,7 @@ fn check_segment(
         first: name_lsn,
         records: scan.records,
         end: scan.end,
+        crc: segment::extent_crc(bytes.get(..scan.end).unwrap_or_default()),
     };
     let Some(bad) = scan.bad else {
         return Ok(SegmentCheck::Good(extent, None));
@@ -442,8 +445,10 @@ fn header_torn(bytes: &[u8], name_lsn: Lsn) -> bool {
 }
 
 /// The records to replay, in LSN order, as `(lsn, payload)`. Segments are read one at a
-/// time, into buffers reused from segment to segment (as `open`'s check does). Every record was checked by `open`; it is checked again as it is read, and a
-/// difference (the files changed underneath) is reported as corruption.
+/// time, into buffers reused from segment to segment (as `open`'s check does). Every
+/// record was checked by `open`; a segment read again is checked against the checksum of
+/// its checked bytes taken then, and if they differ (the files changed underneath), its
+/// frames are checked one by one and the first that changed is reported as corruption.
 ///
 /// Replay before committing snapshots: retention may delete segments this iterator has
 /// yet to read once two newer snapshots exist.
@@ -483,6 +488,9 @@ struct Current {
     bytes: Arc<Vec<u8>>,
     offset: usize,
     lsn: Lsn,
+    /// The checked bytes match their checksum from start-up: frames need no second
+    /// check. Otherwise each frame is checked again, to name the one that changed.
+    unchanged: bool,
 }
 
 impl RecordIter {
@@ -494,14 +502,16 @@ impl RecordIter {
                 if cur.offset < cur.extent.end {
                     let lsn = cur.lsn;
                     let valid = cur.bytes.get(..cur.extent.end).unwrap_or_default();
-                    let (payload, next) = segment::read_frame(valid, cur.offset, lsn, self.max_len)
-                        .map_err(|bad| {
-                            let why = format!(
-                                "{} (changed since start-up checked it)",
-                                bad.describe(lsn)
-                            );
-                            StorageError::corrupt(&cur.extent.path, cur.offset as u64, why)
-                        })?;
+                    let frame = if cur.unchanged {
+                        segment::frame_at(valid, cur.offset, self.max_len)
+                    } else {
+                        segment::read_frame(valid, cur.offset, lsn, self.max_len)
+                    };
+                    let (payload, next) = frame.map_err(|bad| {
+                        let why =
+                            format!("{} (changed since start-up checked it)", bad.describe(lsn));
+                        StorageError::corrupt(&cur.extent.path, cur.offset as u64, why)
+                    })?;
                     let range = next - payload.len()..next;
                     cur.offset = next;
                     cur.lsn = Lsn(lsn.0 + 1);
@@ -523,11 +533,18 @@ impl RecordIter {
                 let why = "segment shrank since start-up checked it";
                 return Err(StorageError::corrupt(&extent.path, bytes.len() as u64, why));
             }
+            let checked = bytes.get(..extent.end).unwrap_or_default();
+            let unchanged = segment::extent_crc(checked) == extent.crc;
+            if !unchanged && segment::decode_header(checked) != Ok(extent.first) {
+                let why = "segment header changed since start-up checked it";
+                return Err(StorageError::corrupt(&extent.path, 0, why));
+            }
             self.current = Some(Current {
                 lsn: extent.first,
                 extent,
                 bytes: Arc::new(bytes),
                 offset: SEGMENT_HEADER_LEN,
+                unchanged,
             });
         }
     }

@@ -175,3 +175,50 @@ fn of_two_damaged_segments_the_earlier_is_reported() {
         .collect();
     assert!(before == after, "nothing was changed");
 }
+
+/// A segment changed between start-up's check and replay (by something ignoring the
+/// directory lock): replay names the record that changed, or the header.
+#[test]
+fn a_segment_changed_after_the_check_is_corruption_at_the_changed_record() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let lens = ten_records(dir.path());
+    let seg = segment_files(dir.path())[0].1.clone();
+    let at = frame_offsets(&lens)[6];
+    for (offset, want_at, want) in [
+        (
+            at + FRAME_HEADER_LEN + 2,
+            at as u64,
+            "record 7 checksum mismatch",
+        ),
+        (3, 0, "segment header changed"),
+    ] {
+        let (wal, mut rec) = open_std(dir.path(), Config::default());
+        flip(&seg, offset);
+        let mut seen = 0;
+        let err = rec
+            .records
+            .replay(|_, _| {
+                seen += 1;
+                Ok::<(), StorageError>(())
+            })
+            .expect_err("changed bytes replayed");
+        match err {
+            StorageError::Corrupt {
+                file,
+                offset,
+                reason,
+            } => {
+                assert_eq!((file, offset), (seg.clone(), want_at), "{reason}");
+                assert!(reason.contains(want), "{reason}");
+                assert!(
+                    reason.contains("changed since start-up checked it"),
+                    "{reason}"
+                );
+            }
+            other => panic!("expected Corrupt, got {other}"),
+        }
+        assert_eq!(seen, if want_at == 0 { 0 } else { 6 });
+        flip(&seg, offset); // undo, for the next case
+        drop(wal);
+    }
+}
