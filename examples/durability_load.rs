@@ -3,11 +3,14 @@
 //! ```sh
 //! cargo run --release --example durability_load -- throughput 1 16 256   # durable bets/s, fsync always
 //! cargo run --release --example durability_load -- recovery 10000000      # replay rate, open time
+//! cargo run --release --example durability_load -- recovery-build DIR 1000000  # keep a log…
+//! cargo run --release --example durability_load -- recovery-open DIR           # …and reopen it
 //! cargo run --release --example durability_load -- snapshot-pause 1000000 # longest writer pause
 //! ```
 
 use pitboss::storage::FsyncPolicy;
 use pitboss::*;
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -96,46 +99,54 @@ fn throughput(submitters: usize, seconds: u64) {
     );
 }
 
-/// Writes `ops` operations (fsync never, to build the data quickly), then reopens.
-fn recovery(ops: u64) {
-    let dir = tempfile::tempdir().expect("tempdir");
+fn recovery_config() -> EngineConfig {
     let mut cfg = config(FsyncPolicy::Never);
     cfg.snapshot_every_records = u64::MAX; // replay everything: measure the log, not a snapshot
     cfg.snapshot_every = Duration::from_secs(86_400);
-    {
-        let engine = Engine::open(dir.path(), cfg.clone()).expect("open");
-        let ws = wallets(&engine, 10_000, "r");
-        let t = Instant::now();
-        let mut written = 0u64;
-        let mut i = 0u64;
-        // Batches: one durability wait per thousand operations, to build the log fast.
-        while written < ops {
-            let batch: Vec<BatchOp> = (0..500)
-                .flat_map(|k| {
-                    let n = i + k;
-                    let w = ws[(n % ws.len() as u64) as usize];
-                    [BatchOp::Bet(w, bet(n, 0)), BatchOp::Win(w, win(n, 0))]
-                })
-                .collect();
-            for r in engine.batch(&batch) {
-                r.expect("batched operation");
-            }
-            written += batch.len() as u64;
-            i += 500;
+    cfg
+}
+
+/// Writes `ops` operations into `dir` (fsync never, to build the data quickly), without
+/// a snapshot, so that opening `dir` replays all of them.
+fn build_log(dir: &Path, ops: u64) {
+    let engine = Engine::open(dir, recovery_config()).expect("open");
+    let ws = wallets(&engine, 10_000, "r");
+    let t = Instant::now();
+    let mut written = 0u64;
+    let mut i = 0u64;
+    // Batches: one durability wait per thousand operations, to build the log fast.
+    while written < ops {
+        let batch: Vec<BatchOp> = (0..500)
+            .flat_map(|k| {
+                let n = i + k;
+                let w = ws[(n % ws.len() as u64) as usize];
+                [BatchOp::Bet(w, bet(n, 0)), BatchOp::Win(w, win(n, 0))]
+            })
+            .collect();
+        for r in engine.batch(&batch) {
+            r.expect("batched operation");
         }
-        println!(
-            "recovery: wrote {written} operations in {:.1} s",
-            t.elapsed().as_secs_f64()
-        );
+        written += batch.len() as u64;
+        i += 500;
     }
-    let size: u64 = std::fs::read_dir(dir.path())
+    println!(
+        "recovery: wrote {written} operations in {:.1} s",
+        t.elapsed().as_secs_f64()
+    );
+}
+
+/// Opens `dir` (replaying its whole log) and reports the open time and replay rate.
+/// The engine is dropped without a shutdown, so no snapshot is written: opening the
+/// same directory again replays the same log.
+fn open_log(dir: &Path) {
+    let size: u64 = std::fs::read_dir(dir)
         .expect("ls")
         .flatten()
         .filter_map(|e| e.metadata().ok())
         .map(|m| m.len())
         .sum();
     let t = Instant::now();
-    let engine = Engine::open(dir.path(), cfg).expect("reopen");
+    let engine = Engine::open(dir, recovery_config()).expect("reopen");
     let elapsed = t.elapsed().as_secs_f64();
     let replayed = engine.recovery_report().replayed;
     println!(
@@ -143,6 +154,13 @@ fn recovery(ops: u64) {
         size as f64 / 1048576.0,
         replayed as f64 / elapsed
     );
+}
+
+/// Writes `ops` operations into a fresh directory, then reopens it.
+fn recovery(ops: u64) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    build_log(dir.path(), ops);
+    open_log(dir.path());
 }
 
 /// The longest time one bet takes while a snapshot of `n` wallets is written,
@@ -207,11 +225,20 @@ fn main() {
             .into_iter()
             .for_each(|n| throughput(n as usize, 5)),
         Some("recovery") => nums(1_000_000).into_iter().for_each(recovery),
+        // Keep the directory to reopen it many times (A/B runs, profiling).
+        Some("recovery-build") => match (args.get(1), args.get(2).and_then(|s| s.parse().ok())) {
+            (Some(dir), Some(ops)) => build_log(Path::new(dir), ops),
+            _ => eprintln!("usage: durability_load recovery-build DIR OPS"),
+        },
+        Some("recovery-open") => match args.get(1) {
+            Some(dir) => open_log(Path::new(dir)),
+            None => eprintln!("usage: durability_load recovery-open DIR"),
+        },
         Some("snapshot-pause") => nums(1_000_000)
             .into_iter()
             .for_each(|n| snapshot_pause(n as usize)),
         _ => eprintln!(
-            "usage: durability_load (throughput N… | recovery OPS | snapshot-pause WALLETS)"
+            "usage: durability_load (throughput N… | recovery OPS | recovery-build DIR OPS | recovery-open DIR | snapshot-pause WALLETS)"
         ),
     }
 }

@@ -6,8 +6,8 @@
 //! same apply functions live operations use.
 
 use super::domains::Domains;
-use super::log::{Effect, EngineLog};
-use super::{snapshot, Engine, EngineConfig, EngineError};
+use super::log::EngineLog;
+use super::{replay, snapshot, Engine, EngineConfig, EngineError};
 use crate::clock::{Clock, SystemClock};
 use crate::journal::Lsn;
 use crate::storage::{self, FileSystem, StdFs};
@@ -67,9 +67,7 @@ impl Engine {
             snapshot::read(&domains, snap, lsn)?;
             report.snapshot_lsn = Some(lsn);
         }
-        report.replayed = recovery
-            .records
-            .replay(|lsn, payload| replay_one(&domains, lsn, payload))?;
+        report.replayed = replay::replay(&domains, &mut recovery.records)?;
         if cfg!(debug_assertions) {
             domains.check_invariants();
         }
@@ -102,12 +100,6 @@ impl Engine {
             None => Ok(()),
         }
     }
-}
-
-fn replay_one(domains: &Domains, lsn: Lsn, payload: &[u8]) -> Result<(), EngineError> {
-    let effect: Effect = postcard::from_bytes(payload)
-        .map_err(|e| EngineError::Storage(format!("log record {} does not decode: {e}", lsn.0)))?;
-    domains.replay(lsn, effect)
 }
 
 /// Takes a fuzzy snapshot: reads the log position first, then copies the state.

@@ -10,6 +10,7 @@
 use super::EngineError;
 use crate::catalog::CatalogEffect;
 use crate::identity::IdentityEffect;
+use crate::ids::WalletId;
 use crate::journal::{Journal, JournalError, Lsn};
 use crate::leaderboard::TournamentEffect;
 use crate::ledger::effect::LedgerEffect;
@@ -28,6 +29,29 @@ pub enum Effect {
     Tournament(TournamentEffect),
     Catalog(CatalogEffect),
     Identity(IdentityEffect),
+}
+
+/// The variant index of [`Effect::Ledger`] on the wire (postcard: a varint).
+const LEDGER_VARIANT: u32 = 0;
+/// The variant indexes of the `LedgerEffect`s whose first field is their `WalletId`:
+/// `WalletOpened` (0) and `Wallet` (1).
+const WALLET_FIRST_VARIANTS: [u32; 2] = [0, 1];
+
+/// The wallet a logged effect changes, read from the first bytes of its encoding without
+/// decoding the rest: `Some` only for ledger effects whose kind [`WALLET_FIRST_VARIANTS`]
+/// names. Parallel replay routes records by it; the worker checks it against the decoded
+/// effect, so a wrong answer here is an error at start-up, never a misapplied effect.
+pub(crate) fn peek_wallet(payload: &[u8]) -> Option<WalletId> {
+    // On the wire: varint(Effect variant), varint(LedgerEffect variant), then the
+    // variant's first field, the wallet id as a varint u64.
+    let ((domain, kind, wallet), _) = postcard::take_from_bytes::<(u32, u32, u64)>(payload).ok()?;
+    (domain == LEDGER_VARIANT && WALLET_FIRST_VARIANTS.contains(&kind)).then_some(WalletId(wallet))
+}
+
+/// Decodes a logged effect (`lsn` names it in the error).
+pub(crate) fn decode(lsn: Lsn, payload: &[u8]) -> Result<Effect, EngineError> {
+    postcard::from_bytes(payload)
+        .map_err(|e| EngineError::Storage(format!("log record {} does not decode: {e}", lsn.0)))
 }
 
 /// Every domain's effect, borrowed, as appending writes it.
@@ -143,3 +167,55 @@ journal_for!(
     CatalogEffect => Catalog,
     IdentityEffect => Identity,
 );
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ids::{ChannelId, Currency, PlayerId, WalletKey};
+    use crate::ledger::effect::WalletChange;
+    use crate::ledger::wallet::WalletState;
+
+    fn encode(effect: EffectRef<'_>) -> Vec<u8> {
+        postcard::to_stdvec(&effect).unwrap_or_default()
+    }
+
+    #[test]
+    fn peek_wallet_reads_the_wallet_of_ledger_effects_only() {
+        let key = WalletKey {
+            channel: ChannelId::new("ch").unwrap_or_else(|e| panic!("{e}")),
+            player: PlayerId::new("p").unwrap_or_else(|e| panic!("{e}")),
+            currency: Currency::new("CNY").unwrap_or_else(|e| panic!("{e}")),
+        };
+        for wallet in [0, 1, 127, 128, 300, u64::from(u32::MAX) + 7, u64::MAX] {
+            let opened = LedgerEffect::WalletOpened {
+                wallet: WalletId(wallet),
+                key: key.clone(),
+            };
+            let changed = LedgerEffect::Wallet(WalletChange {
+                wallet: WalletId(wallet),
+                state: WalletState::default(),
+                tx: None,
+                tombstone: None,
+                round: None,
+                record: None,
+            });
+            for effect in [opened, changed] {
+                let bytes = encode(EffectRef::Ledger(&effect));
+                assert_eq!(peek_wallet(&bytes), Some(WalletId(wallet)));
+                // Every prefix too short to hold the wallet id says nothing.
+                for cut in 0..2 + varint_len(wallet) {
+                    assert_eq!(peek_wallet(&bytes[..cut]), None, "cut at {cut}");
+                }
+            }
+        }
+        // Other domains (variants 1..=3), and ledger kinds not known to start with a
+        // wallet id, are not routed by wallet.
+        for other in [[1u8, 0, 5], [2, 1, 5], [3, 0, 5], [0, 2, 5], [0, 0x80, 5]] {
+            assert_eq!(peek_wallet(&other), None, "{other:?}");
+        }
+    }
+
+    fn varint_len(v: u64) -> usize {
+        (64 - v.leading_zeros() as usize).max(1).div_ceil(7)
+    }
+}

@@ -27,6 +27,7 @@ mod durable;
 mod log;
 mod pending;
 mod platform;
+mod replay;
 mod snapshot;
 mod tournaments;
 

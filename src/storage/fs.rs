@@ -64,10 +64,19 @@ pub fn write_all(file: &mut dyn WritableFile, mut buf: &[u8]) -> io::Result<()> 
 
 /// Reads the whole of `path` into memory.
 pub fn read_all(fs: &dyn FileSystem, path: &Path) -> io::Result<Vec<u8>> {
-    let mut reader = fs.open_read(path)?;
     let mut bytes = Vec::new();
-    reader.read_to_end(&mut bytes)?;
+    read_into(fs, path, &mut bytes)?;
     Ok(bytes)
+}
+
+/// Reads the whole of `path` into `buf`, replacing its contents. Reusing one buffer for
+/// many large files (recovery reads every segment) spares a fresh allocation, and a page
+/// fault per 4 KiB of it, for each file.
+pub fn read_into(fs: &dyn FileSystem, path: &Path, buf: &mut Vec<u8>) -> io::Result<()> {
+    let mut reader = fs.open_read(path)?;
+    buf.clear();
+    reader.read_to_end(buf)?;
+    Ok(())
 }
 
 /// The real file system, through `std::fs`.

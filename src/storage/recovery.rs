@@ -10,7 +10,8 @@
 //! # Which records are checked and replayed
 //! Replay starts at `P + 1`, `P` being the snapshot's LSN (0 without one), in the last
 //! segment whose first LSN is `<= P + 1`. That segment and every later one are read in
-//! full; each must begin with a valid header whose LSN matches its name and continue the
+//! full (all but the last, which alone may be repaired, on up to one thread per core;
+//! their outcomes are then taken in log order, so the error reported is the first); each must begin with a valid header whose LSN matches its name and continue the
 //! previous one's LSNs exactly (a gap is corruption). Older segments are not read: the
 //! snapshot covers them (they are kept only for a fallback to an older snapshot).
 //!
@@ -47,12 +48,13 @@
 use std::collections::VecDeque;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use super::config::Config;
 use super::dir::Listing;
 use super::error::{IoContext, StorageError};
-use super::fs::{read_all, FileSystem};
+use super::fs::{read_into, FileSystem};
 use super::lock::DirLock;
 use super::segment::{self, BadFrame, Resync, SEGMENT_HEADER_LEN};
 use super::snapshot::{self, SnapshotReader};
@@ -135,6 +137,8 @@ pub fn open(
         end: log.end,
         max_len: config.max_record_len,
         current: None,
+        spare: log.buffer,
+        retired: Vec::new(),
         done: false,
     };
     let wal = Wal::start(fs, dir, config, Lsn(last_lsn.0 + 1), tail, lock)?;
@@ -193,6 +197,8 @@ struct Extent {
     first: Lsn,
     records: u64,
     end: usize,
+    /// `segment::extent_crc` of bytes `0..end` when they were checked.
+    crc: u32,
 }
 
 impl Extent {
@@ -209,6 +215,8 @@ struct CheckedLog {
     /// LSN of the last record in the log (0 if it has none).
     end: Lsn,
     torn_tail: Option<TornTail>,
+    /// The buffer the segments were read into, for replay to read them into again.
+    buffer: Vec<u8>,
 }
 
 /// Checks the segments from the one holding `snapshot_lsn + 1` on (see the module docs).
@@ -222,6 +230,7 @@ fn check_log(
         replay: Vec::new(),
         end: Lsn(0),
         torn_tail: None,
+        buffer: Vec::new(),
     };
     let Some((first, path)) = segments.first() else {
         return Ok(log);
@@ -238,6 +247,10 @@ fn check_log(
             ),
         ));
     };
+    // Every segment but the last is only read, never repaired: check those in parallel,
+    // then walk the outcomes in order, so the error reported is the first in the log.
+    let (mut sealed, buffer) = check_sealed(fs, &segments[start..segments.len() - 1], max_len);
+    log.buffer = buffer;
     for (i, (name_lsn, path)) in segments.iter().enumerate().skip(start) {
         if i > start && name_lsn.0 != log.end.0 + 1 {
             return Err(StorageError::corrupt(
@@ -250,7 +263,11 @@ fn check_log(
             ));
         }
         let is_last = i + 1 == segments.len();
-        match check_segment(fs, path, *name_lsn, is_last, max_len)? {
+        let checked = match sealed.get_mut(i - start).and_then(Option::take) {
+            Some(checked) => checked,
+            None => check_segment(fs, path, *name_lsn, is_last, max_len, &mut log.buffer),
+        };
+        match checked? {
             SegmentCheck::Good(extent, torn) => {
                 log.end = extent.last_lsn();
                 log.torn_tail = torn;
@@ -265,6 +282,64 @@ fn check_log(
     Ok(log)
 }
 
+/// Checks `segments` (none of them the last of the log) on up to one thread per core.
+/// Returns the outcome of each, in order (`None` for those left unchecked after a failed
+/// one: the log is refused at the first failure anyway), and a buffer used to read them.
+fn check_sealed(
+    fs: &dyn FileSystem,
+    segments: &[(Lsn, PathBuf)],
+    max_len: u32,
+) -> (Vec<Option<Result<SegmentCheck, StorageError>>>, Vec<u8>) {
+    let mut outcomes: Vec<Option<Result<SegmentCheck, StorageError>>> =
+        segments.iter().map(|_| None).collect();
+    let next = AtomicUsize::new(0);
+    let failed = AtomicBool::new(false);
+    // Segments are taken in order, so all those before a failed one get checked.
+    let work = || {
+        let mut buffer = Vec::new();
+        let mut done = Vec::new();
+        while !failed.load(Ordering::Relaxed) {
+            let i = next.fetch_add(1, Ordering::Relaxed);
+            let Some((lsn, path)) = segments.get(i) else {
+                break;
+            };
+            let checked = check_segment(fs, path, *lsn, false, max_len, &mut buffer);
+            failed.fetch_or(checked.is_err(), Ordering::Relaxed);
+            done.push((i, checked));
+        }
+        (done, buffer)
+    };
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(segments.len());
+    let mut results = Vec::with_capacity(threads);
+    std::thread::scope(|scope| {
+        // This thread works too; a helper that cannot be started is simply not there.
+        let helpers: Vec<_> = (1..threads)
+            .filter_map(|_| std::thread::Builder::new().spawn_scoped(scope, work).ok())
+            .collect();
+        results.push(work());
+        for helper in helpers {
+            match helper.join() {
+                Ok(result) => results.push(result),
+                Err(panic) => std::panic::resume_unwind(panic),
+            }
+        }
+    });
+    let mut buffer = Vec::new();
+    for (done, used) in results {
+        for (i, checked) in done {
+            if let Some(slot) = outcomes.get_mut(i) {
+                *slot = Some(checked);
+            }
+        }
+        if used.capacity() > buffer.capacity() {
+            buffer = used;
+        }
+    }
+    (outcomes, buffer)
+}
+
 enum SegmentCheck {
     /// Usable records, possibly after cutting off a torn tail.
     Good(Extent, Option<TornTail>),
@@ -272,13 +347,14 @@ enum SegmentCheck {
     TornHeader(TornTail),
 }
 
-/// Reads and checks one segment; in the last one, repairs a torn tail.
+/// Reads (into `buf`) and checks one segment; in the last one, repairs a torn tail.
 fn check_segment(
     fs: &dyn FileSystem,
     path: &Path,
     name_lsn: Lsn,
     is_last: bool,
     max_len: u32,
+    buf: &mut Vec<u8>,
 ) -> Result<SegmentCheck, StorageError> {
     if name_lsn.0 == 0 || name_lsn > MAX_LSN {
         return Err(StorageError::corrupt(
@@ -287,8 +363,9 @@ fn check_segment(
             format!("impossible first LSN {} in the name", name_lsn.0),
         ));
     }
-    let bytes = read_all(fs, path).at(path)?;
-    if is_last && header_torn(&bytes, name_lsn) {
+    read_into(fs, path, buf).at(path)?;
+    let bytes = &buf[..];
+    if is_last && header_torn(bytes, name_lsn) {
         fs.remove_file(path).at(path)?;
         let dir = path.parent().unwrap_or(Path::new("."));
         fs.sync_dir(dir).at(dir)?;
@@ -300,7 +377,7 @@ fn check_segment(
         }));
     }
     let header_lsn =
-        segment::decode_header(&bytes).map_err(|r| StorageError::corrupt(path, 0, r))?;
+        segment::decode_header(bytes).map_err(|r| StorageError::corrupt(path, 0, r))?;
     if header_lsn != name_lsn {
         return Err(StorageError::corrupt(
             path,
@@ -311,12 +388,13 @@ fn check_segment(
             ),
         ));
     }
-    let scan = segment::scan(&bytes, name_lsn, max_len);
+    let scan = segment::scan(bytes, name_lsn, max_len);
     let extent = Extent {
         path: path.to_path_buf(),
         first: name_lsn,
         records: scan.records,
         end: scan.end,
+        crc: segment::extent_crc(bytes.get(..scan.end).unwrap_or_default()),
     };
     let Some(bad) = scan.bad else {
         return Ok(SegmentCheck::Good(extent, None));
@@ -330,14 +408,14 @@ fn check_segment(
         )));
     }
     if matches!(bad, BadFrame::TooLong { .. })
-        && segment::read_frame(&bytes, scan.end, bad_lsn, u32::MAX).is_ok()
+        && segment::read_frame(bytes, scan.end, bad_lsn, u32::MAX).is_ok()
     {
         // A whole, checksum-valid record: not damage but a lowered `max_record_len`.
         return Err(corrupt(format!(
             "{reason}: the record is intact, so max_record_len ({max_len}) must have been lowered"
         )));
     }
-    match segment::find_later_record(&bytes, scan.end, Lsn(bad_lsn.0 + 1), max_len) {
+    match segment::find_later_record(bytes, scan.end, Lsn(bad_lsn.0 + 1), max_len) {
         Resync::Found { offset, lsn } => Err(corrupt(format!(
             "{reason}, yet a valid record {} follows at byte {offset}",
             lsn.0
@@ -367,8 +445,10 @@ fn header_torn(bytes: &[u8], name_lsn: Lsn) -> bool {
 }
 
 /// The records to replay, in LSN order, as `(lsn, payload)`. Segments are read one at a
-/// time. Every record was checked by `open`; it is checked again as it is read, and a
-/// difference (the files changed underneath) is reported as corruption.
+/// time, into buffers reused from segment to segment (as `open`'s check does). Every
+/// record was checked by `open`; a segment read again is checked against the checksum of
+/// its checked bytes taken then, and if they differ (the files changed underneath), its
+/// frames are checked one by one and the first that changed is reported as corruption.
 ///
 /// Replay before committing snapshots: retention may delete segments this iterator has
 /// yet to read once two newer snapshots exist.
@@ -382,16 +462,35 @@ pub struct RecordIter {
     end: Lsn,
     max_len: u32,
     current: Option<Current>,
+    /// A buffer to read the next segment into.
+    spare: Vec<u8>,
+    /// The buffers of segments already replayed, kept to be reused once no batch of
+    /// [`replay_shared`](Self::replay_shared) holds them any more (at most
+    /// [`RETIRED_KEPT`]).
+    retired: Vec<Arc<Vec<u8>>>,
     /// Set after the end or an error: the iterator is fused.
     done: bool,
 }
 
+/// How many replayed segments' buffers [`RecordIter`] keeps for reuse. Two cover the
+/// usual case: the segment just left is still shared with lanes, the one before is free.
+const RETIRED_KEPT: usize = 3;
+
+/// A record as [`RecordIter::replay_shared`] hands it out: its LSN, its segment's
+/// bytes, and where its payload lies in them.
+type SharedRecord<'a> = (Lsn, &'a Arc<Vec<u8>>, Range<usize>);
+
 #[derive(Debug)]
 struct Current {
     extent: Extent,
-    bytes: Vec<u8>,
+    /// Shared, so that [`RecordIter::replay_shared`] can hand payloads to other threads
+    /// without copying them.
+    bytes: Arc<Vec<u8>>,
     offset: usize,
     lsn: Lsn,
+    /// The checked bytes match their checksum from start-up: frames need no second
+    /// check. Otherwise each frame is checked again, to name the one that changed.
+    unchanged: bool,
 }
 
 impl RecordIter {
@@ -403,14 +502,16 @@ impl RecordIter {
                 if cur.offset < cur.extent.end {
                     let lsn = cur.lsn;
                     let valid = cur.bytes.get(..cur.extent.end).unwrap_or_default();
-                    let (payload, next) = segment::read_frame(valid, cur.offset, lsn, self.max_len)
-                        .map_err(|bad| {
-                            let why = format!(
-                                "{} (changed since start-up checked it)",
-                                bad.describe(lsn)
-                            );
-                            StorageError::corrupt(&cur.extent.path, cur.offset as u64, why)
-                        })?;
+                    let frame = if cur.unchanged {
+                        segment::frame_at(valid, cur.offset, self.max_len)
+                    } else {
+                        segment::read_frame(valid, cur.offset, lsn, self.max_len)
+                    };
+                    let (payload, next) = frame.map_err(|bad| {
+                        let why =
+                            format!("{} (changed since start-up checked it)", bad.describe(lsn));
+                        StorageError::corrupt(&cur.extent.path, cur.offset as u64, why)
+                    })?;
                     let range = next - payload.len()..next;
                     cur.offset = next;
                     cur.lsn = Lsn(lsn.0 + 1);
@@ -419,35 +520,68 @@ impl RecordIter {
                     }
                     continue;
                 }
-                self.current = None;
+                if let Some(done) = self.current.take() {
+                    self.retire(done.bytes);
+                }
             }
             let Some(extent) = self.segments.pop_front() else {
                 return Ok(None);
             };
-            let bytes = read_all(&*self.fs, &extent.path).at(&extent.path)?;
+            let mut bytes = self.free_buffer();
+            read_into(&*self.fs, &extent.path, &mut bytes).at(&extent.path)?;
             if bytes.len() < extent.end {
                 let why = "segment shrank since start-up checked it";
                 return Err(StorageError::corrupt(&extent.path, bytes.len() as u64, why));
             }
+            let checked = bytes.get(..extent.end).unwrap_or_default();
+            let unchanged = segment::extent_crc(checked) == extent.crc;
+            if !unchanged && segment::decode_header(checked) != Ok(extent.first) {
+                let why = "segment header changed since start-up checked it";
+                return Err(StorageError::corrupt(&extent.path, 0, why));
+            }
             self.current = Some(Current {
                 lsn: extent.first,
                 extent,
-                bytes,
+                bytes: Arc::new(bytes),
                 offset: SEGMENT_HEADER_LEN,
+                unchanged,
             });
         }
     }
 
-    /// The next record as a borrowed payload.
-    fn next_ref(&mut self) -> Option<Result<(Lsn, &[u8]), StorageError>> {
+    /// Keeps a replayed segment's buffer for reuse (see `RETIRED_KEPT`).
+    fn retire(&mut self, bytes: Arc<Vec<u8>>) {
+        if self.retired.len() >= RETIRED_KEPT {
+            self.retired.remove(0);
+        }
+        self.retired.push(bytes);
+    }
+
+    /// A buffer nobody else holds, to read a segment into: a fresh one for a 64 MiB
+    /// segment would cost a page fault per 4 KiB.
+    fn free_buffer(&mut self) -> Vec<u8> {
+        let free = self.retired.iter().position(|b| Arc::strong_count(b) == 1);
+        // Only this iterator could clone it, so the count cannot rise in between.
+        if let Some(Ok(buffer)) = free.map(|i| Arc::try_unwrap(self.retired.swap_remove(i))) {
+            return buffer;
+        }
+        std::mem::take(&mut self.spare)
+    }
+
+    /// The next record: its LSN, the bytes of its segment and where its payload is in them.
+    fn next_shared(&mut self) -> Option<Result<SharedRecord<'_>, StorageError>> {
         if self.done {
             return None;
         }
         match self.advance() {
             Ok(Some((lsn, range))) => {
                 debug_assert!(lsn <= self.end, "replay never passes the checked end");
-                let payload = self.current.as_ref().and_then(|c| c.bytes.get(range));
-                Some(Ok((lsn, payload.unwrap_or_default())))
+                let cur = self.current.as_ref()?;
+                debug_assert!(
+                    range.end <= cur.bytes.len(),
+                    "payloads lie in their segment"
+                );
+                Some(Ok((lsn, &cur.bytes, range)))
             }
             Ok(None) => {
                 self.done = true;
@@ -467,13 +601,32 @@ impl RecordIter {
         E: From<StorageError>,
         F: FnMut(Lsn, &[u8]) -> Result<(), E>,
     {
+        self.replay_shared(|lsn, bytes, range| f(lsn, bytes.get(range).unwrap_or_default()))
+    }
+
+    /// Like [`replay`](Self::replay), but hands `f` each record as the shared bytes of its
+    /// segment and the range of its payload in them (always in bounds), so that `f` can
+    /// pass records to other threads without copying: clone the `Arc` once per batch.
+    /// Segments are read one at a time; a segment's bytes are freed once the last clone
+    /// is dropped.
+    pub fn replay_shared<E, F>(&mut self, mut f: F) -> Result<u64, E>
+    where
+        E: From<StorageError>,
+        F: FnMut(Lsn, &Arc<Vec<u8>>, Range<usize>) -> Result<(), E>,
+    {
         let mut count = 0;
-        while let Some(record) = self.next_ref() {
-            let (lsn, payload) = record?;
-            f(lsn, payload)?;
+        while let Some(record) = self.next_shared() {
+            let (lsn, bytes, range) = record?;
+            f(lsn, bytes, range)?;
             count += 1;
         }
         Ok(count)
+    }
+
+    /// LSN of the first record this iterator yields, if it yields any: the one after
+    /// the snapshot.
+    pub fn first(&self) -> Lsn {
+        Lsn(self.after.0 + 1)
     }
 
     /// LSN of the last record this iterator will yield.
@@ -486,7 +639,8 @@ impl Iterator for RecordIter {
     type Item = Result<(Lsn, Vec<u8>), StorageError>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        self.next_ref()
-            .map(|r| r.map(|(lsn, payload)| (lsn, payload.to_vec())))
+        self.next_shared().map(|r| {
+            r.map(|(lsn, bytes, range)| (lsn, bytes.get(range).unwrap_or_default().to_vec()))
+        })
     }
 }

@@ -140,3 +140,85 @@ fn a_record_over_a_lowered_max_record_len_is_refused_not_truncated() {
     let (_, _, reason) = corrupt_err(dir.path(), lowered);
     assert!(reason.contains("lowered"), "{reason}");
 }
+
+/// Segments before the last are checked in parallel; the error reported is still the
+/// first damage in log order, and nothing is changed.
+#[test]
+fn of_two_damaged_segments_the_earlier_is_reported() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (wal, _) = open_std(dir.path(), small(1000));
+    fill(&wal, 200, 100);
+    drop(wal);
+    let segs = segment_files(dir.path());
+    assert!(segs.len() > 10, "{} segments", segs.len());
+    // Damage the first record's payload of segments 3 and 8 (neither is the last).
+    let at = SEGMENT_HEADER_LEN + FRAME_HEADER_LEN + 1;
+    for k in [3, 8] {
+        flip(&segs[k].1, at);
+    }
+    let before: Vec<Vec<u8>> = segs
+        .iter()
+        .map(|s| std::fs::read(&s.1).expect("read"))
+        .collect();
+    for _ in 0..10 {
+        let (file, offset, reason) = corrupt_err(dir.path(), small(1000));
+        assert_eq!(file, segs[3].1, "{reason}");
+        assert_eq!(offset, SEGMENT_HEADER_LEN as u64);
+        assert!(
+            reason.contains(&format!("record {}", segs[3].0 .0)),
+            "{reason}"
+        );
+    }
+    let after: Vec<Vec<u8>> = segs
+        .iter()
+        .map(|s| std::fs::read(&s.1).expect("read"))
+        .collect();
+    assert!(before == after, "nothing was changed");
+}
+
+/// A segment changed between start-up's check and replay (by something ignoring the
+/// directory lock): replay names the record that changed, or the header.
+#[test]
+fn a_segment_changed_after_the_check_is_corruption_at_the_changed_record() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let lens = ten_records(dir.path());
+    let seg = segment_files(dir.path())[0].1.clone();
+    let at = frame_offsets(&lens)[6];
+    for (offset, want_at, want) in [
+        (
+            at + FRAME_HEADER_LEN + 2,
+            at as u64,
+            "record 7 checksum mismatch",
+        ),
+        (3, 0, "segment header changed"),
+    ] {
+        let (wal, mut rec) = open_std(dir.path(), Config::default());
+        flip(&seg, offset);
+        let mut seen = 0;
+        let err = rec
+            .records
+            .replay(|_, _| {
+                seen += 1;
+                Ok::<(), StorageError>(())
+            })
+            .expect_err("changed bytes replayed");
+        match err {
+            StorageError::Corrupt {
+                file,
+                offset,
+                reason,
+            } => {
+                assert_eq!((file, offset), (seg.clone(), want_at), "{reason}");
+                assert!(reason.contains(want), "{reason}");
+                assert!(
+                    reason.contains("changed since start-up checked it"),
+                    "{reason}"
+                );
+            }
+            other => panic!("expected Corrupt, got {other}"),
+        }
+        assert_eq!(seen, if want_at == 0 { 0 } else { 6 });
+        flip(&seg, offset); // undo, for the next case
+        drop(wal);
+    }
+}

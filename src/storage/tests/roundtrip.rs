@@ -64,6 +64,48 @@ fn replay_callback_sees_the_same_records_without_copies() {
     }
 }
 
+/// `replay_shared` hands out segment buffers that it later reuses for other segments:
+/// never while a caller still holds one, and the records read are right either way.
+#[test]
+fn shared_replay_reuses_only_buffers_nobody_holds() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (wal, _) = open_std(dir.path(), small(1000));
+    let expected = fill(&wal, 120, 200);
+    drop(wal);
+    // Holding every segment (as lanes still busy with them would): nothing is reused.
+    let (wal, mut rec) = open_std(dir.path(), small(1000));
+    let mut held = Vec::new();
+    let n = rec
+        .records
+        .replay_shared(|lsn, bytes, range| {
+            held.push((lsn, Arc::clone(bytes), range));
+            Ok::<(), StorageError>(())
+        })
+        .expect("replay");
+    assert_eq!(n, 120);
+    let segments: std::collections::HashSet<_> = held.iter().map(|h| Arc::as_ptr(&h.1)).collect();
+    assert!(segments.len() > 10, "{} segments", segments.len());
+    for (i, (lsn, bytes, range)) in held.into_iter().enumerate() {
+        assert_eq!(lsn, Lsn(i as u64 + 1));
+        assert_eq!(&bytes[range], &expected[i][..]);
+    }
+    drop(wal);
+    // Holding each segment only while on it: buffers are reused, records still right.
+    let (_wal, mut rec) = open_std(dir.path(), small(1000));
+    let mut seen = Vec::new();
+    let mut current: Option<Arc<Vec<u8>>> = None;
+    rec.records
+        .replay_shared(|lsn, bytes, range| {
+            current = Some(Arc::clone(bytes));
+            seen.push((lsn, bytes[range].to_vec()));
+            Ok::<(), StorageError>(())
+        })
+        .expect("replay");
+    drop(current);
+    let want: Vec<(Lsn, Vec<u8>)> = (1..).map(Lsn).zip(expected).collect();
+    assert_eq!(seen, want);
+}
+
 #[test]
 fn oversized_record_gets_a_segment_of_its_own_and_empty_records_work() {
     let dir = tempfile::tempdir().expect("tempdir");
