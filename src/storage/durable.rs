@@ -10,7 +10,7 @@
 //! [`DurableState::publish`] wakes only [`WRITER_WAKES`] waiters, and every waiter that
 //! finds its LSN durable wakes up to [`HELPER_WAKES`] more satisfied waiters
 //! ([`DurableState::help`]) before it returns, on whichever core it runs; meanwhile the
-//! writer wakes the rest from the other end, a few at a time
+//! writer wakes satisfied waiters too, a few at a time, until none is left
 //! ([`DurableState::wake_stragglers`]).
 //!
 //! Invariant: the writer takes its next batch, or sleeps, only once no satisfied waiter
@@ -31,7 +31,8 @@ use smallvec::SmallVec;
 use super::error::StorageError;
 use super::Lsn;
 
-/// Satisfied waiters the writer wakes itself on each publish (besides stragglers).
+/// Satisfied waiters the writer wakes on each publish, and at each turn of its
+/// `wake_stragglers` loop.
 pub(crate) const WRITER_WAKES: usize = 2;
 /// Satisfied waiters each waiter wakes once its own LSN is durable: a fan-out of two
 /// wakes 256 waiters in eight rounds, the syscalls shared by every core.
@@ -138,16 +139,9 @@ impl DurableState {
     /// Called by a waiter whose LSN is durable: wakes up to [`HELPER_WAKES`] satisfied
     /// waiters still asleep. Takes no lock when there are none.
     pub(crate) fn help(&self) {
-        if self.first_waiting.load(Ordering::Acquire) > self.durable.load(Ordering::Acquire) {
-            return;
+        if self.has_stragglers() {
+            self.wake_stragglers(HELPER_WAKES);
         }
-        let mut woken = Woken::new();
-        {
-            let mut status = self.status.lock();
-            let durable = status.durable;
-            self.take_satisfied(&mut status, Lsn(durable.0), HELPER_WAKES, &mut woken);
-        }
-        woken.into_iter().for_each(Waker::wake);
     }
 
     /// True while some satisfied waiter is still registered (not woken yet).
