@@ -7,7 +7,7 @@
 //! hundreds of waiters, and each wake is a syscall (often an inter-processor interrupt).
 //! Made all by the writer thread, one after the other, they cost more than the fsync,
 //! and every wake landing on a core busy with a submitter preempted it. So
-//! [`DurableState::publish`] wakes only [`WRITER_WAKES`] waiters, and every waiter that
+//! [`DurableState::publish`] wakes at most [`WRITER_WAKES`] waiters, and every waiter that
 //! finds its LSN durable wakes up to [`HELPER_WAKES`] more satisfied waiters
 //! ([`DurableState::help`]) before it returns, on whichever core it runs; meanwhile the
 //! writer wakes satisfied waiters too, a few at a time, until none is left
@@ -32,8 +32,12 @@ use super::error::StorageError;
 use super::Lsn;
 
 /// Satisfied waiters the writer wakes on each publish, and at each turn of its
-/// `wake_stragglers` loop.
-pub(crate) const WRITER_WAKES: usize = 2;
+/// `wake_stragglers` loop. Up to this many the writer wakes them all itself, which is
+/// quickest: a waiter woken by another waiter first waits for that one to be scheduled,
+/// and with 16 submitters a tree from the first waiter (2 here) lost throughput. Beyond
+/// it the tree takes over, and that is where it pays: at 256 submitters the writer
+/// waking all of them cost about half a forced context switch per operation.
+pub(crate) const WRITER_WAKES: usize = 32;
 /// Satisfied waiters each waiter wakes once its own LSN is durable: a fan-out of two
 /// wakes 256 waiters in eight rounds, the syscalls shared by every core.
 pub(crate) const HELPER_WAKES: usize = 2;
@@ -405,10 +409,11 @@ mod tests {
     #[test]
     fn one_publish_wakes_every_satisfied_thread_through_the_tree_alone() {
         let state = Arc::new(DurableState::new(Lsn(0)));
-        let rx = waiters(&state, 1, 64);
-        // The writer wakes two; without `wake_stragglers` the waiters wake the other 62.
-        state.publish(Lsn(64));
-        assert_eq!(collect(&rx, 64), (1..=64).collect::<Vec<_>>());
+        let n = WRITER_WAKES as u64 * 3;
+        let rx = waiters(&state, 1, n);
+        // The writer wakes WRITER_WAKES; without `wake_stragglers` the waiters wake the rest.
+        state.publish(Lsn(n));
+        assert_eq!(collect(&rx, n as usize), (1..=n).collect::<Vec<_>>());
         assert!(!state.has_stragglers());
     }
 
