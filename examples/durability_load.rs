@@ -2,6 +2,7 @@
 //!
 //! ```sh
 //! cargo run --release --example durability_load -- throughput 1 16 256   # durable bets/s, fsync always
+//!     (bets only, then bet+win; `PITBOSS_LOAD_SECONDS` sets each run's length, default 5)
 //! cargo run --release --example durability_load -- recovery 10000000      # replay rate, open time
 //! cargo run --release --example durability_load -- recovery-build DIR 1000000  # keep a log…
 //! cargo run --release --example durability_load -- recovery-open DIR           # …and reopen it
@@ -62,40 +63,124 @@ fn win(i: u64, thread: usize) -> WinRequest {
     }
 }
 
-/// Durable bets per second with `submitters` threads, each waiting for its own fsync.
-fn throughput(submitters: usize, seconds: u64) {
+/// What each submitter does in a throughput run.
+#[derive(Clone, Copy, PartialEq)]
+enum Workload {
+    /// bet, wait, bet, wait … on its own wallet; rounds of up to `BETS_PER_ROUND` bets.
+    Bets,
+    /// bet, wait, win, wait … on its own wallet: every win closes the bet's round.
+    BetWin,
+}
+
+/// Bets per round in the bets-only workload: a wallet holds at most 1,024 open rounds of
+/// at most 256 bets, so a submitter can place 262,144 bets before its wallet is full.
+const BETS_PER_ROUND: u64 = 256;
+
+/// Voluntary and involuntary context switches of this process so far (Linux only;
+/// zeros elsewhere), summed over its threads.
+fn context_switches() -> (u64, u64) {
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return (0, 0);
+    };
+    let (mut voluntary, mut forced) = (0, 0);
+    for task in tasks.flatten() {
+        let status = std::fs::read_to_string(task.path().join("status")).unwrap_or_default();
+        for line in status.lines() {
+            let value = |l: &str| l.split_whitespace().nth(1).and_then(|v| v.parse().ok());
+            if line.starts_with("voluntary_ctxt_switches") {
+                voluntary += value(line).unwrap_or(0);
+            } else if line.starts_with("nonvoluntary_ctxt_switches") {
+                forced += value(line).unwrap_or(0);
+            }
+        }
+    }
+    (voluntary, forced)
+}
+
+/// CPU time this process used so far (user + system, every thread, living or not), in
+/// seconds; zero where /proc is missing. The machine is shared: CPU per operation is a
+/// steadier figure than operations per second.
+fn cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the parenthesized command name; utime and stime are the 12th and 13th.
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let ticks: u64 = rest
+        .split_whitespace()
+        .skip(11)
+        .take(2)
+        .filter_map(|v| v.parse::<u64>().ok())
+        .sum();
+    ticks as f64 / 100.0 // USER_HZ, 100 on every Linux this runs on
+}
+
+/// Durable operations per second with `submitters` threads, each waiting for its own
+/// operation to be durable (fsync `always`) before submitting the next.
+fn throughput(workload: Workload, submitters: usize, seconds: u64) {
     let dir = tempfile::tempdir().expect("tempdir");
     let engine = Arc::new(Engine::open(dir.path(), config(FsyncPolicy::Always)).expect("open"));
     let ws = Arc::new(wallets(&engine, submitters, "s"));
     let stop = Arc::new(AtomicBool::new(false));
-    let bets = Arc::new(AtomicU64::new(0));
+    let ops = Arc::new(AtomicU64::new(0));
+    let (before, cpu_before) = (context_switches(), cpu_seconds());
     let start = Instant::now();
     let threads: Vec<_> = (0..submitters)
         .map(|t| {
-            let (engine, ws, stop, bets) = (engine.clone(), ws.clone(), stop.clone(), bets.clone());
+            let (engine, ws, stop, ops) = (engine.clone(), ws.clone(), stop.clone(), ops.clone());
             std::thread::spawn(move || {
                 let mut i = 0;
                 while !stop.load(Ordering::Relaxed) {
-                    engine.bet(ws[t], &bet(i, t)).expect("durable bet");
-                    bets.fetch_add(1, Ordering::Relaxed);
-                    // Close the round so the wallet never reaches its open-round limit.
-                    engine.win(ws[t], &win(i, t)).expect("durable win");
+                    match workload {
+                        Workload::Bets => {
+                            let mut b = bet(i, t);
+                            b.round = RoundId::new(&format!("r{t}-{}", i / BETS_PER_ROUND))
+                                .expect("round");
+                            engine.bet(ws[t], &b).expect("durable bet");
+                            ops.fetch_add(1, Ordering::Relaxed);
+                        }
+                        Workload::BetWin => {
+                            engine.bet(ws[t], &bet(i, t)).expect("durable bet");
+                            // Close the round so the wallet never reaches its open-round limit.
+                            engine.win(ws[t], &win(i, t)).expect("durable win");
+                            ops.fetch_add(2, Ordering::Relaxed);
+                        }
+                    }
                     i += 1;
                 }
             })
         })
         .collect();
     std::thread::sleep(Duration::from_secs(seconds));
+    // Counted while the submitters live: an exited thread's counters leave /proc.
+    let (after, cpu, n, elapsed) = (
+        context_switches(),
+        cpu_seconds() - cpu_before,
+        ops.load(Ordering::Relaxed) as f64,
+        start.elapsed().as_secs_f64(),
+    );
     stop.store(true, Ordering::Relaxed);
     for t in threads {
         let _ = t.join();
     }
-    let elapsed = start.elapsed().as_secs_f64();
-    let n = bets.load(Ordering::Relaxed) as f64;
+    let per_op = |a: u64, b: u64| a.saturating_sub(b) as f64 / n.max(1.0);
+    let what = match workload {
+        Workload::Bets => format!("{:.0} durable bets/s", n / elapsed),
+        Workload::BetWin => format!(
+            "{:.0} durable ops/s = {:.0} bets/s + {:.0} wins/s",
+            n / elapsed,
+            n / elapsed / 2.0,
+            n / elapsed / 2.0
+        ),
+    };
+    let name = match workload {
+        Workload::Bets => "bets",
+        Workload::BetWin => "bet+win",
+    };
     println!(
-        "throughput fsync=always submitters={submitters}: {:.0} durable bets/s, {:.0} durable ops/s (bet + win)",
-        n / elapsed,
-        2.0 * n / elapsed
+        "throughput {name} fsync=always submitters={submitters}: {what} \
+         ({:.1} µs CPU, {:.2} voluntary + {:.2} forced context switches per op)",
+        cpu * 1e6 / n.max(1.0),
+        per_op(after.0, before.0),
+        per_op(after.1, before.1),
     );
 }
 
@@ -221,9 +306,17 @@ fn main() {
         }
     };
     match args.first().map(String::as_str) {
-        Some("throughput") => nums(256)
-            .into_iter()
-            .for_each(|n| throughput(n as usize, 5)),
+        Some("throughput") => {
+            let seconds = std::env::var("PITBOSS_LOAD_SECONDS")
+                .ok()
+                .and_then(|s| s.parse().ok())
+                .unwrap_or(5);
+            for workload in [Workload::Bets, Workload::BetWin] {
+                for n in nums(256) {
+                    throughput(workload, n as usize, seconds);
+                }
+            }
+        }
         Some("recovery") => nums(1_000_000).into_iter().for_each(recovery),
         // Keep the directory to reopen it many times (A/B runs, profiling).
         Some("recovery-build") => match (args.get(1), args.get(2).and_then(|s| s.parse().ok())) {

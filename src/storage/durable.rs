@@ -2,6 +2,20 @@
 //! ([`DurableFuture`]) share one hand-rolled waker registry (so this layer needs no async
 //! runtime); blocking waiters park their thread. Also where the log's failed and closed
 //! states reach the waiters.
+//!
+//! Waking is spread out as a tree. With hundreds of submitters one fsync satisfies
+//! hundreds of waiters, and each wake is a syscall (often an inter-processor interrupt).
+//! Made all by the writer thread, one after the other, they cost more than the fsync,
+//! and every wake landing on a core busy with a submitter preempted it. So
+//! [`DurableState::publish`] wakes at most [`WRITER_WAKES`] waiters, and every waiter that
+//! finds its LSN durable wakes up to [`HELPER_WAKES`] more satisfied waiters
+//! ([`DurableState::help`]) before it returns, on whichever core it runs; meanwhile the
+//! writer wakes satisfied waiters too, a few at a time, until none is left
+//! ([`DurableState::wake_stragglers`]).
+//!
+//! Invariant: the writer takes its next batch, or sleeps, only once no satisfied waiter
+//! is left unwoken. Waiters wake each other only to go faster: a waiter woken that never
+//! runs (a future woken but never polled) strands nobody.
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -12,17 +26,36 @@ use std::task::{Context, Poll, Wake, Waker};
 use std::thread::{self, Thread};
 
 use parking_lot::Mutex;
+use smallvec::SmallVec;
 
 use super::error::StorageError;
 use super::Lsn;
+
+/// Satisfied waiters the writer wakes on each publish, and at each turn of its
+/// `wake_stragglers` loop. Up to this many the writer wakes them all itself, which is
+/// quickest: a waiter woken by another waiter first waits for that one to be scheduled,
+/// and with 16 submitters a tree from the first waiter (2 here) lost throughput. Beyond
+/// it the tree takes over, and that is where it pays: at 256 submitters the writer
+/// waking all of them cost about half a forced context switch per operation.
+pub(crate) const WRITER_WAKES: usize = 32;
+/// Satisfied waiters each waiter wakes once its own LSN is durable: a fan-out of two
+/// wakes 256 waiters in eight rounds, the syscalls shared by every core.
+pub(crate) const HELPER_WAKES: usize = 2;
 
 /// The durable LSN, the terminal states, and the registry of waiters.
 #[derive(Debug)]
 pub(crate) struct DurableState {
     /// Copy of `status.durable` readable without the lock (the fast path of every wait).
     durable: AtomicU64,
+    /// The lowest LSN in `status.wakers` (`u64::MAX` when empty), kept under the lock and
+    /// readable without it: `help` takes the lock only when this is durable, i.e. when a
+    /// satisfied waiter is still waiting to be woken.
+    first_waiting: AtomicU64,
     status: Mutex<Status>,
 }
+
+/// The wakers one call takes out of the registry to wake outside the lock.
+type Woken = SmallVec<[Waker; 4]>;
 
 /// Wakes the thread it was made on.
 struct Unparker(Thread);
@@ -74,6 +107,7 @@ impl DurableState {
     pub(crate) fn new(durable: Lsn) -> Self {
         DurableState {
             durable: AtomicU64::new(durable.0),
+            first_waiting: AtomicU64::new(u64::MAX),
             status: Mutex::new(Status {
                 durable,
                 ..Status::default()
@@ -85,9 +119,11 @@ impl DurableState {
         Lsn(self.durable.load(Ordering::Acquire))
     }
 
-    /// Records that everything up to `lsn` is durable and wakes whoever that satisfies.
+    /// Records that everything up to `lsn` is durable and starts waking whoever that
+    /// satisfies: [`WRITER_WAKES`] of them, who wake others (see the module docs). The
+    /// caller then wakes the rest with [`wake_stragglers`](Self::wake_stragglers).
     pub(crate) fn publish(&self, lsn: Lsn) {
-        let ready = {
+        let woken = {
             let mut status = self.status.lock();
             debug_assert!(lsn >= status.durable, "the durable LSN never goes back");
             debug_assert!(
@@ -96,11 +132,66 @@ impl DurableState {
             );
             status.durable = lsn;
             self.durable.store(lsn.0, Ordering::Release);
-            let later = status.wakers.split_off(&(lsn.0 + 1, 0));
-            std::mem::replace(&mut status.wakers, later)
+            let mut woken = Woken::new();
+            self.take_satisfied(&mut status, lsn, WRITER_WAKES, &mut woken);
+            woken
         };
         // Wake outside the lock: a waker may run the future's poll on this very thread.
-        ready.into_values().for_each(Waker::wake);
+        woken.into_iter().for_each(Waker::wake);
+    }
+
+    /// Called by a waiter whose LSN is durable: wakes up to [`HELPER_WAKES`] satisfied
+    /// waiters still asleep. Takes no lock when there are none.
+    pub(crate) fn help(&self) {
+        if self.has_stragglers() {
+            self.wake_stragglers(HELPER_WAKES);
+        }
+    }
+
+    /// True while some satisfied waiter is still registered (not woken yet).
+    pub(crate) fn has_stragglers(&self) -> bool {
+        self.first_waiting.load(Ordering::Acquire) <= self.durable.load(Ordering::Acquire)
+    }
+
+    /// Wakes up to `max` satisfied waiters still registered (lowest LSN first): the
+    /// writer's share of the wake tree, repeated until [`has_stragglers`] is false so
+    /// that no waiter depends on another one running to be woken.
+    ///
+    /// [`has_stragglers`]: Self::has_stragglers
+    pub(crate) fn wake_stragglers(&self, max: usize) {
+        let mut woken = Woken::new();
+        {
+            let mut status = self.status.lock();
+            let durable = status.durable;
+            self.take_satisfied(&mut status, durable, max, &mut woken);
+        }
+        woken.into_iter().for_each(Waker::wake);
+    }
+
+    /// Moves up to `max` registered waiters whose LSN is at most `upto` (lowest first)
+    /// into `woken`, and refreshes `first_waiting`.
+    fn take_satisfied(&self, status: &mut Status, upto: Lsn, max: usize, woken: &mut Woken) {
+        debug_assert!(
+            upto <= status.durable,
+            "only durable LSNs are woken as satisfied"
+        );
+        for _ in 0..max {
+            match status.wakers.first_entry() {
+                Some(entry) if entry.key().0 <= upto.0 => woken.push(entry.remove()),
+                _ => break,
+            }
+        }
+        self.refresh_first_waiting(status);
+    }
+
+    /// Keeps `first_waiting` equal to the lowest registered LSN; called under the lock
+    /// after every removal from the registry.
+    fn refresh_first_waiting(&self, status: &Status) {
+        let first = status
+            .wakers
+            .first_key_value()
+            .map_or(u64::MAX, |(k, _)| k.0);
+        self.first_waiting.store(first, Ordering::Release);
     }
 
     /// Enters the failed state: every waiter not yet satisfied gets `Failed`.
@@ -108,7 +199,9 @@ impl DurableState {
         let all = {
             let mut status = self.status.lock();
             status.failed.get_or_insert(cause);
-            std::mem::take(&mut status.wakers)
+            let all = std::mem::take(&mut status.wakers);
+            self.refresh_first_waiting(&status);
+            all
         };
         all.into_values().for_each(Waker::wake);
     }
@@ -118,7 +211,9 @@ impl DurableState {
         let all = {
             let mut status = self.status.lock();
             status.closed = true;
-            std::mem::take(&mut status.wakers)
+            let all = std::mem::take(&mut status.wakers);
+            self.refresh_first_waiting(&status);
+            all
         };
         all.into_values().for_each(Waker::wake);
     }
@@ -131,11 +226,12 @@ impl DurableState {
     /// Blocks until `lsn` is durable or the log fails or closes.
     ///
     /// Blocking waiters use the same registry as futures, with a waker that unparks the
-    /// thread: publishing then wakes exactly the threads it satisfied, all at once,
-    /// instead of a condvar's notify_all waking every waiter one after the other
-    /// through the mutex (which, with hundreds of waiters, costs more than the fsync).
+    /// thread: only satisfied threads are woken, each by one unpark, instead of a
+    /// condvar's notify_all waking every waiter one after the other through the mutex
+    /// (which, with hundreds of waiters, costs more than the fsync).
     pub(crate) fn wait(&self, lsn: Lsn) -> Result<(), StorageError> {
         if self.durable() >= lsn {
+            self.help();
             return Ok(());
         }
         // During thread teardown the thread-local may be gone: make a waker on the spot.
@@ -162,16 +258,25 @@ impl DurableState {
         cx: &Context<'_>,
     ) -> Poll<Result<(), StorageError>> {
         if self.durable() >= lsn {
-            // Publishing removed any registration in the same critical section that
-            // advanced the LSN, so there is nothing left to forget.
+            // A waiter is normally here because whoever woke it took its registration
+            // out. If it came by another way (a spurious wake) the registration stays,
+            // satisfied: the next waker takes it and gives this waker one spurious wake,
+            // which every waker tolerates. That is cheaper than a lock on every wake.
             *slot = None;
+            self.help();
             return Poll::Ready(Ok(()));
         }
         let mut status = self.status.lock();
         if let Some(outcome) = status.outcome(lsn) {
             // Usually already gone (publish, fail and close take the wakers they wake).
             if let Some(id) = slot.take() {
-                status.wakers.remove(&(lsn.0, id));
+                if status.wakers.remove(&(lsn.0, id)).is_some() {
+                    self.refresh_first_waiting(&status);
+                }
+            }
+            drop(status);
+            if outcome.is_ok() {
+                self.help();
             }
             return Poll::Ready(outcome);
         }
@@ -184,13 +289,23 @@ impl DurableState {
             Some(w) => w.clone_from(cx.waker()),
             None => {
                 status.wakers.insert((lsn.0, id), cx.waker().clone());
+                // Not yet durable, so this LSN is above every satisfied one.
+                self.first_waiting.fetch_min(lsn.0, Ordering::Release);
             }
         }
         Poll::Pending
     }
 
+    /// A pending future goes away: drop its registration; if its LSN is durable it may
+    /// have been woken to wake others, so do that for it.
     fn forget(&self, lsn: Lsn, id: u64) {
-        self.status.lock().wakers.remove(&(lsn.0, id));
+        {
+            let mut status = self.status.lock();
+            if status.wakers.remove(&(lsn.0, id)).is_some() {
+                self.refresh_first_waiting(&status);
+            }
+        }
+        self.help();
     }
 }
 
@@ -241,5 +356,137 @@ impl Drop for DurableFuture {
         if let Some(id) = self.slot.take() {
             self.state.forget(self.lsn, id);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::mpsc;
+    use std::time::{Duration, Instant};
+
+    impl DurableState {
+        fn registered(&self) -> usize {
+            self.status.lock().wakers.len()
+        }
+    }
+
+    /// A waker that does nothing: a future registered with it is woken but never polled
+    /// again, the case where the wake tree cannot go on through it.
+    struct Nothing;
+    impl Wake for Nothing {
+        fn wake(self: Arc<Self>) {}
+    }
+
+    /// Spawns `n` blocking waiters, waiter `i` on LSN `first + i`; each sends its LSN
+    /// once it returns. Returns after all of them are registered.
+    fn waiters(state: &Arc<DurableState>, first: u64, n: u64) -> mpsc::Receiver<u64> {
+        let (tx, rx) = mpsc::channel();
+        let before = state.registered();
+        for i in 0..n {
+            let (state, tx) = (Arc::clone(state), tx.clone());
+            thread::spawn(move || {
+                state.wait(Lsn(first + i)).expect("durable");
+                let _ = tx.send(first + i);
+            });
+        }
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while state.registered() < before + n as usize {
+            assert!(Instant::now() < deadline, "waiters never registered");
+            thread::sleep(Duration::from_millis(1));
+        }
+        rx
+    }
+
+    fn collect(rx: &mpsc::Receiver<u64>, n: usize) -> Vec<u64> {
+        let mut got: Vec<u64> = (0..n)
+            .map(|_| rx.recv_timeout(Duration::from_secs(10)).expect("woken"))
+            .collect();
+        got.sort_unstable();
+        got
+    }
+
+    #[test]
+    fn one_publish_wakes_every_satisfied_thread_through_the_tree_alone() {
+        let state = Arc::new(DurableState::new(Lsn(0)));
+        let n = WRITER_WAKES as u64 * 3;
+        let rx = waiters(&state, 1, n);
+        // The writer wakes WRITER_WAKES; without `wake_stragglers` the waiters wake the rest.
+        state.publish(Lsn(n));
+        assert_eq!(collect(&rx, n as usize), (1..=n).collect::<Vec<_>>());
+        assert!(!state.has_stragglers());
+    }
+
+    #[test]
+    fn only_covered_waiters_wake_and_the_rest_stay_registered() {
+        let state = Arc::new(DurableState::new(Lsn(0)));
+        let rx = waiters(&state, 1, 20);
+        state.publish(Lsn(10));
+        assert_eq!(collect(&rx, 10), (1..=10).collect::<Vec<_>>());
+        assert!(rx.recv_timeout(Duration::from_millis(50)).is_err());
+        assert_eq!(state.registered(), 10);
+        assert!(!state.has_stragglers());
+        state.publish(Lsn(20));
+        assert_eq!(collect(&rx, 10), (11..=20).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn waiters_behind_futures_never_polled_are_woken_by_the_writer_backstop() {
+        let state = Arc::new(DurableState::new(Lsn(0)));
+        let nothing = Waker::from(Arc::new(Nothing));
+        let cx = Context::from_waker(&nothing);
+        // The lowest LSNs belong to futures that are woken and never polled again: the
+        // writer's own wakes land on them, and they wake nobody.
+        let mut futures: Vec<DurableFuture> = (1..=WRITER_WAKES as u64 * 4)
+            .map(|lsn| DurableFuture::new(Arc::clone(&state), Lsn(lsn), None))
+            .collect();
+        for f in &mut futures {
+            assert!(Pin::new(f)
+                .poll(&mut Context::from_waker(cx.waker()))
+                .is_pending());
+        }
+        let first = futures.len() as u64 + 1;
+        let rx = waiters(&state, first, 16);
+        state.publish(Lsn(first + 15));
+        assert!(state.has_stragglers(), "the tree stopped at the futures");
+        while state.has_stragglers() {
+            state.wake_stragglers(WRITER_WAKES);
+        }
+        assert_eq!(collect(&rx, 16), (first..first + 16).collect::<Vec<_>>());
+        // Polled now, the futures are ready; dropping them leaves nothing registered.
+        for f in &mut futures {
+            assert!(matches!(
+                Pin::new(f).poll(&mut Context::from_waker(cx.waker())),
+                Poll::Ready(Ok(()))
+            ));
+        }
+        drop(futures);
+        assert_eq!(state.registered(), 0);
+    }
+
+    #[test]
+    fn failure_wakes_every_waiter_with_the_error() {
+        let state = Arc::new(DurableState::new(Lsn(0)));
+        let (tx, rx) = mpsc::channel();
+        for lsn in 1..=8 {
+            let (state, tx) = (Arc::clone(&state), tx.clone());
+            thread::spawn(move || {
+                let _ = tx.send(state.wait(Lsn(lsn)));
+            });
+        }
+        while state.registered() < 8 {
+            thread::sleep(Duration::from_millis(1));
+        }
+        state.publish(Lsn(3));
+        state.fail(Arc::new(StorageError::Internal("disk gone".into())));
+        let outcomes: Vec<_> = (0..8)
+            .map(|_| rx.recv_timeout(Duration::from_secs(10)).expect("woken"))
+            .collect();
+        assert_eq!(outcomes.iter().filter(|o| o.is_ok()).count(), 3);
+        assert!(outcomes
+            .iter()
+            .filter_map(|o| o.as_ref().err())
+            .all(|e| matches!(e, StorageError::Failed { .. })));
+        assert_eq!(state.registered(), 0);
     }
 }

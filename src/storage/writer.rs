@@ -10,6 +10,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use super::config::FsyncPolicy;
+use super::durable::WRITER_WAKES;
 use super::error::{IoContext, StorageError};
 use super::fs::{write_all, WritableFile};
 use super::segment::{self, SEGMENT_HEADER_LEN};
@@ -104,8 +105,16 @@ impl Writer {
 
     /// Sleeps until there are records, the log closes, or an interval fsync is due; then
     /// takes every pending record at once.
+    ///
+    /// First it finishes waking the waiters its last publish satisfied (with the waiters
+    /// themselves, see the durable module). That keeps the wake tree's invariant (no
+    /// satisfied waiter is left unwoken while the writer sleeps), and it is also what
+    /// makes batches big: the waiters woken append their next records meanwhile.
     fn next_batch(&mut self) -> Batch {
         let shared = &*self.shared;
+        while shared.durable.has_stragglers() {
+            shared.durable.wake_stragglers(WRITER_WAKES);
+        }
         let mut p = shared.pending.lock();
         while p.buf.is_empty() && !p.closing {
             match self.sync_deadline() {
