@@ -284,6 +284,16 @@ struct Job {
     deposit_share: f64,
 }
 
+impl Job {
+    /// Takes one request from the shared budget; false once it is spent. (A plain
+    /// `fetch_sub` would wrap below zero and let the other connections go on.)
+    fn take_one(&self) -> bool {
+        self.budget
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1))
+            .is_ok()
+    }
+}
+
 /// The current Unix time in decimal, re-rendered only when the second changes.
 #[derive(Default)]
 struct Timestamp {
@@ -341,7 +351,7 @@ async fn worker(id: usize, job: Arc<Job>) -> Result<Tally, AnyError> {
     // A deterministic interleaving: request `seq` is a deposit when the running
     // share of deposits is below the target.
     let mut deposits: u64 = 0;
-    while Instant::now() < job.deadline && job.budget.fetch_sub(1, Ordering::Relaxed) > 0 {
+    while Instant::now() < job.deadline && job.take_one() {
         seq += 1;
         let wallet = &job.wallets[(id + seq as usize * 7) % job.wallets.len()];
         // A fresh nonce per request; deposits use it as their transaction id too.
@@ -568,6 +578,9 @@ mod tests {
             budget: AtomicU64::new(0),
             deposit_share: 1.0,
         };
+        assert!(!job.take_one(), "an empty budget stays empty");
+        job.budget.store(2, Ordering::Relaxed);
+        assert!(job.take_one() && job.take_one() && !job.take_one() && !job.take_one());
         let mut out = Vec::new();
         write_request(
             &mut out,
