@@ -12,7 +12,7 @@ use super::nonce::{NonceCache, NonceError};
 use crate::engine::Engine;
 use crate::identity::types::Operator;
 use crate::ids::ClientId;
-use hyper::header::{HeaderName, HeaderValue, InvalidHeaderValue};
+use hyper::header::{HeaderName, HeaderValue, InvalidHeaderValue, AUTHORIZATION};
 use hyper::HeaderMap;
 use sha2::{Digest, Sha256};
 use std::sync::Arc;
@@ -22,6 +22,13 @@ pub const CLIENT_ID: &str = "x-client-id";
 pub const TIMESTAMP: &str = "x-timestamp";
 pub const NONCE: &str = "x-nonce";
 pub const SIGNATURE: &str = "x-signature";
+
+// The same names as header keys, built at compile time: looking a request's header up
+// by a `HeaderName` hashes it directly instead of parsing a string on every request.
+const CLIENT_ID_NAME: HeaderName = HeaderName::from_static(CLIENT_ID);
+const TIMESTAMP_NAME: HeaderName = HeaderName::from_static(TIMESTAMP);
+const NONCE_NAME: HeaderName = HeaderName::from_static(NONCE);
+const SIGNATURE_NAME: HeaderName = HeaderName::from_static(SIGNATURE);
 
 /// Longest accepted `X-Nonce`, in bytes (a UUID is 36, 16 random bytes in hex 32).
 pub const MAX_NONCE_LEN: usize = 64;
@@ -59,22 +66,10 @@ pub fn signed_headers(
 ) -> Result<Vec<(HeaderName, HeaderValue)>, InvalidHeaderValue> {
     let signature = sign(client_id, timestamp, nonce, api_key);
     Ok(vec![
-        (
-            HeaderName::from_static(CLIENT_ID),
-            HeaderValue::from_str(client_id)?,
-        ),
-        (
-            HeaderName::from_static(TIMESTAMP),
-            HeaderValue::from_str(timestamp)?,
-        ),
-        (
-            HeaderName::from_static(NONCE),
-            HeaderValue::from_str(nonce)?,
-        ),
-        (
-            HeaderName::from_static(SIGNATURE),
-            HeaderValue::from_str(&signature)?,
-        ),
+        (CLIENT_ID_NAME, HeaderValue::from_str(client_id)?),
+        (TIMESTAMP_NAME, HeaderValue::from_str(timestamp)?),
+        (NONCE_NAME, HeaderValue::from_str(nonce)?),
+        (SIGNATURE_NAME, HeaderValue::from_str(&signature)?),
     ])
 }
 
@@ -82,7 +77,7 @@ fn unauthorized(message: &str) -> ApiError {
     ApiError::new(ErrorCode::Unauthorized, message)
 }
 
-fn header<'a>(headers: &'a HeaderMap, name: &str) -> Result<&'a str, ApiError> {
+fn header<'a>(headers: &'a HeaderMap, name: &HeaderName) -> Result<&'a str, ApiError> {
     let value = headers
         .get(name)
         .ok_or_else(|| unauthorized(&format!("missing header {name}")))?;
@@ -99,10 +94,10 @@ pub fn authenticate(
     nonces: &NonceCache,
     headers: &HeaderMap,
 ) -> Result<Arc<Operator>, ApiError> {
-    let client_raw = header(headers, CLIENT_ID)?;
-    let ts_raw = header(headers, TIMESTAMP)?;
-    let nonce = header(headers, NONCE)?;
-    let signature = header(headers, SIGNATURE)?;
+    let client_raw = header(headers, &CLIENT_ID_NAME)?;
+    let ts_raw = header(headers, &TIMESTAMP_NAME)?;
+    let nonce = header(headers, &NONCE_NAME)?;
+    let signature = header(headers, &SIGNATURE_NAME)?;
     let client = ClientId::new(client_raw).map_err(|_| unauthorized("malformed X-Client-ID"))?;
     let ts: i64 = ts_raw
         .parse()
@@ -140,7 +135,7 @@ pub fn authenticate(
 
 /// Checks `Authorization: Bearer <admin token>`.
 pub fn check_admin(headers: &HeaderMap, token: &str) -> Result<(), ApiError> {
-    let value = header(headers, "authorization")?;
+    let value = header(headers, &AUTHORIZATION)?;
     let given = value
         .strip_prefix("Bearer ")
         .ok_or_else(|| unauthorized("expected Authorization: Bearer <admin token>"))?;
