@@ -1,7 +1,18 @@
 //! `pitboss-load`: a bounded, self-stopping load generator for a local pitboss
 //! server. N keep-alive connections send signed `wallet/deposit` and `wallet/query`
-//! requests for a fixed time (or request count), then it reports requests/s and the
-//! p50/p99 latencies. It only ever targets a loopback address.
+//! requests for a fixed time (or request count), then it reports requests/s, the
+//! p50/p99 latencies, and the CPU the generator itself used per request. It only
+//! ever targets a loopback address.
+//!
+//! The generator shares the machine with the server, so every microsecond of its CPU
+//! is one the server does not get. It therefore speaks HTTP/1.1 itself on each
+//! connection ([`Conn`]): one task per connection, the request written into a reused
+//! buffer and sent with one write, the response read into another reused buffer and
+//! parsed just enough to frame it (`Content-Length`) and read the envelope's `code`.
+//! It still does all the work a real client does: every request is signed
+//! (`hex(sha256(clientId + timestamp + nonce + apiKey))`) with a fresh nonce and the
+//! current timestamp, and every response is read whole and checked (status line,
+//! framing, `code`).
 
 use clap::Parser;
 use hyper::Method;
@@ -10,10 +21,14 @@ use pitboss::server::auth;
 use pitboss::server::client::{authority, HttpClient};
 use serde_json::{json, Value};
 use std::error::Error;
+use std::fmt::Write as _;
+use std::io::Write as _;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
 
 type AnyError = Box<dyn Error + Send + Sync>;
 
@@ -26,7 +41,7 @@ struct Args {
     /// The operator's credentials (what `pitboss serve` writes for the demo operator).
     #[arg(long, default_value = "./data/demo-operator.json")]
     credentials: PathBuf,
-    /// Concurrent keep-alive connections.
+    /// Concurrent keep-alive connections (one request in flight on each).
     #[arg(long, default_value_t = 32)]
     connections: usize,
     /// How long to send, seconds (at most 600).
@@ -41,6 +56,10 @@ struct Args {
     /// Share of requests that are deposits (the rest are queries), 0 to 1.
     #[arg(long, default_value_t = 0.5)]
     deposit_share: f64,
+    /// Generator threads. One thread drives all connections and leaves the other
+    /// cores to the server it measures.
+    #[arg(long, default_value_t = 1)]
+    threads: usize,
 }
 
 /// What one connection measured: latencies in microseconds, and error codes.
@@ -60,7 +79,8 @@ fn unix_secs() -> i64 {
         .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
 }
 
-/// Sends one signed request; returns the envelope's code and data.
+/// Sends one signed request through the general client; returns the envelope's code
+/// and data. Used for the logins before the measured phase.
 async fn call(
     client: &mut HttpClient,
     creds: &OperatorCredentials,
@@ -88,8 +108,8 @@ async fn check_loopback(server: &str) -> Result<(), AnyError> {
     Ok(())
 }
 
-/// Logs the players in (a few at a time: each login hashes a credential) and
-/// returns their wallet ids.
+/// Logs the players in (one at a time: each login hashes a credential) and returns
+/// their wallet ids.
 async fn login_players(
     args: &Args,
     creds: &OperatorCredentials,
@@ -110,45 +130,249 @@ async fn login_players(
         if code != 0 {
             return Err(format!("login failed with code {code}").into());
         }
-        wallets.push(data["walletId"].as_str().ok_or("no walletId")?.to_owned());
+        let wallet = data["walletId"].as_str().ok_or("no walletId")?;
+        // Wallet ids are decimal numbers: the request bodies embed them unescaped.
+        if wallet.is_empty() || !wallet.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(format!("unexpected walletId {wallet:?}").into());
+        }
+        wallets.push(wallet.to_owned());
     }
     Ok(wallets)
 }
 
+/// Largest response accepted (the API's wallet responses are ~100 bytes).
+const MAX_RESPONSE: usize = 1 << 20;
+
+/// One keep-alive HTTP/1.1 connection, one request at a time. Both buffers are kept
+/// across requests, so the steady state allocates nothing.
+struct Conn {
+    stream: TcpStream,
+    /// The request being sent.
+    out: Vec<u8>,
+    /// Bytes received; `filled` of them are valid.
+    inp: Vec<u8>,
+    filled: usize,
+}
+
+/// A response as far as the generator looks at it.
+struct Reply {
+    status: u16,
+    code: i64,
+}
+
+impl Conn {
+    async fn connect(authority: &str) -> Result<Conn, AnyError> {
+        let stream = TcpStream::connect(authority).await?;
+        stream.set_nodelay(true)?;
+        Ok(Conn {
+            stream,
+            out: Vec::with_capacity(1024),
+            inp: vec![0; 4096],
+            filled: 0,
+        })
+    }
+
+    /// Sends `self.out` (a whole request) and reads its response.
+    async fn round_trip(&mut self) -> Result<Reply, AnyError> {
+        self.stream.write_all(&self.out).await?;
+        let (head_len, body_len, status) = loop {
+            if let Some(head) = parse_head(&self.inp[..self.filled])? {
+                break head;
+            }
+            self.fill().await?;
+        };
+        let total = head_len
+            .checked_add(body_len)
+            .filter(|t| *t <= MAX_RESPONSE)
+            .ok_or("response too large")?;
+        while self.filled < total {
+            self.fill().await?;
+        }
+        if self.filled > total {
+            // One request in flight: nothing may follow its response.
+            return Err("unexpected bytes after a response".into());
+        }
+        let code = envelope_code(&self.inp[head_len..total])?;
+        self.filled = 0;
+        Ok(Reply { status, code })
+    }
+
+    /// Reads more bytes, growing the buffer when it is full.
+    async fn fill(&mut self) -> Result<(), AnyError> {
+        if self.filled == self.inp.len() {
+            if self.inp.len() >= MAX_RESPONSE {
+                return Err("response too large".into());
+            }
+            self.inp.resize(self.inp.len() * 2, 0);
+        }
+        let n = self.stream.read(&mut self.inp[self.filled..]).await?;
+        if n == 0 {
+            return Err("the server closed the connection".into());
+        }
+        self.filled += n;
+        Ok(())
+    }
+}
+
+/// The response head in `buf`, once complete: (head length including the blank line,
+/// `Content-Length`, status). Refuses what this client does not speak (chunked
+/// bodies, no length, `Connection: close`).
+fn parse_head(buf: &[u8]) -> Result<Option<(usize, usize, u16)>, AnyError> {
+    let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") else {
+        if buf.len() > 16 * 1024 {
+            return Err("response head too large".into());
+        }
+        return Ok(None);
+    };
+    let head = std::str::from_utf8(&buf[..end]).map_err(|_| "response head is not UTF-8")?;
+    let mut lines = head.split("\r\n");
+    let status_line = lines.next().unwrap_or_default();
+    let status = status_line
+        .strip_prefix("HTTP/1.1 ")
+        .and_then(|rest| rest.get(..3))
+        .and_then(|s| s.parse::<u16>().ok())
+        .ok_or_else(|| format!("bad status line {status_line:?}"))?;
+    let mut length = None;
+    for line in lines {
+        let (name, value) = line.split_once(':').ok_or("bad header line")?;
+        let value = value.trim();
+        if name.eq_ignore_ascii_case("content-length") {
+            length = Some(value.parse::<usize>().map_err(|_| "bad Content-Length")?);
+        } else if name.eq_ignore_ascii_case("transfer-encoding") {
+            return Err("chunked responses are not expected".into());
+        } else if name.eq_ignore_ascii_case("connection") && value.eq_ignore_ascii_case("close") {
+            return Err("the server is closing the connection".into());
+        }
+    }
+    let length = length.ok_or("response without Content-Length")?;
+    Ok(Some((end + 4, length, status)))
+}
+
+/// The `code` of a `{"code":N,"message":...,"data":...}` envelope. The server writes
+/// `code` first, so the number is read from the prefix; any other shape is parsed as
+/// JSON in full.
+fn envelope_code(body: &[u8]) -> Result<i64, AnyError> {
+    const PREFIX: &[u8] = b"{\"code\":";
+    if let Some(rest) = body.strip_prefix(PREFIX) {
+        let digits = rest.iter().take_while(|b| b.is_ascii_digit()).count();
+        if digits > 0 && digits < 10 && rest.get(digits) == Some(&b',') && body.ends_with(b"}") {
+            return rest[..digits]
+                .iter()
+                .try_fold(0i64, |n, d| {
+                    n.checked_mul(10)?.checked_add(i64::from(d - b'0'))
+                })
+                .ok_or_else(|| "bad code".into());
+        }
+    }
+    let v: Value = serde_json::from_slice(body)?;
+    v["code"]
+        .as_i64()
+        .ok_or_else(|| "response without a code".into())
+}
+
+const DEPOSIT: &str = "/service/jsonapi/wallet/deposit";
+const QUERY: &str = "/service/jsonapi/wallet/query";
+
+/// What every connection shares.
 struct Job {
     creds: OperatorCredentials,
-    wallets: Arc<Vec<String>>,
+    authority: String,
+    wallets: Vec<String>,
     run: String,
     deadline: Instant,
-    budget: Arc<AtomicU64>,
+    budget: AtomicU64,
     deposit_share: f64,
 }
 
+impl Job {
+    /// Takes one request from the shared budget; false once it is spent. (A plain
+    /// `fetch_sub` would wrap below zero and let the other connections go on.)
+    fn take_one(&self) -> bool {
+        self.budget
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1))
+            .is_ok()
+    }
+}
+
+/// The current Unix time in decimal, re-rendered only when the second changes.
+#[derive(Default)]
+struct Timestamp {
+    secs: i64,
+    text: String,
+}
+
+impl Timestamp {
+    fn now(&mut self) -> &str {
+        let secs = unix_secs();
+        if secs != self.secs || self.text.is_empty() {
+            self.secs = secs;
+            self.text.clear();
+            let _ = write!(self.text, "{secs}");
+        }
+        &self.text
+    }
+}
+
+/// Writes a whole signed POST into `out`.
+fn write_request(
+    out: &mut Vec<u8>,
+    job: &Job,
+    path: &str,
+    timestamp: &str,
+    nonce: &str,
+    body: &[u8],
+) {
+    let signature = auth::sign_hex(&job.creds.client_id, timestamp, nonce, &job.creds.api_key);
+    out.clear();
+    // Writing into a Vec cannot fail.
+    let _ = write!(
+        out,
+        "POST {path} HTTP/1.1\r\nhost: {host}\r\ncontent-type: application/json\r\n\
+         {client}: {client_id}\r\n{ts}: {timestamp}\r\n{n}: {nonce}\r\n{sig}: ",
+        host = job.authority,
+        client = auth::CLIENT_ID,
+        client_id = job.creds.client_id,
+        ts = auth::TIMESTAMP,
+        n = auth::NONCE,
+        sig = auth::SIGNATURE,
+    );
+    out.extend_from_slice(&signature);
+    let _ = write!(out, "\r\ncontent-length: {}\r\n\r\n", body.len());
+    out.extend_from_slice(body);
+}
+
 /// One connection's loop: until the deadline or the shared request budget is spent.
-async fn worker(server: String, id: usize, job: Arc<Job>) -> Result<Tally, AnyError> {
-    let mut client = HttpClient::connect(&server).await?;
+async fn worker(id: usize, job: Arc<Job>) -> Result<Tally, AnyError> {
+    let mut conn = Conn::connect(&job.authority).await?;
     let mut tally = Tally::default();
+    let mut clock = Timestamp::default();
+    let (mut nonce, mut body) = (String::with_capacity(64), Vec::with_capacity(256));
     let mut seq: u64 = 0;
     // A deterministic interleaving: request `seq` is a deposit when the running
     // share of deposits is below the target.
     let mut deposits: u64 = 0;
-    while Instant::now() < job.deadline && job.budget.fetch_sub(1, Ordering::Relaxed) > 0 {
+    while Instant::now() < job.deadline && job.take_one() {
         seq += 1;
         let wallet = &job.wallets[(id + seq as usize * 7) % job.wallets.len()];
-        let nonce = format!("{}-{id}-{seq}", job.run);
+        // A fresh nonce per request; deposits use it as their transaction id too.
+        nonce.clear();
+        let _ = write!(nonce, "{}-{id}-{seq}", job.run);
         let deposit = (deposits as f64) < job.deposit_share * seq as f64;
-        let (path, body) = if deposit {
+        body.clear();
+        let path = if deposit {
             deposits += 1;
-            let tx = format!("{}-{id}-{seq}", job.run);
-            (
-                "/service/jsonapi/wallet/deposit",
-                json!({"walletId": wallet, "amount": 1, "transactionId": tx}),
-            )
+            let _ = write!(
+                body,
+                r#"{{"walletId":"{wallet}","amount":1,"transactionId":"{nonce}"}}"#
+            );
+            DEPOSIT
         } else {
-            ("/service/jsonapi/wallet/query", json!({"walletId": wallet}))
+            let _ = write!(body, r#"{{"walletId":"{wallet}"}}"#);
+            QUERY
         };
         let started = Instant::now();
-        let (code, _) = call(&mut client, &job.creds, &nonce, path, &body).await?;
+        write_request(&mut conn.out, &job, path, clock.now(), &nonce, &body);
+        let reply = conn.round_trip().await?;
         let us = u32::try_from(started.elapsed().as_micros()).unwrap_or(u32::MAX);
         let samples = if deposit {
             &mut tally.deposits_us
@@ -158,8 +382,10 @@ async fn worker(server: String, id: usize, job: Arc<Job>) -> Result<Tally, AnyEr
         if samples.len() < MAX_SAMPLES {
             samples.push(us);
         }
-        if code != 0 {
-            tally.errors.push(code);
+        if reply.code != 0 {
+            tally.errors.push(reply.code);
+        } else if reply.status != 200 {
+            return Err(format!("code 0 with HTTP status {}", reply.status).into());
         }
     }
     Ok(tally)
@@ -185,10 +411,31 @@ fn report(kind: &str, mut samples: Vec<u32>, secs: f64) {
     );
 }
 
+/// User + system CPU time this process has used so far.
+fn cpu_time() -> Duration {
+    let mut usage = std::mem::MaybeUninit::<libc::rusage>::uninit();
+    // SAFETY: getrusage writes a whole `rusage` into the pointer on success (0); the
+    // value is read only then.
+    let usage = unsafe {
+        if libc::getrusage(libc::RUSAGE_SELF, usage.as_mut_ptr()) != 0 {
+            return Duration::ZERO;
+        }
+        usage.assume_init()
+    };
+    let tv = |t: libc::timeval| {
+        Duration::from_secs(u64::try_from(t.tv_sec).unwrap_or(0))
+            + Duration::from_micros(u64::try_from(t.tv_usec).unwrap_or(0))
+    };
+    tv(usage.ru_utime) + tv(usage.ru_stime)
+}
+
 async fn run(args: Args) -> Result<(), AnyError> {
     if args.duration == 0 || args.duration > 600 || args.connections == 0 || args.connections > 1024
     {
         return Err("--duration must be 1..=600 s and --connections 1..=1024".into());
+    }
+    if args.players == 0 {
+        return Err("--players must be at least 1".into());
     }
     check_loopback(&args.server).await?;
     let creds: OperatorCredentials = serde_json::from_slice(&std::fs::read(&args.credentials)?)?;
@@ -196,18 +443,26 @@ async fn run(args: Args) -> Result<(), AnyError> {
         "{:x}",
         SystemTime::now().duration_since(UNIX_EPOCH)?.as_millis()
     );
-    let wallets = Arc::new(login_players(&args, &creds, &run).await?);
-    let started = Instant::now();
+    let wallets = login_players(&args, &creds, &run).await?;
+    // The measured phase starts here; a script timing the server watches for this line.
+    println!(
+        "logged in {} players; sending for {} s",
+        wallets.len(),
+        args.duration
+    );
+    let _ = std::io::stdout().flush();
+    let (started, cpu_before) = (Instant::now(), cpu_time());
     let job = Arc::new(Job {
         creds,
+        authority: authority(&args.server)?,
         wallets,
         run,
         deadline: started + Duration::from_secs(args.duration),
-        budget: Arc::new(AtomicU64::new(args.max_requests)),
+        budget: AtomicU64::new(args.max_requests),
         deposit_share: args.deposit_share.clamp(0.0, 1.0),
     });
     let tasks: Vec<_> = (0..args.connections)
-        .map(|id| tokio::spawn(worker(args.server.clone(), id, job.clone())))
+        .map(|id| tokio::spawn(worker(id, job.clone())))
         .collect();
     let mut all = Tally::default();
     for task in tasks {
@@ -217,11 +472,13 @@ async fn run(args: Args) -> Result<(), AnyError> {
         all.errors.extend(t.errors);
     }
     let secs = started.elapsed().as_secs_f64();
+    let cpu = cpu_time().saturating_sub(cpu_before);
     let total = all.deposits_us.len() + all.queries_us.len();
     println!(
-        "{} connections, {secs:.1} s, {total} requests, {:.0} req/s",
+        "{} connections, {secs:.1} s, {total} requests, {:.0} req/s; generator CPU {:.1} µs/request",
         args.connections,
-        total as f64 / secs
+        total as f64 / secs,
+        cpu.as_secs_f64() * 1e6 / total.max(1) as f64,
     );
     report("deposit", all.deposits_us, secs);
     report("query", all.queries_us, secs);
@@ -238,9 +495,17 @@ async fn run(args: Args) -> Result<(), AnyError> {
 
 fn main() -> std::process::ExitCode {
     let args = Args::parse();
-    let result = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
+    let runtime = match args.threads {
+        0 => Err(std::io::Error::other("--threads must be at least 1")),
+        1 => tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build(),
+        n => tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(n)
+            .enable_all()
+            .build(),
+    };
+    let result = runtime
         .map_err(AnyError::from)
         .and_then(|rt| rt.block_on(run(args)));
     match result {
@@ -249,5 +514,87 @@ fn main() -> std::process::ExitCode {
             eprintln!("pitboss-load: {e}");
             std::process::ExitCode::FAILURE
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn heads_are_framed_by_content_length() {
+        let resp = b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\nContent-Length: 12\r\n\r\n{\"code\":0,}";
+        assert_eq!(parse_head(&resp[..20]).ok().flatten(), None, "incomplete");
+        let (head, len, status) = parse_head(resp).ok().flatten().expect("complete head");
+        assert_eq!((len, status), (12, 200));
+        assert_eq!(&resp[head..head + 2], b"{\"");
+        for bad in [
+            &b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n"[..],
+            b"HTTP/1.1 200 OK\r\n\r\n",
+            b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\n",
+            b"HTTP/1.1 2x0 OK\r\ncontent-length: 2\r\n\r\n",
+            b"HTTP/1.1 200 OK\r\ncontent-length: -1\r\n\r\n",
+        ] {
+            assert!(
+                parse_head(bad).is_err(),
+                "{:?}",
+                String::from_utf8_lossy(bad)
+            );
+        }
+    }
+
+    #[test]
+    fn envelope_codes_are_read() {
+        let code = |b: &[u8]| envelope_code(b).ok();
+        assert_eq!(
+            code(br#"{"code":0,"message":"success","data":{}}"#),
+            Some(0)
+        );
+        assert_eq!(
+            code(br#"{"code":5,"message":"nonce already used","data":null}"#),
+            Some(5)
+        );
+        // Another field order is parsed in full.
+        assert_eq!(code(br#"{"message":"x","code":7,"data":null}"#), Some(7));
+        assert_eq!(code(br#"{"code":0,"message":"cut"#), None);
+        assert_eq!(code(br#"{"message":"no code"}"#), None);
+    }
+
+    #[test]
+    fn requests_are_signed_http() {
+        let job = Job {
+            creds: OperatorCredentials {
+                client_id: "demo".into(),
+                api_key: "key".into(),
+                channel_id: "c".into(),
+                app_key: "a".into(),
+                app_secret: "s".into(),
+                password: None,
+            },
+            authority: "127.0.0.1:1".into(),
+            wallets: vec!["1".into()],
+            run: "r".into(),
+            deadline: Instant::now(),
+            budget: AtomicU64::new(0),
+            deposit_share: 1.0,
+        };
+        assert!(!job.take_one(), "an empty budget stays empty");
+        job.budget.store(2, Ordering::Relaxed);
+        assert!(job.take_one() && job.take_one() && !job.take_one() && !job.take_one());
+        let mut out = Vec::new();
+        write_request(
+            &mut out,
+            &job,
+            QUERY,
+            "1700000000",
+            "n-1",
+            br#"{"walletId":"1"}"#,
+        );
+        let text = String::from_utf8(out).expect("ascii");
+        let sig = auth::sign("demo", "1700000000", "n-1", "key");
+        assert!(text.starts_with("POST /service/jsonapi/wallet/query HTTP/1.1\r\n"));
+        assert!(text.contains(&format!("x-signature: {sig}\r\n")));
+        assert!(text.contains("x-nonce: n-1\r\nx-signature"));
+        assert!(text.ends_with("content-length: 16\r\n\r\n{\"walletId\":\"1\"}"));
     }
 }

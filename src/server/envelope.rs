@@ -10,7 +10,6 @@ use hyper::body::Bytes;
 use hyper::header::{HeaderValue, CONTENT_TYPE};
 use hyper::{Response, StatusCode};
 use serde::Serialize;
-use serde_json::Value;
 
 /// Every non-zero `code` the API returns. Never renumber: clients switch on them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -97,39 +96,64 @@ impl ApiError {
     }
 }
 
-/// What a handler returns: the envelope's `data`, or an error.
-pub type ApiResult = Result<Value, ApiError>;
+/// A successful response's whole envelope, `{"code":0,"message":"success","data":…}`,
+/// already rendered: the handler's typed output is serialized once, straight into
+/// the response body, with no intermediate `serde_json::Value`.
+#[derive(Debug)]
+pub struct Data(Vec<u8>);
+
+impl Data {
+    /// The rendered envelope.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+/// What a handler returns: the rendered envelope of its `data`, or an error.
+pub type ApiResult = Result<Data, ApiError>;
+
+/// Everything of a success envelope before its `data`; `Envelope` spells the same
+/// fields in the same order for errors.
+const SUCCESS_PREFIX: &[u8] = br#"{"code":0,"message":"success","data":"#;
 
 /// `value` as the envelope's `data`.
 pub fn data<T: Serialize>(value: &T) -> ApiResult {
-    serde_json::to_value(value).map_err(|_| ApiError::internal())
+    let mut out = Vec::with_capacity(256);
+    out.extend_from_slice(SUCCESS_PREFIX);
+    serde_json::to_writer(&mut out, value).map_err(|_| ApiError::internal())?;
+    out.push(b'}');
+    Ok(Data(out))
 }
 
 #[derive(Serialize)]
 struct Envelope<'a> {
     code: i32,
     message: &'a str,
-    data: &'a Value,
+    data: (),
 }
 
 /// The HTTP response of a handler's result.
 pub fn respond(result: ApiResult) -> Response<Full<Bytes>> {
-    let (status, code, message, data) = match &result {
-        Ok(data) => (StatusCode::OK, 0, "success", data),
-        Err(e) => (e.status, e.code.code(), e.message.as_str(), &Value::Null),
+    let (status, body) = match result {
+        Ok(data) => (StatusCode::OK, data.0),
+        Err(e) => (e.status, error_body(&e)),
     };
-    let body = serde_json::to_vec(&Envelope {
-        code,
-        message,
-        data,
-    })
-    .unwrap_or_else(|_| br#"{"code":99,"message":"internal error","data":null}"#.to_vec());
     let mut response = Response::new(Full::new(Bytes::from(body)));
     *response.status_mut() = status;
     response
         .headers_mut()
         .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
     response
+}
+
+/// `{"code":N,"message":"…","data":null}`.
+fn error_body(e: &ApiError) -> Vec<u8> {
+    serde_json::to_vec(&Envelope {
+        code: e.code.code(),
+        message: &e.message,
+        data: (),
+    })
+    .unwrap_or_else(|_| br#"{"code":99,"message":"internal error","data":null}"#.to_vec())
 }
 
 impl From<EngineError> for ApiError {
@@ -190,5 +214,39 @@ impl From<IdentityError> for ApiError {
             _ => return ApiError::internal(),
         };
         ApiError::new(code, e.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::{json, Value};
+
+    #[test]
+    fn success_envelope_renders_data_in_place() {
+        #[derive(Serialize)]
+        struct Out<'a> {
+            id: &'a str,
+            total: i64,
+        }
+        let rendered = data(&Out { id: "7", total: -3 }).expect("renders");
+        assert_eq!(
+            rendered.as_bytes(),
+            br#"{"code":0,"message":"success","data":{"id":"7","total":-3}}"#
+        );
+        let empty = data(&Vec::<u8>::new()).expect("renders");
+        let parsed: Value = serde_json::from_slice(empty.as_bytes()).expect("JSON");
+        assert_eq!(parsed, json!({"code": 0, "message": "success", "data": []}));
+        assert_eq!(respond(Ok(empty)).status(), StatusCode::OK);
+    }
+
+    #[test]
+    fn error_envelope_has_null_data_and_escapes_the_message() {
+        let e = ApiError::invalid("bad \"x\"");
+        assert_eq!(
+            error_body(&e),
+            br#"{"code":1,"message":"bad \"x\"","data":null}"#
+        );
+        assert_eq!(respond(Err(e)).status(), StatusCode::BAD_REQUEST);
     }
 }

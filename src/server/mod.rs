@@ -30,7 +30,7 @@ pub mod serve;
 
 use crate::engine::Engine;
 use envelope::{ApiError, ApiResult, ErrorCode};
-use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
+use http_body_util::{BodyExt, Full};
 use hyper::body::{Bytes, Incoming};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
@@ -185,16 +185,44 @@ async fn handle(
     Ok(envelope::respond(result))
 }
 
-async fn read_body(body: Incoming, limit: usize) -> Result<Bytes, ApiError> {
-    match Limited::new(body, limit).collect().await {
-        Ok(collected) => Ok(collected.to_bytes()),
-        Err(e) if e.downcast_ref::<LengthLimitError>().is_some() => Err(ApiError::new(
-            ErrorCode::LimitExceeded,
-            format!("request body larger than {limit} bytes"),
-        )
-        .with_status(StatusCode::PAYLOAD_TOO_LARGE)),
-        Err(_) => Err(ApiError::invalid("could not read the request body")),
+/// The whole request body, refused once it passes `limit` bytes. A body that arrives
+/// in one frame (the usual case) is handed on as it is: no list of frames, no copy.
+async fn read_body(mut body: Incoming, limit: usize) -> Result<Bytes, ApiError> {
+    let mut first = Bytes::new();
+    // Only bodies of several frames are joined here.
+    let mut joined: Vec<u8> = Vec::new();
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|_| ApiError::invalid("could not read the request body"))?;
+        let Ok(chunk) = frame.into_data() else {
+            continue; // trailers: not part of the body
+        };
+        let so_far = if joined.is_empty() {
+            first.len()
+        } else {
+            joined.len()
+        };
+        if so_far.saturating_add(chunk.len()) > limit {
+            return Err(ApiError::new(
+                ErrorCode::LimitExceeded,
+                format!("request body larger than {limit} bytes"),
+            )
+            .with_status(StatusCode::PAYLOAD_TOO_LARGE));
+        }
+        if first.is_empty() && joined.is_empty() {
+            first = chunk;
+        } else {
+            if joined.is_empty() {
+                joined.extend_from_slice(&first);
+            }
+            joined.extend_from_slice(&chunk);
+        }
     }
+    debug_assert!(first.len().max(joined.len()) <= limit);
+    Ok(if joined.is_empty() {
+        first
+    } else {
+        Bytes::from(joined)
+    })
 }
 
 /// Periodic upkeep: expires rounds past their time-out (on the blocking pool: it

@@ -6,11 +6,11 @@ use super::envelope::{ApiError, ErrorCode};
 use crate::ids::{IdError, WalletId};
 use crate::money::Amount;
 use hyper::Uri;
-use serde::de::DeserializeOwned;
+use serde::Deserialize;
 
-/// A JSON body parsed into `T`. Unknown fields are ignored; a wrong type, a missing
+/// A JSON body parsed into `T` (which may borrow strings from it). Unknown fields are ignored; a wrong type, a missing
 /// field, a duplicate field or a number out of `T`'s range is an error.
-pub fn json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+pub fn json<'a, T: Deserialize<'a>>(body: &'a [u8]) -> Result<T, ApiError> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Err(ApiError::invalid("the request body must be a JSON object"));
     }
@@ -19,7 +19,7 @@ pub fn json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
 
 /// Like [`json`], but an empty body means `T::default()` (endpoints whose fields
 /// are all optional, and GET endpoints that may carry a body).
-pub fn json_or_default<T: DeserializeOwned + Default>(body: &[u8]) -> Result<T, ApiError> {
+pub fn json_or_default<'a, T: Deserialize<'a> + Default>(body: &'a [u8]) -> Result<T, ApiError> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(T::default());
     }

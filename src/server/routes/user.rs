@@ -7,7 +7,6 @@ use crate::server::envelope::{data, ApiError, ApiResult};
 use crate::server::request::{json, parse_id};
 use crate::server::App;
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 use std::sync::Arc;
 
 #[derive(Deserialize)]
@@ -80,7 +79,7 @@ pub(super) async fn update(app: &App, op: &Operator, body: &[u8]) -> ApiResult {
         })
         .await?;
     pending.await?;
-    Ok(Value::Null)
+    data(&())
 }
 
 /// §6.3: ends every session of the player, if the credential matches.
@@ -92,5 +91,5 @@ pub(super) async fn logout(app: &App, op: &Operator, body: &[u8]) -> ApiResult {
         .hashing(move || engine.logout_player_pending(&channel, &player, &body.credential))
         .await?;
     pending.await?;
-    Ok(Value::Null)
+    data(&())
 }

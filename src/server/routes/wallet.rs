@@ -8,32 +8,41 @@ use crate::server::envelope::{data, ApiError, ApiResult, ErrorCode};
 use crate::server::request::{json, parse_id, positive_amount, wallet_id};
 use crate::server::App;
 use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
+
+// The bodies borrow their strings from the request when they hold no escapes (the
+// usual case): the hot wallet calls then parse without allocating.
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct DepositBody {
-    wallet_id: String,
+struct DepositBody<'a> {
+    #[serde(borrow)]
+    wallet_id: Cow<'a, str>,
     /// The seed's 4.1 example spells it `Amount` (DESIGN §8).
     #[serde(alias = "Amount")]
     amount: i64,
-    transaction_id: String,
+    #[serde(borrow)]
+    transaction_id: Cow<'a, str>,
 }
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct WithdrawBody {
-    wallet_id: String,
+struct WithdrawBody<'a> {
+    #[serde(borrow)]
+    wallet_id: Cow<'a, str>,
     /// Required for type 1; ignored (but type-checked) for type 0.
     amount: Option<i64>,
     #[serde(rename = "type")]
     kind: i64,
-    transaction_id: String,
+    #[serde(borrow)]
+    transaction_id: Cow<'a, str>,
 }
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct QueryBody {
-    wallet_id: String,
+struct QueryBody<'a> {
+    #[serde(borrow)]
+    wallet_id: Cow<'a, str>,
 }
 
 #[derive(Serialize)]
