@@ -3,6 +3,7 @@
 //! ```sh
 //! cargo run --release --example durability_load -- throughput 1 16 256   # durable bets/s, fsync always
 //!     (bets only, then bet+win; `PITBOSS_LOAD_SECONDS` sets each run's length, default 5)
+//! cargo run --release --example durability_load -- throughput-async 1 16 256  # the same, as tokio tasks
 //! cargo run --release --example durability_load -- recovery 10000000      # replay rate, open time
 //! cargo run --release --example durability_load -- recovery-build DIR 1000000  # keep a log…
 //! cargo run --release --example durability_load -- recovery-open DIR           # …and reopen it
@@ -66,15 +67,16 @@ fn win(i: u64, thread: usize) -> WinRequest {
 /// What each submitter does in a throughput run.
 #[derive(Clone, Copy, PartialEq)]
 enum Workload {
-    /// bet, wait, bet, wait … on its own wallet; rounds of up to `BETS_PER_ROUND` bets.
+    /// bet, wait, bet, wait … over its own `WALLETS_PER_SUBMITTER` wallets, each bet
+    /// opening a round (as the in-memory ledger bench does).
     Bets,
     /// bet, wait, win, wait … on its own wallet: every win closes the bet's round.
     BetWin,
 }
 
-/// Bets per round in the bets-only workload: a wallet holds at most 1,024 open rounds of
-/// at most 256 bets, so a submitter can place 262,144 bets before its wallet is full.
-const BETS_PER_ROUND: u64 = 256;
+/// Wallets each submitter spreads its bets over in the bets-only workload: a wallet
+/// holds at most 1,024 open rounds, so a submitter can place 65,536 bets.
+const WALLETS_PER_SUBMITTER: usize = 64;
 
 /// Voluntary and involuntary context switches of this process so far (Linux only;
 /// zeros elsewhere), summed over its threads.
@@ -118,37 +120,41 @@ fn cpu_seconds() -> f64 {
 fn throughput(workload: Workload, submitters: usize, seconds: u64) {
     let dir = tempfile::tempdir().expect("tempdir");
     let engine = Arc::new(Engine::open(dir.path(), config(FsyncPolicy::Always)).expect("open"));
-    let ws = Arc::new(wallets(&engine, submitters, "s"));
     let stop = Arc::new(AtomicBool::new(false));
     let ops = Arc::new(AtomicU64::new(0));
-    let (before, cpu_before) = (context_switches(), cpu_seconds());
-    let start = Instant::now();
+    // Each submitter opens its own wallets (in parallel, so group commit makes it
+    // quick), then all start together.
+    let ready = Arc::new(std::sync::Barrier::new(submitters + 1));
     let threads: Vec<_> = (0..submitters)
         .map(|t| {
-            let (engine, ws, stop, ops) = (engine.clone(), ws.clone(), stop.clone(), ops.clone());
+            let (engine, stop, ops, ready) =
+                (engine.clone(), stop.clone(), ops.clone(), ready.clone());
             std::thread::spawn(move || {
-                let mut i = 0;
+                let n = match workload {
+                    Workload::Bets => WALLETS_PER_SUBMITTER,
+                    Workload::BetWin => 1,
+                };
+                let ws = wallets(&engine, n, &format!("s{t}-"));
+                ready.wait();
+                let mut i = 0u64;
                 while !stop.load(Ordering::Relaxed) {
-                    match workload {
-                        Workload::Bets => {
-                            let mut b = bet(i, t);
-                            b.round = RoundId::new(&format!("r{t}-{}", i / BETS_PER_ROUND))
-                                .expect("round");
-                            engine.bet(ws[t], &b).expect("durable bet");
-                            ops.fetch_add(1, Ordering::Relaxed);
-                        }
-                        Workload::BetWin => {
-                            engine.bet(ws[t], &bet(i, t)).expect("durable bet");
-                            // Close the round so the wallet never reaches its open-round limit.
-                            engine.win(ws[t], &win(i, t)).expect("durable win");
-                            ops.fetch_add(2, Ordering::Relaxed);
-                        }
+                    let w = ws[(i as usize) % ws.len()];
+                    engine.bet(w, &bet(i, t)).expect("durable bet");
+                    if workload == Workload::BetWin {
+                        // Close the round so the wallet never reaches its open-round limit.
+                        engine.win(w, &win(i, t)).expect("durable win");
+                        ops.fetch_add(2, Ordering::Relaxed);
+                    } else {
+                        ops.fetch_add(1, Ordering::Relaxed);
                     }
                     i += 1;
                 }
             })
         })
         .collect();
+    ready.wait();
+    let (before, cpu_before) = (context_switches(), cpu_seconds());
+    let start = Instant::now();
     std::thread::sleep(Duration::from_secs(seconds));
     // Counted while the submitters live: an exited thread's counters leave /proc.
     let (after, cpu, n, elapsed) = (
@@ -178,6 +184,78 @@ fn throughput(workload: Workload, submitters: usize, seconds: u64) {
     println!(
         "throughput {name} fsync=always submitters={submitters}: {what} \
          ({:.1} µs CPU, {:.2} voluntary + {:.2} forced context switches per op)",
+        cpu * 1e6 / n.max(1.0),
+        per_op(after.0, before.0),
+        per_op(after.1, before.1),
+    );
+}
+
+/// Durable bets per second with `submitters` tokio tasks on a 2-worker runtime, each
+/// awaiting its own bet's durability (fsync `always`) before submitting the next: what
+/// the HTTP server does. A waiting task costs no thread, so no context switch per op.
+#[cfg(feature = "server")]
+fn throughput_async(submitters: usize, seconds: u64) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let engine = Arc::new(Engine::open(dir.path(), config(FsyncPolicy::Always)).expect("open"));
+    // Wallets are opened from plain threads, in parallel: group commit makes it quick.
+    let all: Vec<Vec<WalletId>> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..submitters)
+            .map(|t| {
+                let engine = &engine;
+                s.spawn(move || wallets(engine, WALLETS_PER_SUBMITTER, &format!("a{t}-")))
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("wallets"))
+            .collect()
+    });
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let stop = Arc::new(AtomicBool::new(false));
+    let ops = Arc::new(AtomicU64::new(0));
+    let (before, cpu_before) = (context_switches(), cpu_seconds());
+    let start = Instant::now();
+    let (n, elapsed) = runtime.block_on(async {
+        let tasks: Vec<_> = all
+            .into_iter()
+            .enumerate()
+            .map(|(t, ws)| {
+                let (engine, stop, ops) = (engine.clone(), stop.clone(), ops.clone());
+                tokio::spawn(async move {
+                    let mut i = 0u64;
+                    while !stop.load(Ordering::Relaxed) {
+                        let w = ws[(i as usize) % ws.len()];
+                        engine
+                            .bet_pending(w, &bet(i, t))
+                            .await
+                            .expect("durable bet");
+                        ops.fetch_add(1, Ordering::Relaxed);
+                        i += 1;
+                    }
+                })
+            })
+            .collect();
+        tokio::time::sleep(Duration::from_secs(seconds)).await;
+        let counted = (
+            ops.load(Ordering::Relaxed) as f64,
+            start.elapsed().as_secs_f64(),
+        );
+        stop.store(true, Ordering::Relaxed);
+        for t in tasks {
+            let _ = t.await;
+        }
+        counted
+    });
+    let (after, cpu) = (context_switches(), cpu_seconds() - cpu_before);
+    let per_op = |a: u64, b: u64| a.saturating_sub(b) as f64 / n.max(1.0);
+    println!(
+        "throughput-async bets fsync=always submitters={submitters} (tokio tasks, 2 workers): \
+         {:.0} durable bets/s ({:.1} µs CPU, {:.2} voluntary + {:.2} forced context switches per op)",
+        n / elapsed,
         cpu * 1e6 / n.max(1.0),
         per_op(after.0, before.0),
         per_op(after.1, before.1),
@@ -317,6 +395,16 @@ fn main() {
                 }
             }
         }
+        #[cfg(feature = "server")]
+        Some("throughput-async") => {
+            let seconds = std::env::var("PITBOSS_LOAD_SECONDS")
+                .ok()
+                .and_then(|s| s.parse().ok())
+                .unwrap_or(5);
+            for n in nums(256) {
+                throughput_async(n as usize, seconds);
+            }
+        }
         Some("recovery") => nums(1_000_000).into_iter().for_each(recovery),
         // Keep the directory to reopen it many times (A/B runs, profiling).
         Some("recovery-build") => match (args.get(1), args.get(2).and_then(|s| s.parse().ok())) {
@@ -331,7 +419,7 @@ fn main() {
             .into_iter()
             .for_each(|n| snapshot_pause(n as usize)),
         _ => eprintln!(
-            "usage: durability_load (throughput N… | recovery OPS | recovery-build DIR OPS | recovery-open DIR | snapshot-pause WALLETS)"
+            "usage: durability_load (throughput N… | throughput-async N… | recovery OPS | recovery-build DIR OPS | recovery-open DIR | snapshot-pause WALLETS)"
         ),
     }
 }
