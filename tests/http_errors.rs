@@ -607,7 +607,10 @@ async fn shutdown_drains_in_flight_requests() {
         c.post(LOGIN, json!({"identifier": "slow", "credential": "pw"}))
             .await
     });
-    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    // Long enough for the request to be read even on a loaded machine (at 20 ms it
+    // sometimes was not, and the idle connection was closed instead of drained);
+    // short next to a production-cost Argon2 hash in a test build.
+    tokio::time::sleep(std::time::Duration::from_millis(250)).await;
     let url = server.url();
     server.signal_stop();
     let reply = login.await.expect("login task");
