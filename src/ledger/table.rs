@@ -72,10 +72,6 @@ impl<K: Hash + Eq, V> IdTable<K, V> {
         self.slots.find(hash.0, |s| s.key == *key).map(|s| &s.value)
     }
 
-    pub fn contains_key(&self, key: &K) -> bool {
-        self.get(key).is_some()
-    }
-
     pub fn contains_hashed(&self, hash: IdHash, key: &K) -> bool {
         self.get_hashed(hash, key).is_some()
     }
@@ -125,10 +121,6 @@ impl<K: Hash + Eq, V> IdTable<K, V> {
 
     pub fn iter(&self) -> impl Iterator<Item = (&K, &V)> {
         self.slots.iter().map(|s| (&s.key, &s.value))
-    }
-
-    pub fn keys(&self) -> impl Iterator<Item = &K> {
-        self.slots.iter().map(|s| &s.key)
     }
 
     pub fn values(&self) -> impl Iterator<Item = &V> {
