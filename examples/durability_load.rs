@@ -262,6 +262,14 @@ fn throughput_async(submitters: usize, seconds: u64) {
     );
 }
 
+/// Each throughput run's length: `PITBOSS_LOAD_SECONDS`, default 5.
+fn load_seconds() -> u64 {
+    std::env::var("PITBOSS_LOAD_SECONDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(5)
+}
+
 fn recovery_config() -> EngineConfig {
     let mut cfg = config(FsyncPolicy::Never);
     cfg.snapshot_every_records = u64::MAX; // replay everything: measure the log, not a snapshot
@@ -385,10 +393,7 @@ fn main() {
     };
     match args.first().map(String::as_str) {
         Some("throughput") => {
-            let seconds = std::env::var("PITBOSS_LOAD_SECONDS")
-                .ok()
-                .and_then(|s| s.parse().ok())
-                .unwrap_or(5);
+            let seconds = load_seconds();
             for workload in [Workload::Bets, Workload::BetWin] {
                 for n in nums(256) {
                     throughput(workload, n as usize, seconds);
@@ -397,10 +402,7 @@ fn main() {
         }
         #[cfg(feature = "server")]
         Some("throughput-async") => {
-            let seconds = std::env::var("PITBOSS_LOAD_SECONDS")
-                .ok()
-                .and_then(|s| s.parse().ok())
-                .unwrap_or(5);
+            let seconds = load_seconds();
             for n in nums(256) {
                 throughput_async(n as usize, seconds);
             }

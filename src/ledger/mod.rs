@@ -303,7 +303,7 @@ impl<J: Journal<LedgerEffect>> Ledger<J> {
         effect: LedgerEffect,
         mode: Mode,
     ) -> Result<(), ReplayError> {
-        let change = match effect {
+        let mut change = match effect {
             LedgerEffect::WalletOpened { wallet, key } => {
                 shard
                     .wallets
@@ -313,7 +313,6 @@ impl<J: Journal<LedgerEffect>> Ledger<J> {
             }
             LedgerEffect::Wallet(change) => change,
         };
-        let mut change = change;
         let id = change.wallet;
         let Shard { wallets, unclosed } = shard;
         let w = wallets.get_mut(&id).ok_or(ReplayError::UnknownWallet(id))?;

@@ -104,9 +104,7 @@ impl ChannelRecords {
     fn insert(&mut self, record: Arc<GameRecord>) {
         let id = record.id;
         match self.by_player.get_mut(&record.player) {
-            Some(ids) => {
-                insert_sorted(ids, id, |i| *i, id);
-            }
+            Some(ids) => insert_sorted(ids, id, |i| *i, id),
             None => {
                 self.by_player.insert(record.player.clone(), vec![id]);
             }
@@ -122,22 +120,16 @@ impl ChannelRecords {
 }
 
 /// Inserts `item` (whose id is `id`) into `v`, sorted by id; replaces an item with
-/// the same id (replay). Returns whether it replaced one.
-fn insert_sorted<T>(v: &mut Vec<T>, id: RecordId, key: impl Fn(&T) -> RecordId, item: T) -> bool {
+/// the same id (replay).
+fn insert_sorted<T>(v: &mut Vec<T>, id: RecordId, key: impl Fn(&T) -> RecordId, item: T) {
     // The common case: the newest id so far.
     if v.last().is_none_or(|last| key(last) < id) {
         v.push(item);
-        return false;
+        return;
     }
     match v.binary_search_by_key(&id, &key) {
-        Ok(at) => {
-            v[at] = item;
-            true
-        }
-        Err(at) => {
-            v.insert(at, item);
-            false
-        }
+        Ok(at) => v[at] = item,
+        Err(at) => v.insert(at, item),
     }
 }
 

@@ -189,18 +189,14 @@ async fn handle(
 /// in one frame (the usual case) is handed on as it is: no list of frames, no copy.
 async fn read_body(mut body: Incoming, limit: usize) -> Result<Bytes, ApiError> {
     let mut first = Bytes::new();
-    // Only bodies of several frames are joined here.
-    let mut joined: Vec<u8> = Vec::new();
+    // Only bodies of several frames are copied into one buffer.
+    let mut joined: Option<Vec<u8>> = None;
     while let Some(frame) = body.frame().await {
         let frame = frame.map_err(|_| ApiError::invalid("could not read the request body"))?;
         let Ok(chunk) = frame.into_data() else {
             continue; // trailers: not part of the body
         };
-        let so_far = if joined.is_empty() {
-            first.len()
-        } else {
-            joined.len()
-        };
+        let so_far = joined.as_ref().map_or(first.len(), Vec::len);
         if so_far.saturating_add(chunk.len()) > limit {
             return Err(ApiError::new(
                 ErrorCode::LimitExceeded,
@@ -208,21 +204,15 @@ async fn read_body(mut body: Incoming, limit: usize) -> Result<Bytes, ApiError> 
             )
             .with_status(StatusCode::PAYLOAD_TOO_LARGE));
         }
-        if first.is_empty() && joined.is_empty() {
-            first = chunk;
-        } else {
-            if joined.is_empty() {
-                joined.extend_from_slice(&first);
-            }
-            joined.extend_from_slice(&chunk);
+        match &mut joined {
+            Some(joined) => joined.extend_from_slice(&chunk),
+            None if first.is_empty() => first = chunk,
+            None => joined = Some([&first[..], &chunk[..]].concat()),
         }
     }
-    debug_assert!(first.len().max(joined.len()) <= limit);
-    Ok(if joined.is_empty() {
-        first
-    } else {
-        Bytes::from(joined)
-    })
+    let body = joined.map_or(first, Bytes::from);
+    debug_assert!(body.len() <= limit);
+    Ok(body)
 }
 
 /// Periodic upkeep: expires rounds past their time-out (on the blocking pool: it

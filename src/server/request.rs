@@ -8,8 +8,9 @@ use crate::money::Amount;
 use hyper::Uri;
 use serde::Deserialize;
 
-/// A JSON body parsed into `T` (which may borrow strings from it). Unknown fields are ignored; a wrong type, a missing
-/// field, a duplicate field or a number out of `T`'s range is an error.
+/// A JSON body parsed into `T` (which may borrow strings from it). Unknown fields are
+/// ignored; a wrong type, a missing field, a duplicate field or a number out of `T`'s
+/// range is an error.
 pub fn json<'a, T: Deserialize<'a>>(body: &'a [u8]) -> Result<T, ApiError> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Err(ApiError::invalid("the request body must be a JSON object"));

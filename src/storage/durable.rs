@@ -196,21 +196,21 @@ impl DurableState {
 
     /// Enters the failed state: every waiter not yet satisfied gets `Failed`.
     pub(crate) fn fail(&self, cause: Arc<StorageError>) {
-        let all = {
-            let mut status = self.status.lock();
+        self.end_with(|status| {
             status.failed.get_or_insert(cause);
-            let all = std::mem::take(&mut status.wakers);
-            self.refresh_first_waiting(&status);
-            all
-        };
-        all.into_values().for_each(Waker::wake);
+        });
     }
 
     /// Enters the closed state: the writer is gone, so unsatisfied waiters get `Closed`.
     pub(crate) fn close(&self) {
+        self.end_with(|status| status.closed = true);
+    }
+
+    /// Sets a terminal state with `mark`, then wakes every registered waiter to see it.
+    fn end_with(&self, mark: impl FnOnce(&mut Status)) {
         let all = {
             let mut status = self.status.lock();
-            status.closed = true;
+            mark(&mut status);
             let all = std::mem::take(&mut status.wakers);
             self.refresh_first_waiting(&status);
             all

@@ -11,7 +11,8 @@
 //! Replay starts at `P + 1`, `P` being the snapshot's LSN (0 without one), in the last
 //! segment whose first LSN is `<= P + 1`. That segment and every later one are read in
 //! full (all but the last, which alone may be repaired, on up to one thread per core;
-//! their outcomes are then taken in log order, so the error reported is the first); each must begin with a valid header whose LSN matches its name and continue the
+//! their outcomes are then taken in log order, so the error reported is the first);
+//! each must begin with a valid header whose LSN matches its name and continue the
 //! previous one's LSNs exactly (a gap is corruption). Older segments are not read: the
 //! snapshot covers them (they are kept only for a fallback to an older snapshot).
 //!
