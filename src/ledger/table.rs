@@ -1,17 +1,28 @@
 //! `IdTable`: a wallet's hash table keyed by a caller-supplied id (a transaction id,
-//! a round id), built so that a bet hashes each id once.
+//! a round id), built so that a bet hashes each id once and so that the table is
+//! small.
 //!
 //! A bet looks its transaction id and its round id up while it is planned and
 //! inserts them when it is applied. With an ordinary map that is four string hashes,
 //! and every growth of the table hashes every key again. Here the planner computes
-//! an [`IdHash`] once and hands it to the apply step, and each slot keeps its key's
-//! hash, so growing the table moves slots without hashing anything.
+//! an [`IdHash`] once and hands it to the apply step, and each entry keeps its key's
+//! hash, so growing the table hashes nothing.
+//!
+//! The entries live in a dense vector, in insertion order, and a hash index of `u32`
+//! positions points into it (the layout of `indexmap`). A hash table keeps from an
+//! eighth to more than half of its buckets empty; here an empty bucket costs five
+//! bytes (a control byte and a position) instead of a whole entry (a transaction
+//! entry is 176 bytes). The transaction tables are most of a ledger's memory, and
+//! memory is most of what recovery costs, so this roughly halves both for them.
+//!
+//! Invariant: `index` holds each position `0..entries.len()` exactly once, filed
+//! under `entries[position].hash`.
 //!
 //! Hashes come from one process-wide, randomly seeded hasher: callers choose the
 //! ids, so they must not be able to aim collisions at a table.
 //!
 //! On the wire (snapshots) an `IdTable` is a plain serde map, the same bytes a
-//! `HashMap` of the same entries writes.
+//! `HashMap` of the same entries writes (in insertion order).
 
 use hashbrown::HashTable;
 use serde::de::{Deserialize, Deserializer, MapAccess, Visitor};
@@ -34,8 +45,9 @@ impl IdHash {
     }
 }
 
+#[derive(Clone)]
 struct Slot<K, V> {
-    /// `IdHash::of(&key)`, kept so that growing the table hashes nothing.
+    /// `IdHash::of(&key)`, kept so that growing the index hashes nothing.
     hash: u64,
     key: K,
     value: V,
@@ -43,24 +55,34 @@ struct Slot<K, V> {
 
 /// A hash map from ids to values whose lookups and inserts take a precomputed hash.
 pub struct IdTable<K, V> {
-    slots: HashTable<Slot<K, V>>,
+    /// Positions in `entries`, filed under their entry's hash.
+    index: HashTable<u32>,
+    entries: Vec<Slot<K, V>>,
 }
 
 impl<K, V> Default for IdTable<K, V> {
     fn default() -> Self {
         IdTable {
-            slots: HashTable::new(),
+            index: HashTable::new(),
+            entries: Vec::new(),
         }
     }
 }
 
 impl<K: Hash + Eq, V> IdTable<K, V> {
+    fn with_capacity(n: usize) -> Self {
+        IdTable {
+            index: HashTable::with_capacity(n),
+            entries: Vec::with_capacity(n),
+        }
+    }
+
     pub fn len(&self) -> usize {
-        self.slots.len()
+        self.entries.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.slots.is_empty()
+        self.entries.is_empty()
     }
 
     pub fn get(&self, key: &K) -> Option<&V> {
@@ -69,11 +91,19 @@ impl<K: Hash + Eq, V> IdTable<K, V> {
 
     pub fn get_hashed(&self, hash: IdHash, key: &K) -> Option<&V> {
         debug_assert_eq!(hash, IdHash::of(key), "hash of another key");
-        self.slots.find(hash.0, |s| s.key == *key).map(|s| &s.value)
+        let pos = self.position(hash, key)?;
+        Some(&self.entries[pos].value)
     }
 
     pub fn contains_hashed(&self, hash: IdHash, key: &K) -> bool {
-        self.get_hashed(hash, key).is_some()
+        self.position(hash, key).is_some()
+    }
+
+    fn position(&self, hash: IdHash, key: &K) -> Option<usize> {
+        let entries = &self.entries;
+        self.index
+            .find(hash.0, |&i| entries[i as usize].key == *key)
+            .map(|&i| i as usize)
     }
 
     /// Inserts or replaces; returns the value replaced.
@@ -84,66 +114,88 @@ impl<K: Hash + Eq, V> IdTable<K, V> {
     /// Inserts or replaces under a precomputed hash; returns the value replaced.
     pub fn insert_hashed(&mut self, hash: IdHash, key: K, value: V) -> Option<V> {
         debug_assert_eq!(hash, IdHash::of(&key), "hash of another key");
-        if let Some(slot) = self.slots.find_mut(hash.0, |s| s.key == key) {
-            return Some(std::mem::replace(&mut slot.value, value));
+        if let Some(pos) = self.position(hash, &key) {
+            return Some(std::mem::replace(&mut self.entries[pos].value, value));
         }
-        let slot = Slot {
-            hash: hash.0,
-            key,
-            value,
-        };
-        self.slots.insert_unique(hash.0, slot, |s| s.hash);
+        self.push(hash, key, value);
         None
     }
 
     /// Inserts a key the caller has just looked up under the same lock and not
-    /// found: one probe for a free slot, no comparison of keys.
+    /// found: one probe for a free bucket, no comparison of keys.
     pub fn insert_new_hashed(&mut self, hash: IdHash, key: K, value: V) {
         debug_assert!(!self.contains_hashed(hash, &key), "the key is already in");
         debug_assert_eq!(hash, IdHash::of(&key), "hash of another key");
-        let slot = Slot {
+        self.push(hash, key, value);
+    }
+
+    /// Appends an entry whose key is not in the table and files its position.
+    fn push(&mut self, hash: IdHash, key: K, value: V) {
+        // A wallet would need hundreds of gigabytes of entries to overflow this.
+        let pos = u32::try_from(self.entries.len()).expect("fewer than 2^32 entries in one table");
+        let entries = &self.entries;
+        self.index
+            .insert_unique(hash.0, pos, |&i| entries[i as usize].hash);
+        if self.entries.len() == self.entries.capacity() {
+            // Grow in step with the index (which has just grown, or will next time):
+            // one reallocation per growth of the table, as a plain hash table has.
+            let room = self.index.capacity().max(self.entries.len() + 1) - self.entries.len();
+            self.entries.reserve_exact(room);
+        }
+        self.entries.push(Slot {
             hash: hash.0,
             key,
             value,
-        };
-        self.slots.insert_unique(hash.0, slot, |s| s.hash);
+        });
     }
 
     pub fn remove(&mut self, key: &K) -> Option<V> {
         self.remove_hashed(IdHash::of(key), key)
     }
 
+    /// Removes `key`; the last entry moves into its place (so the order of the
+    /// remaining entries changes, which a map does not promise anyway).
     pub fn remove_hashed(&mut self, hash: IdHash, key: &K) -> Option<V> {
         debug_assert_eq!(hash, IdHash::of(key), "hash of another key");
-        let entry = self.slots.find_entry(hash.0, |s| s.key == *key).ok()?;
-        Some(entry.remove().0.value)
+        let entries = &self.entries;
+        let found = self
+            .index
+            .find_entry(hash.0, |&i| entries[i as usize].key == *key)
+            .ok()?;
+        let pos = found.remove().0 as usize;
+        let last = self.entries.len() - 1;
+        if pos != last {
+            // Refile the last entry under its new position.
+            let moved = self.entries[last].hash;
+            let filed = self.index.find_mut(moved, |&i| i as usize == last);
+            debug_assert!(filed.is_some(), "the last entry is not in the index");
+            if let Some(i) = filed {
+                *i = pos as u32;
+            }
+        }
+        Some(self.entries.swap_remove(pos).value)
     }
 
+    /// The entries, in insertion order (until a removal moves one).
     pub fn iter(&self) -> impl Iterator<Item = (&K, &V)> {
-        self.slots.iter().map(|s| (&s.key, &s.value))
+        self.entries.iter().map(|s| (&s.key, &s.value))
     }
 
     pub fn values(&self) -> impl Iterator<Item = &V> {
-        self.slots.iter().map(|s| &s.value)
+        self.entries.iter().map(|s| &s.value)
     }
 
     pub fn into_entries(self) -> impl Iterator<Item = (K, V)> {
-        self.slots.into_iter().map(|s| (s.key, s.value))
+        self.entries.into_iter().map(|s| (s.key, s.value))
     }
 }
 
 impl<K: Clone, V: Clone> Clone for IdTable<K, V> {
     fn clone(&self) -> Self {
-        let mut slots = HashTable::with_capacity(self.slots.len());
-        for s in self.slots.iter() {
-            let slot = Slot {
-                hash: s.hash,
-                key: s.key.clone(),
-                value: s.value.clone(),
-            };
-            slots.insert_unique(s.hash, slot, |s: &Slot<K, V>| s.hash);
+        IdTable {
+            index: self.index.clone(),
+            entries: self.entries.clone(),
         }
-        IdTable { slots }
     }
 }
 
@@ -152,7 +204,7 @@ impl<K: Hash + Eq, V: PartialEq> PartialEq for IdTable<K, V> {
     fn eq(&self, other: &Self) -> bool {
         self.len() == other.len()
             && self
-                .slots
+                .entries
                 .iter()
                 .all(|s| other.get_hashed(IdHash(s.hash), &s.key) == Some(&s.value))
     }
@@ -163,15 +215,15 @@ impl<K: Hash + Eq, V: Eq> Eq for IdTable<K, V> {}
 impl<K: fmt::Debug, V: fmt::Debug> fmt::Debug for IdTable<K, V> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_map()
-            .entries(self.slots.iter().map(|s| (&s.key, &s.value)))
+            .entries(self.entries.iter().map(|s| (&s.key, &s.value)))
             .finish()
     }
 }
 
 impl<K: Serialize, V: Serialize> Serialize for IdTable<K, V> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut map = serializer.serialize_map(Some(self.slots.len()))?;
-        for s in self.slots.iter() {
+        let mut map = serializer.serialize_map(Some(self.entries.len()))?;
+        for s in &self.entries {
             map.serialize_entry(&s.key, &s.value)?;
         }
         map.end()
@@ -200,9 +252,7 @@ where
             fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<Self::Value, A::Error> {
                 // The length comes from the input: cap what is reserved up front.
                 let hint = access.size_hint().unwrap_or(0).min(4096);
-                let mut table = IdTable {
-                    slots: HashTable::with_capacity(hint),
-                };
+                let mut table = IdTable::with_capacity(hint);
                 while let Some((key, value)) = access.next_entry()? {
                     table.insert(key, value);
                 }
@@ -235,6 +285,10 @@ mod tests {
                     prop_assert_eq!(table.remove(&key), model.remove(&key));
                 }
                 prop_assert_eq!(table.len(), model.len());
+                prop_assert_eq!(table.index.len(), table.entries.len());
+                for (pos, s) in table.entries.iter().enumerate() {
+                    prop_assert_eq!(table.position(IdHash(s.hash), &s.key), Some(pos));
+                }
             }
             for (k, v) in &model {
                 prop_assert_eq!(table.get(k), Some(v));
