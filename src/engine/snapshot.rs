@@ -19,7 +19,6 @@ use crate::ledger::snapshot::Counters;
 use crate::ledger::wallet::Wallet;
 use serde::{Deserialize, Serialize};
 use std::io::{self, BufWriter, Read, Write};
-use std::sync::Arc;
 
 /// The snapshot body's own format version (the file header has the storage layer's).
 pub const SNAPSHOT_FORMAT: u32 = 1;
@@ -32,7 +31,7 @@ const MAX_SECTION_LEN: u32 = 256 << 20;
 enum Section {
     Header { format: u32, counters: Counters },
     Wallets(Vec<Wallet>),
-    Records(Vec<Arc<GameRecord>>),
+    Records(Vec<GameRecord>),
     End,
     Tournaments(TournamentsSnapshot),
     Catalog(CatalogSnapshot),

@@ -351,7 +351,7 @@ impl<J: Journal<LedgerEffect>> Ledger<J> {
             _ => {}
         }
         if let Some(record) = record {
-            self.records.insert(record);
+            self.records.insert(&record);
         }
     }
 

@@ -13,7 +13,6 @@ use super::wallet::Wallet;
 use super::Ledger;
 use crate::journal::Journal;
 use std::sync::atomic::Ordering;
-use std::sync::Arc;
 
 /// The ledger's id counters: where new wallets and records continue.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -56,10 +55,11 @@ impl<J: Journal<LedgerEffect>> Ledger<J> {
         Ok(())
     }
 
-    /// Calls `f` with each record stripe's records, shared (no copy under the lock).
+    /// Calls `f` with every record, a few thousand at a time (short copies under
+    /// each stripe's read lock; `f` runs with no lock held).
     pub fn export_records<E>(
         &self,
-        f: impl FnMut(Vec<Arc<GameRecord>>) -> Result<(), E>,
+        f: impl FnMut(Vec<GameRecord>) -> Result<(), E>,
     ) -> Result<(), E> {
         self.records.export(f)
     }
@@ -78,8 +78,8 @@ impl<J: Journal<LedgerEffect>> Ledger<J> {
         }
     }
 
-    pub fn import_records(&self, records: Vec<Arc<GameRecord>>) {
-        for r in records {
+    pub fn import_records(&self, records: Vec<GameRecord>) {
+        for r in &records {
             self.next_record.fetch_max(r.id.0 + 1, Ordering::Relaxed);
             self.records.insert(r);
         }

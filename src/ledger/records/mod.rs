@@ -3,18 +3,20 @@
 //!
 //! Records are striped by record id so that concurrent round closes rarely meet on
 //! one lock; a query merges the stripes. Within a stripe, records are kept per
-//! channel in id order, with a per-player index so that the common query (one
-//! player's history) does not scan the channel.
+//! channel in id order, compactly (`channel`), with a per-player index so that the
+//! common query (one player's history) does not scan the channel.
+
+mod channel;
 
 use super::round::RoundEnd;
 use super::types::{GameRef, PlayMeta};
 use crate::ids::{ChannelId, Currency, PlayerId, RecordId, RoundId, TxId, WalletId};
 use crate::money::Amount;
+use channel::{ChannelRecords, StoredRecord};
 use parking_lot::RwLock;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::ops::Bound;
-use std::sync::Arc;
 
 /// Every field of seed 000 §3.4, plus what the engine needs to trace a record.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -73,66 +75,6 @@ pub struct RecordQuery {
     pub size: usize,
 }
 
-impl RecordQuery {
-    fn matches(&self, r: &GameRecord) -> bool {
-        let eq = |want: &Option<String>, have: &str| want.as_deref().is_none_or(|w| w == have);
-        eq(&self.game, r.game.id.as_str())
-            && eq(&self.developer, r.game.developer.as_str())
-            && eq(&self.version, r.game.version.as_str())
-            && self.player.as_ref().is_none_or(|p| p == &r.player)
-            && (self.start_time == 0 || r.play_time >= self.start_time)
-            && (self.end_time == 0 || r.play_time <= self.end_time)
-    }
-}
-
-/// One channel's records in one stripe.
-///
-/// Sorted vectors rather than B-trees: record ids are handed out in increasing
-/// order and a record is stored right after its id is taken, so an insert is
-/// nearly always a push at the end (a B-tree insert walks and shifts nodes), and a
-/// page is a binary search and a slice.
-///
-/// Invariant: `all` and every `by_player` list are sorted by id, without repeats.
-#[derive(Default)]
-struct ChannelRecords {
-    /// Shared: a snapshot takes a stripe's records by reference count, not by copy.
-    all: Vec<(RecordId, Arc<GameRecord>)>,
-    by_player: HashMap<PlayerId, Vec<RecordId>, foldhash::fast::RandomState>,
-}
-
-impl ChannelRecords {
-    fn insert(&mut self, record: Arc<GameRecord>) {
-        let id = record.id;
-        match self.by_player.get_mut(&record.player) {
-            Some(ids) => insert_sorted(ids, id, |i| *i, id),
-            None => {
-                self.by_player.insert(record.player.clone(), vec![id]);
-            }
-        }
-        insert_sorted(&mut self.all, id, |(i, _)| *i, (id, record));
-        debug_assert!(self.all.windows(2).rev().take(2).all(|w| w[0].0 < w[1].0));
-    }
-
-    fn get(&self, id: RecordId) -> Option<&Arc<GameRecord>> {
-        let at = self.all.binary_search_by_key(&id, |(i, _)| *i).ok()?;
-        Some(&self.all[at].1)
-    }
-}
-
-/// Inserts `item` (whose id is `id`) into `v`, sorted by id; replaces an item with
-/// the same id (replay).
-fn insert_sorted<T>(v: &mut Vec<T>, id: RecordId, key: impl Fn(&T) -> RecordId, item: T) {
-    // The common case: the newest id so far.
-    if v.last().is_none_or(|last| key(last) < id) {
-        v.push(item);
-        return;
-    }
-    match v.binary_search_by_key(&id, &key) {
-        Ok(at) => v[at] = item,
-        Err(at) => v.insert(at, item),
-    }
-}
-
 /// The part of an id-sorted slice inside `bounds`.
 fn range_by_id<T>(
     v: &[T],
@@ -151,6 +93,10 @@ fn range_by_id<T>(
     };
     &v[start..end.max(start)]
 }
+
+/// Records a snapshot copies out of a stripe per read lock: short holds, so that
+/// round closes in the stripe wait at most for a copy of this many.
+const EXPORT_CHUNK: usize = 4096;
 
 #[derive(Default)]
 struct Stripe {
@@ -176,34 +122,28 @@ impl RecordStore {
     }
 
     /// Inserts (or replaces, on replay) a record. Idempotent by id.
-    pub fn insert(&self, record: Arc<GameRecord>) {
+    pub fn insert(&self, record: &GameRecord) {
         let mut stripe = self.stripe(record.id).write();
         match stripe.channels.get_mut(&record.channel) {
             Some(ch) => ch.insert(record),
             None => {
-                let mut ch = ChannelRecords::default();
-                let channel = record.channel.clone();
+                let mut ch = ChannelRecords::new(record.channel.clone());
                 ch.insert(record);
-                stripe.channels.insert(channel, ch);
+                stripe.channels.insert(record.channel.clone(), ch);
             }
         }
     }
 
     pub fn get(&self, channel: &ChannelId, id: RecordId) -> Option<GameRecord> {
         let stripe = self.stripe(id).read();
-        stripe.channels.get(channel)?.get(id).map(|r| (**r).clone())
+        let ch = stripe.channels.get(channel)?;
+        ch.stored(id).map(|s| ch.record(s))
     }
 
     pub fn len(&self) -> usize {
         self.stripes
             .iter()
-            .map(|s| {
-                s.read()
-                    .channels
-                    .values()
-                    .map(|c| c.all.len())
-                    .sum::<usize>()
-            })
+            .map(|s| s.read().channels.values().map(|c| c.len()).sum::<usize>())
             .sum()
     }
 
@@ -232,21 +172,36 @@ impl RecordStore {
         found
     }
 
-    /// Calls `f` with each stripe's records. A stripe is read-locked only while its
-    /// records' reference counts are taken; `f` runs without any lock held.
-    pub fn export<E>(
-        &self,
-        mut f: impl FnMut(Vec<Arc<GameRecord>>) -> Result<(), E>,
-    ) -> Result<(), E> {
+    /// Calls `f` with every record, a few thousand at a time, in id order within
+    /// each stripe and channel. Each chunk is copied under a short read lock and `f`
+    /// runs with no lock held. Records inserted meanwhile may or may not be included
+    /// (a snapshot replays them); every record present when this starts is.
+    pub fn export<E>(&self, mut f: impl FnMut(Vec<GameRecord>) -> Result<(), E>) -> Result<(), E> {
         for stripe in self.stripes.iter() {
-            let shared: Vec<Arc<GameRecord>> = stripe
-                .read()
-                .channels
-                .values()
-                .flat_map(|c| c.all.iter().map(|(_, r)| r.clone()))
-                .collect();
-            if !shared.is_empty() {
-                f(shared)?;
+            let channels: Vec<ChannelId> = stripe.read().channels.keys().cloned().collect();
+            for channel in channels {
+                // Resume after the last id copied: inserts between chunks shift
+                // positions, not ids.
+                let mut after: Option<RecordId> = None;
+                loop {
+                    let chunk: Vec<GameRecord> = {
+                        let stripe = stripe.read();
+                        let Some(ch) = stripe.channels.get(&channel) else {
+                            break;
+                        };
+                        let start = after.map_or(0, |a| ch.index.partition_point(|e| e.0 <= a));
+                        ch.index[start..]
+                            .iter()
+                            .take(EXPORT_CHUNK)
+                            .map(|e| ch.record(ch.at(e)))
+                            .collect()
+                    };
+                    let Some(last) = chunk.last() else {
+                        break;
+                    };
+                    after = Some(last.id);
+                    f(chunk)?;
+                }
             }
         }
         Ok(())
@@ -257,7 +212,7 @@ impl RecordStore {
         let mut out = Vec::new();
         for stripe in self.stripes.iter() {
             for ch in stripe.read().channels.values() {
-                out.extend(ch.all.iter().map(|(_, r)| (**r).clone()));
+                out.extend(ch.index.iter().map(|e| ch.record(ch.at(e))));
             }
         }
         out
@@ -270,9 +225,9 @@ fn collect_page(ch: &ChannelRecords, q: &RecordQuery, size: usize, out: &mut Vec
     let bounds = cursor_bounds(q.cursor, q.direction);
     let newest_first = q.direction == PageDirection::Next;
     let start = out.len();
-    let mut take = |r: &Arc<GameRecord>| {
-        if q.matches(r) {
-            out.push((**r).clone());
+    let mut take = |s: &StoredRecord| {
+        if ch.matches(q, s) {
+            out.push(ch.record(s));
         }
         out.len() - start < size
     };
@@ -283,17 +238,17 @@ fn collect_page(ch: &ChannelRecords, q: &RecordQuery, size: usize, out: &mut Vec
             };
             let ids = range_by_id(ids, bounds, |i| *i);
             for id in nearest_first(ids.iter(), newest_first) {
-                if let Some(r) = ch.get(*id) {
-                    if !take(r) {
+                if let Some(s) = ch.stored(*id) {
+                    if !take(s) {
                         break;
                     }
                 }
             }
         }
         None => {
-            let all = range_by_id(&ch.all, bounds, |(i, _)| *i);
-            for (_, r) in nearest_first(all.iter(), newest_first) {
-                if !take(r) {
+            let all = range_by_id(&ch.index, bounds, |e| e.0);
+            for e in nearest_first(all.iter(), newest_first) {
+                if !take(ch.at(e)) {
                     break;
                 }
             }
