@@ -7,6 +7,7 @@
 //! cargo run --release --example durability_load -- recovery 10000000      # replay rate, open time
 //! cargo run --release --example durability_load -- recovery-build DIR 1000000  # keep a log…
 //! cargo run --release --example durability_load -- recovery-open DIR           # …and reopen it
+//! cargo run --release --example durability_load -- recovery-snapshot DIR  # snapshot DIR, open from it
 //! cargo run --release --example durability_load -- snapshot-pause 1000000 # longest writer pause
 //! ```
 
@@ -327,6 +328,31 @@ fn open_log(dir: &Path) {
     );
 }
 
+/// Opens `dir` (replaying its log), shuts down cleanly (which writes a snapshot and
+/// deletes the segments it covers), then reports the time to open `dir` again: what a
+/// restart costs under the default snapshot policy, which never leaves more than a
+/// million records after the newest snapshot. Consumes `dir`'s log: run it on a copy.
+fn open_snapshot(dir: &Path) {
+    let t = Instant::now();
+    let engine = Engine::open(dir, recovery_config()).expect("open");
+    let replayed = engine.recovery_report().replayed;
+    engine.shutdown().expect("shutdown with a snapshot");
+    drop(engine);
+    println!(
+        "recovery: replayed {replayed} records and wrote a snapshot in {:.1} s",
+        t.elapsed().as_secs_f64()
+    );
+    let t = Instant::now();
+    let engine = Engine::open(dir, recovery_config()).expect("reopen");
+    let report = engine.recovery_report();
+    println!(
+        "recovery: opened from the snapshot at {:?} ({} records replayed after it) in {:.2} s",
+        report.snapshot_lsn.map(|l| l.0),
+        report.replayed,
+        t.elapsed().as_secs_f64()
+    );
+}
+
 /// Writes `ops` operations into a fresh directory, then reopens it.
 fn recovery(ops: u64) {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -417,11 +443,15 @@ fn main() {
             Some(dir) => open_log(Path::new(dir)),
             None => eprintln!("usage: durability_load recovery-open DIR"),
         },
+        Some("recovery-snapshot") => match args.get(1) {
+            Some(dir) => open_snapshot(Path::new(dir)),
+            None => eprintln!("usage: durability_load recovery-snapshot DIR"),
+        },
         Some("snapshot-pause") => nums(1_000_000)
             .into_iter()
             .for_each(|n| snapshot_pause(n as usize)),
         _ => eprintln!(
-            "usage: durability_load (throughput N… | throughput-async N… | recovery OPS | recovery-build DIR OPS | recovery-open DIR | snapshot-pause WALLETS)"
+            "usage: durability_load (throughput N… | throughput-async N… | recovery OPS | recovery-build DIR OPS | recovery-open DIR | recovery-snapshot DIR | snapshot-pause WALLETS)"
         ),
     }
 }

@@ -19,6 +19,8 @@ use crate::ledger::snapshot::Counters;
 use crate::ledger::wallet::Wallet;
 use serde::{Deserialize, Serialize};
 use std::io::{self, BufWriter, Read, Write};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 
 /// The snapshot body's own format version (the file header has the storage layer's).
 pub const SNAPSHOT_FORMAT: u32 = 1;
@@ -81,7 +83,8 @@ pub(crate) fn write(domains: &Domains, out: impl Write) -> Result<(), EngineErro
     out.flush().map_err(|e| bad(e.to_string()))
 }
 
-fn read_section(input: &mut impl Read, buf: &mut Vec<u8>) -> Result<Section, EngineError> {
+/// Reads one section's bytes (without decoding them) into `buf`.
+fn read_section_bytes(input: &mut impl Read, buf: &mut Vec<u8>) -> Result<(), EngineError> {
     let io = |e: io::Error| bad(e.to_string());
     let mut len = [0u8; 4];
     input.read_exact(&mut len).map_err(io)?;
@@ -90,25 +93,45 @@ fn read_section(input: &mut impl Read, buf: &mut Vec<u8>) -> Result<Section, Eng
         return Err(bad(format!("section of {len} bytes")));
     }
     buf.resize(len as usize, 0);
-    input.read_exact(buf).map_err(io)?;
-    postcard::from_bytes(buf).map_err(|e| bad(e.to_string()))
+    input.read_exact(buf).map_err(io)
 }
 
+fn decode_section(bytes: &[u8]) -> Result<Section, EngineError> {
+    postcard::from_bytes(bytes).map_err(|e| bad(e.to_string()))
+}
+
+/// The variant index a section's bytes start with (postcard writes an enum's variant
+/// index first, as a varint), read without decoding the rest.
+fn section_tag(bytes: &[u8]) -> Result<u32, EngineError> {
+    postcard::take_from_bytes::<u32>(bytes)
+        .map(|(tag, _)| tag)
+        .map_err(|e| bad(e.to_string()))
+}
+
+/// Variant indexes of `Section` (part of the format, pinned by a test).
+const WALLETS_TAG: u32 = 1;
+const RECORDS_TAG: u32 = 2;
+
+/// Most threads that decode wallet and record sections at once.
+const MAX_DECODERS: usize = 8;
+/// Sections read ahead per decoder.
+const QUEUED_SECTIONS: usize = 2;
+
 /// Loads a snapshot into an empty ledger.
+///
+/// Decoding is most of the work, and wallet and record sections are independent of
+/// each other (each holds whole wallets, or records by id), so this thread reads the
+/// file and hands those sections to one decoder per core; the few other sections it
+/// decodes and imports itself, in file order.
 pub(crate) fn read(domains: &Domains, input: impl Read, lsn: Lsn) -> Result<(), EngineError> {
-    let Domains {
-        ledger,
-        tournaments,
-        catalog,
-        identity,
-    } = domains;
     let mut input = io::BufReader::with_capacity(1 << 20, input);
     let mut buf = Vec::new();
-    match read_section(&mut input, &mut buf)? {
+    read_section_bytes(&mut input, &mut buf)?;
+    match decode_section(&buf)? {
         Section::Header {
             format: SNAPSHOT_FORMAT,
             counters,
-        } => ledger.restore_counters(counters),
+        } => domains.ledger.restore_counters(counters),
         Section::Header { format, .. } => {
             return Err(bad(format!("format {format} is not {SNAPSHOT_FORMAT}")))
         }
@@ -119,15 +142,122 @@ pub(crate) fn read(domains: &Domains, input: impl Read, lsn: Lsn) -> Result<(), 
             )))
         }
     }
+    let decoders = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(MAX_DECODERS);
+    let failed = AtomicBool::new(false);
+    std::thread::scope(|scope| {
+        let mut queues = Vec::with_capacity(decoders);
+        let mut workers = Vec::with_capacity(decoders);
+        for i in 0..decoders {
+            let (queue, work) = sync_channel::<Vec<u8>>(QUEUED_SECTIONS);
+            let failed = &failed;
+            let spawned = std::thread::Builder::new()
+                .name(format!("pitboss-snapshot-{i}"))
+                .spawn_scoped(scope, move || decode_sections(domains, work, failed));
+            // Without threads the sections are decoded here (`queues` stays empty).
+            let Ok(worker) = spawned else { break };
+            queues.push(queue);
+            workers.push(worker);
+        }
+        let read = read_body(domains, &mut input, &queues, &failed);
+        drop(queues); // the decoders finish what is queued and return
+        let mut first_error = read.err();
+        for worker in workers {
+            let outcome = worker
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+            if let Err(e) = outcome {
+                first_error.get_or_insert(e);
+            }
+        }
+        first_error.map_or(Ok(()), Err)
+    })
+}
+
+/// Reads the sections after the header up to `End`, sending wallet and record
+/// sections to `queues` (or importing them here when there are none).
+fn read_body(
+    domains: &Domains,
+    input: &mut impl Read,
+    queues: &[SyncSender<Vec<u8>>],
+    failed: &AtomicBool,
+) -> Result<(), EngineError> {
+    let mut next = 0usize;
     loop {
-        match read_section(&mut input, &mut buf)? {
-            Section::Wallets(ws) => ledger.import_wallets(ws),
-            Section::Records(rs) => ledger.import_records(rs),
-            Section::Tournaments(t) => tournaments.import(t),
-            Section::Catalog(c) => catalog.import(c),
-            Section::Identity(i) => identity.import(i),
+        if failed.load(Ordering::Acquire) {
+            // A decoder's error is the one reported.
+            return Ok(());
+        }
+        let mut bytes = Vec::new();
+        read_section_bytes(input, &mut bytes)?;
+        let tag = section_tag(&bytes)?;
+        if let (Some(last), true) = (queues.last(), tag == WALLETS_TAG || tag == RECORDS_TAG) {
+            // Record sections come a stripe at a time in id order; imported by two
+            // threads at once, one's ids would land in the middle of the other's
+            // (each a shift of the stripe's index). One decoder takes them all, in
+            // file order; wallet sections (one shard each) go round robin.
+            let queue = if tag == RECORDS_TAG {
+                last
+            } else {
+                next = next.wrapping_add(1);
+                &queues[next % queues.len()]
+            };
+            // Fails only if the decoder is gone (it panicked): its join reports that.
+            if queue.send(bytes).is_err() {
+                return Ok(());
+            }
+            continue;
+        }
+        match decode_section(&bytes)? {
+            Section::Wallets(ws) => domains.ledger.import_wallets(ws),
+            Section::Records(rs) => domains.ledger.import_records(rs),
+            Section::Tournaments(t) => domains.tournaments.import(t),
+            Section::Catalog(c) => domains.catalog.import(c),
+            Section::Identity(i) => domains.identity.import(i),
             Section::End => return Ok(()),
             Section::Header { .. } => return Err(bad("a second header")),
         }
+    }
+}
+
+/// A decoder: decodes and imports the wallet and record sections it is sent.
+fn decode_sections(
+    domains: &Domains,
+    work: Receiver<Vec<u8>>,
+    failed: &AtomicBool,
+) -> Result<(), EngineError> {
+    let mut outcome = Ok(());
+    for bytes in work {
+        // After an error, keep draining so that the reader never waits on this queue.
+        if outcome.is_err() {
+            continue;
+        }
+        match decode_section(&bytes) {
+            Ok(Section::Wallets(ws)) => domains.ledger.import_wallets(ws),
+            Ok(Section::Records(rs)) => domains.ledger.import_records(rs),
+            Ok(_) => outcome = Err(bad("a section tagged as wallets or records is not")),
+            Err(e) => outcome = Err(e),
+        }
+        if outcome.is_err() {
+            failed.store(true, Ordering::Release);
+        }
+    }
+    outcome
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `read` routes sections by their variant index without decoding them: the
+    /// indexes it relies on are these.
+    #[test]
+    fn section_tags_are_the_variant_indexes() {
+        let tag = |s: &Section| section_tag(&postcard::to_stdvec(s).expect("encode")).expect("tag");
+        assert_eq!(tag(&Section::Wallets(Vec::new())), WALLETS_TAG);
+        assert_eq!(tag(&Section::Records(Vec::new())), RECORDS_TAG);
+        assert_ne!(tag(&Section::End), WALLETS_TAG);
+        assert_ne!(tag(&Section::End), RECORDS_TAG);
     }
 }
