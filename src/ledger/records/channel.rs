@@ -14,7 +14,7 @@
 //! lanes, and a record that lands early in a sorted vector of whole records would
 //! shift every record after it.
 //!
-//! Invariants: `index` and every `by_player` list are sorted by id, without
+//! Invariants: `index` and every `player_ids` list are sorted by id, without
 //! repeats; `index` holds each position of `stored` exactly once; every `owner`
 //! and `game` index of a stored record is in range.
 
@@ -33,6 +33,9 @@ struct Owner {
     player: PlayerId,
     currency: Currency,
     wallet: WalletId,
+    /// Where the player's record ids are in `player_ids` (one list per player, shared
+    /// by the player's wallets), so that storing a record hashes no string.
+    player_slot: u32,
 }
 
 /// A `GameRecord` without its channel, with its owner and game as indexes.
@@ -101,9 +104,14 @@ pub(super) struct ChannelRecords {
     pub(super) index: Vec<(RecordId, usize)>,
     /// The records, in arrival order.
     stored: Vec<StoredRecord>,
-    pub(super) by_player: Map<PlayerId, Vec<RecordId>>,
+    /// Each player's record ids, found through `players`.
+    player_ids: Vec<Vec<RecordId>>,
+    players: Map<PlayerId, u32>,
     owners: Interned<WalletId, Owner>,
     games: Interned<GameRef, GameRef>,
+    /// The game of the last record stored: most records repeat it, and comparing
+    /// is cheaper than hashing four strings.
+    last_game: Option<u32>,
 }
 
 impl ChannelRecords {
@@ -112,20 +120,30 @@ impl ChannelRecords {
             channel,
             index: Vec::new(),
             stored: Vec::new(),
-            by_player: Map::default(),
+            player_ids: Vec::new(),
+            players: Map::default(),
             owners: Interned::default(),
             games: Interned::default(),
+            last_game: None,
         }
     }
 
     /// Stores `r` (a record of this channel), replacing a record with its id.
     pub(super) fn insert(&mut self, r: &GameRecord) {
         debug_assert_eq!(r.channel, self.channel);
+        let players = &mut self.players;
+        let player_ids = &mut self.player_ids;
         let owner = self.owners.intern(&r.wallet, || {
+            let next = u32::try_from(player_ids.len()).expect("fewer than 2^32 players");
+            let player_slot = *players.entry(r.player.clone()).or_insert(next);
+            if player_slot == next {
+                player_ids.push(Vec::new());
+            }
             let owner = Owner {
                 player: r.player.clone(),
                 currency: r.currency.clone(),
                 wallet: r.wallet,
+                player_slot,
             };
             (r.wallet, owner)
         });
@@ -134,9 +152,13 @@ impl ChannelRecords {
             r.player,
             "one wallet, one player"
         );
-        let game = self
-            .games
-            .intern(&r.game, || (r.game.clone(), r.game.clone()));
+        let game = match self.last_game {
+            Some(g) if *self.games.get(g) == r.game => g,
+            _ => self
+                .games
+                .intern(&r.game, || (r.game.clone(), r.game.clone())),
+        };
+        self.last_game = Some(game);
         let id = r.id;
         let stored = StoredRecord {
             id,
@@ -157,12 +179,8 @@ impl ChannelRecords {
             created_at_ms: r.created_at_ms,
             end: r.end,
         };
-        match self.by_player.get_mut(&r.player) {
-            Some(ids) => insert_sorted(ids, id, |i| *i, id),
-            None => {
-                self.by_player.insert(r.player.clone(), vec![id]);
-            }
-        }
+        let slot = self.owners.get(owner).player_slot as usize;
+        insert_sorted(&mut self.player_ids[slot], id, |i| *i, id);
         match self.position(id) {
             // Replay over a snapshot that already holds the record.
             Some(pos) => self.stored[pos] = stored,
@@ -186,6 +204,12 @@ impl ChannelRecords {
 
     pub(super) fn len(&self) -> usize {
         self.index.len()
+    }
+
+    /// The ids of `player`'s records, in id order.
+    pub(super) fn player_ids(&self, player: &PlayerId) -> Option<&[RecordId]> {
+        let slot = *self.players.get(player)?;
+        Some(&self.player_ids[slot as usize])
     }
 
     pub(super) fn stored(&self, id: RecordId) -> Option<&StoredRecord> {
@@ -308,7 +332,7 @@ mod tests {
         assert_eq!(ch.owners.items.len(), 2);
         assert_eq!(ch.games.items.len(), 1);
         assert_eq!(
-            ch.by_player[&PlayerId::new("p1").expect("p")],
+            ch.player_ids(&PlayerId::new("p1").expect("p")).expect("p1"),
             vec![RecordId(1), RecordId(3), RecordId(5)]
         );
     }

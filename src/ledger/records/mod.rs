@@ -233,7 +233,7 @@ fn collect_page(ch: &ChannelRecords, q: &RecordQuery, size: usize, out: &mut Vec
     };
     match &q.player {
         Some(p) => {
-            let Some(ids) = ch.by_player.get(p) else {
+            let Some(ids) = ch.player_ids(p) else {
                 return;
             };
             let ids = range_by_id(ids, bounds, |i| *i);
