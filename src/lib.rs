@@ -18,6 +18,7 @@
 //!
 //! See `ARCHITECTURE.md` for the invariants each module keeps.
 
+mod cache_line;
 pub mod catalog;
 pub mod clock;
 pub mod engine;

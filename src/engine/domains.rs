@@ -7,7 +7,7 @@ use crate::catalog::Catalog;
 use crate::identity::Identity;
 use crate::journal::Lsn;
 use crate::leaderboard::Tournaments;
-use crate::ledger::Ledger;
+use crate::ledger::{Ledger, ReplayError};
 use std::sync::Arc;
 
 pub(crate) type EngineLedger = Ledger<Arc<EngineLog>>;
@@ -37,10 +37,7 @@ impl Domains {
     /// Applies one logged effect during recovery, to the domain it belongs to.
     pub fn replay(&self, lsn: Lsn, effect: Effect) -> Result<(), EngineError> {
         match effect {
-            Effect::Ledger(e) => self
-                .ledger
-                .replay(e)
-                .map_err(|e| EngineError::Storage(format!("log record {}: {e}", lsn.0)))?,
+            Effect::Ledger(e) => self.ledger.replay(e).map_err(|e| replay_failed(lsn, e))?,
             Effect::Tournament(e) => self.tournaments.replay(&e),
             Effect::Catalog(e) => self.catalog.replay(e),
             Effect::Identity(e) => self.identity.replay(e),
@@ -52,4 +49,9 @@ impl Domains {
     pub fn check_invariants(&self) {
         self.ledger.check_invariants();
     }
+}
+
+/// The error for a ledger effect at `lsn` that cannot be replayed.
+pub(super) fn replay_failed(lsn: Lsn, e: ReplayError) -> EngineError {
+    EngineError::Storage(format!("log record {}: {e}", lsn.0))
 }

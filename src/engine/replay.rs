@@ -28,12 +28,13 @@
 //! the one with the lowest LSN, is the first bad record in log order: the one a
 //! sequential replay would have stopped at.
 
-use super::domains::Domains;
+use super::domains::{replay_failed, Domains};
 use super::log::{decode, peek_wallet, Effect};
 use super::EngineError;
 use crate::ids::WalletId;
 use crate::journal::Lsn;
 use crate::ledger::effect::LedgerEffect;
+use crate::ledger::records::GameRecord;
 use crate::storage::{RecordIter, StorageError};
 use std::ops::Range;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -262,8 +263,12 @@ fn lane_of(wallet: WalletId, lanes: usize) -> usize {
 }
 
 /// A worker: decodes and applies its lane's records in order, until the queue closes.
+///
+/// The game records its effects write are kept and stored once per batch (see
+/// `Ledger::replay_deferring_records`).
 fn run_lane(domains: &Domains, work: Receiver<Batch>, failed: &AtomicBool) -> LaneOutcome {
     let mut out = LaneOutcome::default();
+    let mut records = Vec::new();
     for batch in work {
         // After an error, keep draining so that the reader never waits on this queue.
         if out.error.is_some() {
@@ -271,7 +276,7 @@ fn run_lane(domains: &Domains, work: Receiver<Batch>, failed: &AtomicBool) -> La
         }
         for r in &batch.records {
             let payload = batch.bytes.get(r.payload.clone()).unwrap_or_default();
-            match apply_routed(domains, r, payload) {
+            match apply_routed(domains, r, payload, &mut records) {
                 Ok(()) => out.applied += 1,
                 Err(e) => {
                     failed.store(true, Ordering::Release);
@@ -280,16 +285,24 @@ fn run_lane(domains: &Domains, work: Receiver<Batch>, failed: &AtomicBool) -> La
                 }
             }
         }
+        domains.ledger.store_replayed(&mut records);
     }
     out
 }
 
 /// Decodes and applies a record routed by its wallet, checking that it is the ledger
 /// effect on that wallet that [`peek_wallet`] said it was.
-fn apply_routed(domains: &Domains, r: &Routed, payload: &[u8]) -> Result<(), EngineError> {
-    let effect = decode(r.lsn, payload)?;
-    match &effect {
-        Effect::Ledger(e) if wallet_of(e) == r.wallet => domains.replay(r.lsn, effect),
+fn apply_routed(
+    domains: &Domains,
+    r: &Routed,
+    payload: &[u8],
+    records: &mut Vec<Arc<GameRecord>>,
+) -> Result<(), EngineError> {
+    match decode(r.lsn, payload)? {
+        Effect::Ledger(e) if wallet_of(&e) == r.wallet => domains
+            .ledger
+            .replay_deferring_records(e, records)
+            .map_err(|e| replay_failed(r.lsn, e)),
         _ => Err(EngineError::Storage(format!(
             "log record {} was routed as an effect on wallet {} but decodes to another \
              (a bug in the replay routing)",

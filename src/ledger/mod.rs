@@ -25,6 +25,7 @@ pub mod table;
 pub mod types;
 pub mod wallet;
 
+use crate::cache_line::CacheLine;
 use crate::ids::{ChannelId, Currency, GameId, PlayerId, RecordId, RoundId, WalletId, WalletKey};
 use crate::journal::{Journal, Lsn};
 use crate::money::Amount;
@@ -32,11 +33,12 @@ use effect::{apply_change, LedgerEffect, WalletChange};
 use error::LedgerError;
 use parking_lot::Mutex;
 use plan::{Ctx, Hashes, Plan};
-use records::RecordStore;
+use records::{GameRecord, RecordStore};
 use round::RoundStatus;
 use std::collections::HashSet;
 use std::hash::BuildHasher;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use types::*;
 use wallet::{Map, Wallet};
 
@@ -122,13 +124,19 @@ pub struct IncompleteGame {
     pub opened_at_ms: i64,
 }
 
+/// One stripe of the wallet directory: (channel, player, currency) → wallet id.
+type Directory = Map<WalletKey, WalletId>;
+
 pub struct Ledger<J> {
-    shards: Box<[Mutex<Shard>]>,
+    /// Each shard alone on its cache lines: threads on neighbouring shards must not
+    /// take each other's lock line (see `cache_line`). Likewise the stripes and the
+    /// counters, which every thread writes.
+    shards: Box<[CacheLine<Mutex<Shard>>]>,
     /// (channel, player, currency) → wallet id, striped by key hash.
-    directory: Box<[Mutex<Map<WalletKey, WalletId>>]>,
+    directory: Box<[CacheLine<Mutex<Directory>>]>,
     hasher: foldhash::fast::RandomState,
-    next_wallet: AtomicU64,
-    next_record: AtomicU64,
+    next_wallet: CacheLine<AtomicU64>,
+    next_record: CacheLine<AtomicU64>,
     records: RecordStore,
     journal: J,
 }
@@ -137,11 +145,15 @@ impl<J: Journal<LedgerEffect>> Ledger<J> {
     pub fn new(config: &LedgerConfig, journal: J) -> Ledger<J> {
         let shards = config.shards.max(1).next_power_of_two();
         Ledger {
-            shards: (0..shards).map(|_| Mutex::new(Shard::default())).collect(),
-            directory: (0..shards).map(|_| Mutex::new(Map::default())).collect(),
+            shards: (0..shards)
+                .map(|_| CacheLine(Mutex::new(Shard::default())))
+                .collect(),
+            directory: (0..shards)
+                .map(|_| CacheLine(Mutex::new(Map::default())))
+                .collect(),
             hasher: foldhash::fast::RandomState::default(),
-            next_wallet: AtomicU64::new(1),
-            next_record: AtomicU64::new(1),
+            next_wallet: CacheLine(AtomicU64::new(1)),
+            next_record: CacheLine(AtomicU64::new(1)),
             records: RecordStore::new(config.record_stripes),
             journal,
         }
@@ -161,7 +173,7 @@ impl<J: Journal<LedgerEffect>> Ledger<J> {
         &self.shards[(h as usize) & (self.shards.len() - 1)]
     }
 
-    fn directory(&self, key: &WalletKey) -> &Mutex<Map<WalletKey, WalletId>> {
+    fn directory(&self, key: &WalletKey) -> &Mutex<Directory> {
         let h = self.hasher.hash_one(key) as usize;
         &self.directory[h & (self.directory.len() - 1)]
     }
@@ -188,7 +200,7 @@ impl<J: Journal<LedgerEffect>> Ledger<J> {
             Err(e) => return Logged::rejected(e.into()),
         };
         // Opening cannot fail to apply: it creates what it needs.
-        let _ = self.apply_locked(&mut shard, effect, Mode::Live);
+        let _ = self.apply_locked(&mut shard, effect, Mode::Live, None);
         drop(shard);
         // The id is unknown to anyone until the directory has it: no window where
         // the id leads nowhere.
@@ -284,7 +296,7 @@ impl<J: Journal<LedgerEffect>> Ledger<J> {
                 };
                 match effect {
                     LedgerEffect::Wallet(change) => {
-                        self.apply_to_wallet(wallet, unclosed, change, hashes, Mode::Live)
+                        self.apply_to_wallet(wallet, unclosed, change, hashes, Mode::Live, None)
                     }
                     LedgerEffect::WalletOpened { .. } => {
                         debug_assert!(false, "a planner opened a wallet")
@@ -295,13 +307,14 @@ impl<J: Journal<LedgerEffect>> Ledger<J> {
         }
     }
 
-    /// Applies an effect to a locked shard (and its record to the record store).
-    /// Fails only for a change to a wallet the shard does not hold.
+    /// Applies an effect to a locked shard (and its record to the record store, or
+    /// to `deferred`). Fails only for a change to a wallet the shard does not hold.
     fn apply_locked(
         &self,
         shard: &mut Shard,
         effect: LedgerEffect,
         mode: Mode,
+        deferred: Option<&mut Vec<Arc<GameRecord>>>,
     ) -> Result<(), ReplayError> {
         let mut change = match effect {
             LedgerEffect::WalletOpened { wallet, key } => {
@@ -316,13 +329,14 @@ impl<J: Journal<LedgerEffect>> Ledger<J> {
         let id = change.wallet;
         let Shard { wallets, unclosed } = shard;
         let w = wallets.get_mut(&id).ok_or(ReplayError::UnknownWallet(id))?;
-        self.apply_to_wallet(w, unclosed, &mut change, Hashes::default(), mode);
+        self.apply_to_wallet(w, unclosed, &mut change, Hashes::default(), mode, deferred);
         Ok(())
     }
 
     /// Applies a change to its (locked) wallet, keeps the shard's index of wallets
-    /// with unclosed rounds, and stores the change's record. Takes the change's
-    /// parts out of it (see `apply_change`).
+    /// with unclosed rounds, and stores the change's record (or adds it to
+    /// `deferred`, for the caller to store). Takes the change's parts out of it (see
+    /// `apply_change`).
     fn apply_to_wallet(
         &self,
         w: &mut Wallet,
@@ -330,6 +344,7 @@ impl<J: Journal<LedgerEffect>> Ledger<J> {
         change: &mut WalletChange,
         hashes: Hashes,
         mode: Mode,
+        deferred: Option<&mut Vec<Arc<GameRecord>>>,
     ) {
         let id = w.id;
         let had_open = w.rounds.has_open();
@@ -350,27 +365,72 @@ impl<J: Journal<LedgerEffect>> Ledger<J> {
             }
             _ => {}
         }
-        if let Some(record) = record {
-            self.records.insert(&record);
+        match (record, deferred) {
+            (Some(record), Some(deferred)) => deferred.push(record),
+            (Some(record), None) => self.records.insert(&record),
+            (None, _) => {}
         }
     }
 
     /// Applies a logged effect during recovery. Idempotent.
     pub fn replay(&self, effect: LedgerEffect) -> Result<(), ReplayError> {
+        self.replay_to(effect, None)
+    }
+
+    /// [`replay`](Self::replay), except that a game record the effect writes is added
+    /// to `records` instead of being stored; [`store_replayed`](Self::store_replayed)
+    /// stores them. Parallel replay keeps each lane's records and stores them a batch
+    /// at a time: records are striped by id, not by wallet, so lanes storing them one
+    /// by one would contend for every stripe, and the id counter, on every record.
+    pub(crate) fn replay_deferring_records(
+        &self,
+        effect: LedgerEffect,
+        records: &mut Vec<Arc<GameRecord>>,
+    ) -> Result<(), ReplayError> {
+        self.replay_to(effect, Some(records))
+    }
+
+    /// Stores records kept by [`replay_deferring_records`](Self::replay_deferring_records),
+    /// and empties `records`.
+    pub(crate) fn store_replayed(&self, records: &mut Vec<Arc<GameRecord>>) {
+        records.sort_unstable_by_key(|r| r.id);
+        // The same record twice is the same effect twice: keep one.
+        records.dedup_by_key(|r| r.id);
+        if let Some(last) = records.last() {
+            self.next_record.fetch_max(last.id.0 + 1, Ordering::Relaxed);
+        }
+        self.records.insert_sorted_batch(records);
+        records.clear();
+    }
+
+    fn replay_to(
+        &self,
+        effect: LedgerEffect,
+        deferred: Option<&mut Vec<Arc<GameRecord>>>,
+    ) -> Result<(), ReplayError> {
         let wallet = match &effect {
             LedgerEffect::WalletOpened { wallet, key } => {
                 self.directory(key).lock().insert(key.clone(), *wallet);
                 *wallet
             }
             LedgerEffect::Wallet(change) => {
-                if let Some(r) = &change.record {
+                if let (Some(r), None) = (&change.record, &deferred) {
                     self.next_record.fetch_max(r.id.0 + 1, Ordering::Relaxed);
                 }
                 change.wallet
             }
         };
-        self.next_wallet.fetch_max(wallet.0 + 1, Ordering::Relaxed);
-        self.apply_locked(&mut self.shard(wallet).lock(), effect, Mode::Replay)
+        // A read first: the counter rarely moves during replay, and a read shares the
+        // line where an atomic write would take it from the other lanes.
+        if self.next_wallet.load(Ordering::Relaxed) <= wallet.0 {
+            self.next_wallet.fetch_max(wallet.0 + 1, Ordering::Relaxed);
+        }
+        self.apply_locked(
+            &mut self.shard(wallet).lock(),
+            effect,
+            Mode::Replay,
+            deferred,
+        )
     }
 }
 

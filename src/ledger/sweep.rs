@@ -87,7 +87,7 @@ impl<J: Journal<LedgerEffect>> Ledger<J> {
             .ok_or(LedgerError::RoundNotFound(round.clone()))?;
         let effect = LedgerEffect::Wallet(change);
         *lsn = (*lsn).max(self.journal.append(&effect)?);
-        let applied = self.apply_locked(shard, effect, Mode::Live);
+        let applied = self.apply_locked(shard, effect, Mode::Live, None);
         debug_assert!(applied.is_ok());
         Ok(record)
     }

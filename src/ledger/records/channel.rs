@@ -130,6 +130,54 @@ impl ChannelRecords {
 
     /// Stores `r` (a record of this channel), replacing a record with its id.
     pub(super) fn insert(&mut self, r: &GameRecord) {
+        if let Some(entry) = self.store(r) {
+            insert_sorted(&mut self.index, entry.0, |e| e.0, entry);
+        }
+        self.debug_check_tail();
+    }
+
+    /// Stores records of this channel given in id order, replacing records with
+    /// their ids. Their index entries are merged in one pass: another thread's
+    /// records, with ids in between, may be stored already (parallel replay), and
+    /// inserting one by one would shift the index once per record.
+    pub(super) fn insert_sorted_batch<'a>(
+        &mut self,
+        records: impl Iterator<Item = &'a GameRecord>,
+    ) {
+        let new: Vec<(RecordId, usize)> = records.filter_map(|r| self.store(r)).collect();
+        debug_assert!(
+            new.windows(2).all(|w| w[0].0 < w[1].0),
+            "a batch in id order"
+        );
+        let Some(first) = new.first() else {
+            return;
+        };
+        let at = self.index.partition_point(|e| e.0 < first.0);
+        if at == self.index.len() {
+            self.index.extend(new);
+        } else {
+            let tail: Vec<(RecordId, usize)> = self.index.drain(at..).collect();
+            self.index.reserve(tail.len() + new.len());
+            let (mut a, mut b) = (tail.into_iter().peekable(), new.into_iter().peekable());
+            // Disjoint: `store` replaced the records whose ids were already here.
+            while let (Some(x), Some(y)) = (a.peek(), b.peek()) {
+                let next = if x.0 < y.0 { a.next() } else { b.next() };
+                self.index.extend(next);
+            }
+            self.index.extend(a);
+            self.index.extend(b);
+        }
+        self.debug_check_tail();
+    }
+
+    fn debug_check_tail(&self) {
+        debug_assert_eq!(self.index.len(), self.stored.len());
+        debug_assert!(self.index.windows(2).rev().take(2).all(|w| w[0].0 < w[1].0));
+    }
+
+    /// Stores `r` in `stored` (replacing the record with its id, if any) and in its
+    /// player's list; returns its index entry if the id is new (the caller files it).
+    fn store(&mut self, r: &GameRecord) -> Option<(RecordId, usize)> {
         debug_assert_eq!(r.channel, self.channel);
         let players = &mut self.players;
         let player_ids = &mut self.player_ids;
@@ -183,14 +231,15 @@ impl ChannelRecords {
         insert_sorted(&mut self.player_ids[slot], id, |i| *i, id);
         match self.position(id) {
             // Replay over a snapshot that already holds the record.
-            Some(pos) => self.stored[pos] = stored,
+            Some(pos) => {
+                self.stored[pos] = stored;
+                None
+            }
             None => {
-                insert_sorted(&mut self.index, id, |e| e.0, (id, self.stored.len()));
                 self.stored.push(stored);
+                Some((id, self.stored.len() - 1))
             }
         }
-        debug_assert_eq!(self.index.len(), self.stored.len());
-        debug_assert!(self.index.windows(2).rev().take(2).all(|w| w[0].0 < w[1].0));
     }
 
     fn position(&self, id: RecordId) -> Option<usize> {
@@ -335,6 +384,43 @@ mod tests {
             ch.player_ids(&PlayerId::new("p1").expect("p")).expect("p1"),
             vec![RecordId(1), RecordId(3), RecordId(5)]
         );
+    }
+
+    proptest::proptest! {
+        /// Batches in id order, from lanes whose ids interleave, over records already
+        /// stored (some with the same ids), end as inserting one by one does.
+        #[test]
+        fn batches_merge_as_single_inserts_do(
+            before in proptest::collection::vec(1u64..400, 0..40),
+            lanes in proptest::collection::vec(proptest::collection::btree_set(1u64..400, 0..60), 1..4),
+        ) {
+            let channel = || ChannelId::new("ch").expect("channel");
+            // Player p1 has wallets 1 and 3, p2 has wallet 2.
+            let mk = |id: u64| {
+                let (player, wallet) = match id % 3 { 0 => ("p2", 2), 1 => ("p1", 1), _ => ("p1", 3) };
+                record(id, player, wallet, if id.is_multiple_of(7) { "dice" } else { "slot" })
+            };
+            let (mut batched, mut single) = (ChannelRecords::new(channel()), ChannelRecords::new(channel()));
+            for &id in &before {
+                batched.insert(&mk(id));
+                single.insert(&mk(id));
+            }
+            for lane in &lanes {
+                let recs: Vec<GameRecord> = lane.iter().map(|&id| mk(id)).collect();
+                batched.insert_sorted_batch(recs.iter());
+                for r in &recs {
+                    single.insert(r);
+                }
+            }
+            let all = |ch: &ChannelRecords| -> Vec<GameRecord> { ch.index.iter().map(|e| ch.record(ch.at(e))).collect() };
+            proptest::prop_assert_eq!(all(&batched), all(&single));
+            proptest::prop_assert!(batched.index.windows(2).all(|w| w[0].0 < w[1].0));
+            proptest::prop_assert_eq!(batched.index.len(), batched.stored.len());
+            for p in ["p1", "p2"] {
+                let p = PlayerId::new(p).expect("player");
+                proptest::prop_assert_eq!(batched.player_ids(&p), single.player_ids(&p));
+            }
+        }
     }
 
     /// The point of the layout: a stored record is well under half a `GameRecord`.

@@ -10,6 +10,7 @@ mod channel;
 
 use super::round::RoundEnd;
 use super::types::{GameRef, PlayMeta};
+use crate::cache_line::CacheLine;
 use crate::ids::{ChannelId, Currency, PlayerId, RecordId, RoundId, TxId, WalletId};
 use crate::money::Amount;
 use channel::{ChannelRecords, StoredRecord};
@@ -17,6 +18,7 @@ use parking_lot::RwLock;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::ops::Bound;
+use std::sync::Arc;
 
 /// Every field of seed 000 §3.4, plus what the engine needs to trace a record.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -105,14 +107,17 @@ struct Stripe {
 
 /// All game records, striped by id.
 pub struct RecordStore {
-    stripes: Box<[RwLock<Stripe>]>,
+    /// Each stripe alone on its cache lines (see `cache_line`).
+    stripes: Box<[CacheLine<RwLock<Stripe>>]>,
 }
 
 impl RecordStore {
     pub fn new(stripes: usize) -> RecordStore {
         let n = stripes.max(1).next_power_of_two();
         RecordStore {
-            stripes: (0..n).map(|_| RwLock::new(Stripe::default())).collect(),
+            stripes: (0..n)
+                .map(|_| CacheLine(RwLock::new(Stripe::default())))
+                .collect(),
         }
     }
 
@@ -130,6 +135,39 @@ impl RecordStore {
                 let mut ch = ChannelRecords::new(record.channel.clone());
                 ch.insert(record);
                 stripe.channels.insert(record.channel.clone(), ch);
+            }
+        }
+    }
+
+    /// Inserts records given in id order, without repeats: each stripe is locked
+    /// once, and each channel's index merges them in one pass.
+    pub fn insert_sorted_batch(&self, records: &[Arc<GameRecord>]) {
+        debug_assert!(records.windows(2).all(|w| w[0].id < w[1].id), "in id order");
+        let mask = self.stripes.len() - 1;
+        for (at, stripe) in self.stripes.iter().enumerate() {
+            let in_stripe = |r: &&Arc<GameRecord>| (r.id.0 as usize) & mask == at;
+            let Some(first) = records.iter().find(in_stripe) else {
+                continue;
+            };
+            let mut stripe = stripe.write();
+            // Nearly always one channel; several are stored one channel at a time.
+            let mut channels: Vec<&ChannelId> = vec![&first.channel];
+            for r in records.iter().filter(in_stripe) {
+                if !channels.contains(&&r.channel) {
+                    channels.push(&r.channel);
+                }
+            }
+            for channel in channels {
+                let mine = records
+                    .iter()
+                    .filter(in_stripe)
+                    .filter(|r| r.channel == *channel)
+                    .map(|r| &**r);
+                stripe
+                    .channels
+                    .entry(channel.clone())
+                    .or_insert_with(|| ChannelRecords::new(channel.clone()))
+                    .insert_sorted_batch(mine);
             }
         }
     }
