@@ -298,8 +298,9 @@ fn apply_routed(
     payload: &[u8],
     records: &mut Vec<Arc<GameRecord>>,
 ) -> Result<(), EngineError> {
-    match decode(r.lsn, payload)? {
-        Effect::Ledger(e) if wallet_of(&e) == r.wallet => domains
+    let mut effect = decode(r.lsn, payload)?;
+    match &mut effect {
+        Effect::Ledger(e) if wallet_of(e) == r.wallet => domains
             .ledger
             .replay_deferring_records(e, records)
             .map_err(|e| replay_failed(r.lsn, e)),

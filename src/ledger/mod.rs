@@ -188,7 +188,7 @@ impl<J: Journal<LedgerEffect>> Ledger<J> {
             };
         }
         let id = WalletId(self.next_wallet.fetch_add(1, Ordering::Relaxed));
-        let effect = LedgerEffect::WalletOpened {
+        let mut effect = LedgerEffect::WalletOpened {
             wallet: id,
             key: key.clone(),
         };
@@ -200,7 +200,7 @@ impl<J: Journal<LedgerEffect>> Ledger<J> {
             Err(e) => return Logged::rejected(e.into()),
         };
         // Opening cannot fail to apply: it creates what it needs.
-        let _ = self.apply_locked(&mut shard, effect, Mode::Live, None);
+        let _ = self.apply_locked(&mut shard, &mut effect, Mode::Live, None);
         drop(shard);
         // The id is unknown to anyone until the directory has it: no window where
         // the id leads nowhere.
@@ -309,19 +309,24 @@ impl<J: Journal<LedgerEffect>> Ledger<J> {
 
     /// Applies an effect to a locked shard (and its record to the record store, or
     /// to `deferred`). Fails only for a change to a wallet the shard does not hold.
+    ///
+    /// Takes the effect by reference and its parts out of it (see `apply_change`):
+    /// an effect is some 500 bytes, and replay would otherwise copy each one at every
+    /// call on its way here.
     fn apply_locked(
         &self,
         shard: &mut Shard,
-        effect: LedgerEffect,
+        effect: &mut LedgerEffect,
         mode: Mode,
         deferred: Option<&mut Vec<Arc<GameRecord>>>,
     ) -> Result<(), ReplayError> {
-        let mut change = match effect {
+        let change = match effect {
             LedgerEffect::WalletOpened { wallet, key } => {
+                let wallet = *wallet;
                 shard
                     .wallets
                     .entry(wallet)
-                    .or_insert_with(|| Box::new(Wallet::new(wallet, key)));
+                    .or_insert_with(|| Box::new(Wallet::new(wallet, key.clone())));
                 return Ok(());
             }
             LedgerEffect::Wallet(change) => change,
@@ -329,7 +334,7 @@ impl<J: Journal<LedgerEffect>> Ledger<J> {
         let id = change.wallet;
         let Shard { wallets, unclosed } = shard;
         let w = wallets.get_mut(&id).ok_or(ReplayError::UnknownWallet(id))?;
-        self.apply_to_wallet(w, unclosed, &mut change, Hashes::default(), mode, deferred);
+        self.apply_to_wallet(w, unclosed, change, Hashes::default(), mode, deferred);
         Ok(())
     }
 
@@ -373,8 +378,8 @@ impl<J: Journal<LedgerEffect>> Ledger<J> {
     }
 
     /// Applies a logged effect during recovery. Idempotent.
-    pub fn replay(&self, effect: LedgerEffect) -> Result<(), ReplayError> {
-        self.replay_to(effect, None)
+    pub fn replay(&self, mut effect: LedgerEffect) -> Result<(), ReplayError> {
+        self.replay_to(&mut effect, None)
     }
 
     /// [`replay`](Self::replay), except that a game record the effect writes is added
@@ -382,9 +387,10 @@ impl<J: Journal<LedgerEffect>> Ledger<J> {
     /// stores them. Parallel replay keeps each lane's records and stores them a batch
     /// at a time: records are striped by id, not by wallet, so lanes storing them one
     /// by one would contend for every stripe, and the id counter, on every record.
+    /// The effect is left emptied (its parts are moved into the ledger).
     pub(crate) fn replay_deferring_records(
         &self,
-        effect: LedgerEffect,
+        effect: &mut LedgerEffect,
         records: &mut Vec<Arc<GameRecord>>,
     ) -> Result<(), ReplayError> {
         self.replay_to(effect, Some(records))
@@ -405,10 +411,10 @@ impl<J: Journal<LedgerEffect>> Ledger<J> {
 
     fn replay_to(
         &self,
-        effect: LedgerEffect,
+        effect: &mut LedgerEffect,
         deferred: Option<&mut Vec<Arc<GameRecord>>>,
     ) -> Result<(), ReplayError> {
-        let wallet = match &effect {
+        let wallet = match &*effect {
             LedgerEffect::WalletOpened { wallet, key } => {
                 self.directory(key).lock().insert(key.clone(), *wallet);
                 *wallet

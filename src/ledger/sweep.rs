@@ -85,9 +85,9 @@ impl<J: Journal<LedgerEffect>> Ledger<J> {
             .as_ref()
             .map(|r| r.id)
             .ok_or(LedgerError::RoundNotFound(round.clone()))?;
-        let effect = LedgerEffect::Wallet(change);
+        let mut effect = LedgerEffect::Wallet(change);
         *lsn = (*lsn).max(self.journal.append(&effect)?);
-        let applied = self.apply_locked(shard, effect, Mode::Live, None);
+        let applied = self.apply_locked(shard, &mut effect, Mode::Live, None);
         debug_assert!(applied.is_ok());
         Ok(record)
     }
