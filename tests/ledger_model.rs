@@ -860,3 +860,53 @@ proptest! {
         restored.check_invariants();
     }
 }
+
+/// A bet on a round that is already open logs only its own leg: the log record of
+/// the 200th bet of a round is about the size of the second's (with whole rounds it
+/// held 200 legs, about 6 KiB), and replaying the log rebuilds the round.
+#[test]
+fn a_bet_logs_its_leg_not_the_whole_round() {
+    let (ledger, wallets) = recorded_ledger();
+    let w = wallets[0];
+    ledger
+        .deposit(w, &deposit("seed", 1_000_000))
+        .result
+        .expect("deposit");
+    let mut sizes = Vec::new();
+    for i in 0..200 {
+        let before = ledger.journal().effects().len();
+        ledger
+            .bet(
+                w,
+                &bet(&format!("b{i:03}"), "one-round", "slot_alice", 1),
+                1_700_000_000_000,
+            )
+            .result
+            .expect("bet");
+        let effects = ledger.journal().effects();
+        assert_eq!(effects.len(), before + 1);
+        let bytes = postcard::to_stdvec(&effects[before]).expect("encode");
+        sizes.push(bytes.len());
+    }
+    assert!(
+        sizes[1] < sizes[0],
+        "the first bet opens the round: {sizes:?}"
+    );
+    // Varints of the growing sums may take a byte or two more; legs would take ~30 each.
+    assert!(
+        sizes[199] <= sizes[1] + 4,
+        "later bets log about the same size: {sizes:?}"
+    );
+
+    let replayed = Ledger::new(&LedgerConfig::default(), NoJournal);
+    for e in ledger.journal().effects() {
+        replayed.replay(e).expect("replay");
+    }
+    assert_eq!(state_of(&replayed), state_of(&ledger));
+    let (wallets_after, _) = state_of(&replayed);
+    let legs = wallets_after[&w]
+        .rounds
+        .open(&common::round("one-round"))
+        .map(|r| r.bets.len());
+    assert_eq!(legs, Some(200));
+}

@@ -284,7 +284,9 @@ pub(crate) fn bet(w: &Wallet, req: &BetRequest, ctx: &Ctx<'_>) -> Plan {
         return plan;
     }
     let mut hashes = Hashes::new(tx_hash, Some(round_hash));
-    let mut round = match w.rounds.get_hashed(round_hash, &req.round) {
+    // An open round gets only the new leg (`AddBet`), not a copy of itself: copying
+    // and logging the whole round made a bet cost O(bets in the round).
+    let new_round = match w.rounds.get_hashed(round_hash, &req.round) {
         Some(RoundEntry::Closed(_)) => reject!(LedgerError::RoundClosed(req.round.clone())),
         Some(RoundEntry::Open(r)) if r.game.id != req.game.id => {
             reject!(LedgerError::GameMismatch {
@@ -297,13 +299,13 @@ pub(crate) fn bet(w: &Wallet, req: &BetRequest, ctx: &Ctx<'_>) -> Plan {
         Some(RoundEntry::Open(r)) if r.bets.len() >= MAX_BETS_PER_ROUND => {
             reject!(LedgerError::LimitExceeded("bets per round"))
         }
-        Some(RoundEntry::Open(r)) => r.clone(),
+        Some(RoundEntry::Open(_)) => None,
         None if w.rounds.open_count() >= MAX_OPEN_ROUNDS => {
             reject!(LedgerError::LimitExceeded("open rounds per wallet"))
         }
         None => {
             hashes.round_is_new = true;
-            new_round(w, req, ctx.now_ms)
+            Some(new_round(w, req, ctx.now_ms))
         }
     };
     let mut state = w.state;
@@ -318,12 +320,21 @@ pub(crate) fn bet(w: &Wallet, req: &BetRequest, ctx: &Ctx<'_>) -> Plan {
         _ => reject!(LedgerError::Overflow),
     }
     state.flows.bets += i128::from(req.amount.minor_units());
-    round.bets.push(BetLeg {
+    let leg = BetLeg {
         tx: req.tx.clone(),
         amount: req.amount,
         refunded: false,
+    };
+    let change = Some(match new_round {
+        Some(mut round) => {
+            round.bets.push(leg);
+            RoundChange::Upsert(round)
+        }
+        None => RoundChange::AddBet {
+            round: req.round.clone(),
+            leg,
+        },
     });
-    let change = Some(RoundChange::Upsert(round));
     applied(
         w,
         &req.tx,

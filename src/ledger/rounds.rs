@@ -14,7 +14,7 @@
 //! On the wire (snapshots) `Rounds` is two maps in a row, the open rounds then the
 //! closed ones: the same bytes the two separate tables it replaced wrote.
 
-use super::round::{ClosedRound, Round};
+use super::round::{BetLeg, ClosedRound, Round};
 use super::table::{IdHash, IdTable};
 use crate::ids::RoundId;
 use serde::de::{Deserialize, Deserializer, SeqAccess, Visitor};
@@ -95,6 +95,22 @@ impl Rounds {
         self.open_ids.push(round.id.clone());
         self.table
             .insert_new_hashed(hash, id, RoundEntry::Open(round));
+    }
+
+    /// Adds bet `leg` to open round `id`. Replay over a fuzzy snapshot may find the
+    /// round holding the leg already, or closed already: the snapshot then holds the
+    /// effects that did that, and the round is left as it is.
+    pub(crate) fn add_bet(&mut self, hash: IdHash, id: &RoundId, leg: BetLeg) {
+        let entry = self.table.get_mut_hashed(hash, id);
+        debug_assert!(
+            entry.is_some(),
+            "a bet on round {id}, which was never opened"
+        );
+        if let Some(RoundEntry::Open(round)) = entry {
+            if !round.bets.iter().any(|b| b.tx == leg.tx) {
+                round.bets.push(leg);
+            }
+        }
     }
 
     /// Sets round `id` as closed, whatever it held before.

@@ -95,6 +95,12 @@ impl<K: Hash + Eq, V> IdTable<K, V> {
         Some(&self.entries[pos].value)
     }
 
+    pub fn get_mut_hashed(&mut self, hash: IdHash, key: &K) -> Option<&mut V> {
+        debug_assert_eq!(hash, IdHash::of(key), "hash of another key");
+        let pos = self.position(hash, key)?;
+        Some(&mut self.entries[pos].value)
+    }
+
     pub fn contains_hashed(&self, hash: IdHash, key: &K) -> bool {
         self.position(hash, key).is_some()
     }
