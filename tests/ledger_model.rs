@@ -863,7 +863,8 @@ proptest! {
 
 /// A bet on a round that is already open logs only its own leg: the log record of
 /// the 200th bet of a round is about the size of the second's (with whole rounds it
-/// held 200 legs, about 6 KiB), and replaying the log rebuilds the round.
+/// held 200 legs: 1,514 bytes with these short ids), and replaying the log rebuilds
+/// the round.
 #[test]
 fn a_bet_logs_its_leg_not_the_whole_round() {
     let (ledger, wallets) = recorded_ledger();
@@ -892,7 +893,7 @@ fn a_bet_logs_its_leg_not_the_whole_round() {
         sizes[1] < sizes[0],
         "the first bet opens the round: {sizes:?}"
     );
-    // Varints of the growing sums may take a byte or two more; legs would take ~30 each.
+    // Varints of the growing sums may take a byte or two more; a leg takes seven.
     assert!(
         sizes[199] <= sizes[1] + 4,
         "later bets log about the same size: {sizes:?}"

@@ -49,8 +49,8 @@ pub enum RoundChange {
     /// The round closed.
     Close { round: RoundId, closed: ClosedRound },
     /// A bet on a round that was open already: the new leg only. (With the whole
-    /// round, the Nth bet of a round would log all N legs: about 8 KiB a bet at the
-    /// 256-bet limit.) Variants are only added at the end: the index is on disk.
+    /// round, the Nth bet of a round would log all N legs, each a transaction id, an
+    /// amount and a flag.) Variants are only added at the end: the index is on disk.
     AddBet { round: RoundId, leg: BetLeg },
 }
 
