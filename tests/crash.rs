@@ -103,6 +103,14 @@ fn child_loop(engine: &Engine, out: &Mutex<std::io::Stdout>, generation: &str, t
         report("deposit", &d, &r);
         let r = engine.bet(w, &bet(&b, &round, "g", 20)).expect("bet");
         report("bet", &b, &r);
+        if i % 4 == 1 {
+            // A second bet on the open round: logged as its leg alone (`AddBet`).
+            let b2 = format!("b2-{id}");
+            let r = engine
+                .bet(w, &bet(&b2, &round, "g", 10))
+                .expect("second bet");
+            report("bet", &b2, &r);
+        }
         if i % 4 != 0 {
             let r = engine
                 .win(w, &win(&wn, &round, "g", (i % 3) as i64 * 15, false))
