@@ -28,14 +28,20 @@ pub enum IdError {
 }
 
 fn validate(s: &str, what: &'static str, max: usize) -> Result<(), IdError> {
-    if s.is_empty() {
-        return Err(IdError::Empty { what });
-    }
-    if s.len() > max {
-        return Err(IdError::TooLong { what, max });
-    }
+    validate_len(s.len(), what, max)?;
     if s.chars().any(char::is_control) {
         return Err(IdError::ControlCharacter { what });
+    }
+    Ok(())
+}
+
+/// The length rules of [`validate`].
+fn validate_len(len: usize, what: &'static str, max: usize) -> Result<(), IdError> {
+    if len == 0 {
+        return Err(IdError::Empty { what });
+    }
+    if len > max {
+        return Err(IdError::TooLong { what, max });
     }
     Ok(())
 }
@@ -93,18 +99,12 @@ impl<'de> Visitor<'de> for IdVisitor {
         if b.iter()
             .fold(true, |ok, &c| ok & (c.wrapping_sub(0x20) < 0x5f))
         {
-            if b.is_empty() && !self.allow_empty {
-                return Err(E::custom(IdError::Empty { what: self.what }));
-            }
-            if b.len() > self.max {
-                return Err(E::custom(IdError::TooLong {
-                    what: self.what,
-                    max: self.max,
-                }));
+            if !(self.allow_empty && b.is_empty()) {
+                validate_len(b.len(), self.what, self.max).map_err(E::custom)?;
             }
             // SAFETY: every byte is printable ASCII (checked just above), and ASCII is
             // valid UTF-8. Such a string has no control character either, so it passes
-            // `validate` given the two length checks above.
+            // `validate` given the length check above.
             let s = unsafe { std::str::from_utf8_unchecked(b) };
             return Ok(SmolStr::new(s));
         }

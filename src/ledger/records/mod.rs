@@ -121,9 +121,13 @@ impl RecordStore {
         }
     }
 
-    fn stripe(&self, id: RecordId) -> &RwLock<Stripe> {
+    fn stripe_of(&self, id: RecordId) -> usize {
         // The length is a power of two, so the mask keeps the index in range.
-        &self.stripes[(id.0 as usize) & (self.stripes.len() - 1)]
+        (id.0 as usize) & (self.stripes.len() - 1)
+    }
+
+    fn stripe(&self, id: RecordId) -> &RwLock<Stripe> {
+        &self.stripes[self.stripe_of(id)]
     }
 
     /// Inserts (or replaces, on replay) a record. Idempotent by id.
@@ -143,9 +147,8 @@ impl RecordStore {
     /// once, and each channel's index merges them in one pass.
     pub fn insert_sorted_batch(&self, records: &[Arc<GameRecord>]) {
         debug_assert!(records.windows(2).all(|w| w[0].id < w[1].id), "in id order");
-        let mask = self.stripes.len() - 1;
         for (at, stripe) in self.stripes.iter().enumerate() {
-            let in_stripe = |r: &&Arc<GameRecord>| (r.id.0 as usize) & mask == at;
+            let in_stripe = |r: &&Arc<GameRecord>| self.stripe_of(r.id) == at;
             let Some(first) = records.iter().find(in_stripe) else {
                 continue;
             };
