@@ -2,7 +2,8 @@
 //!
 //! ```sh
 //! cargo run --release --example durability_load -- throughput 1 16 256   # durable bets/s, fsync always
-//!     (bets only, then bet+win; `PITBOSS_LOAD_SECONDS` sets each run's length, default 5)
+//!     (bets only, then bet+win; `PITBOSS_LOAD_SECONDS` sets each run's length, default 5;
+//!     `PITBOSS_PIN_SUBMITTERS=1` pins submitter thread t to CPU t mod the CPU count)
 //! cargo run --release --example durability_load -- throughput-async 1 16 256  # the same, as tokio tasks
 //! cargo run --release --example durability_load -- recovery 10000000      # replay rate, open time
 //! cargo run --release --example durability_load -- recovery-build DIR 1000000  # keep a log…
@@ -135,6 +136,9 @@ fn throughput(workload: Workload, submitters: usize, seconds: u64) {
                     Workload::Bets => WALLETS_PER_SUBMITTER,
                     Workload::BetWin => 1,
                 };
+                if std::env::var_os("PITBOSS_PIN_SUBMITTERS").is_some() {
+                    pin_to_cpu(t);
+                }
                 let ws = wallets(&engine, n, &format!("s{t}-"));
                 ready.wait();
                 let mut i = 0u64;
@@ -189,6 +193,28 @@ fn throughput(workload: Workload, submitters: usize, seconds: u64) {
         per_op(after.0, before.0),
         per_op(after.1, before.1),
     );
+}
+
+/// Pins the calling thread to CPU `t` modulo the CPUs available: how a thread-per-core
+/// embedder runs. Threads that stay on one CPU are woken there, without migrations.
+#[cfg(all(feature = "server", target_os = "linux"))]
+fn pin_to_cpu(t: usize) {
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    // SAFETY: `set` is a plain bit set, zeroed then filled by CPU_SET within its size,
+    // and sched_setaffinity(0, ..) only reads it, for this thread.
+    let ok = unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        libc::CPU_SET(t % cpus, &mut set);
+        libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set) == 0
+    };
+    if !ok {
+        eprintln!("could not pin submitter {t}: running unpinned");
+    }
+}
+
+#[cfg(not(all(feature = "server", target_os = "linux")))]
+fn pin_to_cpu(_t: usize) {
+    eprintln!("pinning needs Linux and the server feature (libc): running unpinned");
 }
 
 /// Durable bets per second with `submitters` tokio tasks on a 2-worker runtime, each
