@@ -34,7 +34,7 @@ use super::EngineError;
 use crate::ids::WalletId;
 use crate::journal::Lsn;
 use crate::ledger::effect::LedgerEffect;
-use crate::ledger::records::GameRecord;
+use crate::ledger::records::DeferredRecords;
 use crate::storage::{RecordIter, StorageError};
 use std::ops::Range;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -296,7 +296,7 @@ fn apply_routed(
     domains: &Domains,
     r: &Routed,
     payload: &[u8],
-    records: &mut Vec<Arc<GameRecord>>,
+    records: &mut DeferredRecords,
 ) -> Result<(), EngineError> {
     let mut effect = decode(r.lsn, payload)?;
     match &mut effect {

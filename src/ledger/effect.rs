@@ -14,7 +14,6 @@ use super::table::IdHash;
 use super::wallet::{TxEntry, TxOutcome, TxParams, Wallet, WalletState};
 use crate::ids::{RoundId, TxId, WalletId, WalletKey};
 use serde::{Deserialize, Serialize};
-use std::sync::Arc;
 
 // Effects are built once and moved into the log and the state; boxing the wallet
 // change would cost an allocation on every bet.
@@ -39,7 +38,7 @@ pub struct WalletChange {
     pub tombstone: Option<TxId>,
     pub round: Option<RoundChange>,
     /// The game record written when a round closed.
-    pub record: Option<Arc<GameRecord>>,
+    pub record: Option<Box<GameRecord>>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -66,7 +65,7 @@ pub(crate) fn apply_change(
     w: &mut Wallet,
     change: &mut WalletChange,
     hashes: Hashes,
-) -> Option<Arc<GameRecord>> {
+) -> Option<Box<GameRecord>> {
     debug_assert_eq!(w.id, change.wallet);
     w.state = change.state;
     if let Some((tx, entry)) = change.tx.take() {

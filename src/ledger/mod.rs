@@ -33,12 +33,11 @@ use effect::{apply_change, LedgerEffect, WalletChange};
 use error::LedgerError;
 use parking_lot::Mutex;
 use plan::{Ctx, Hashes, Plan};
-use records::{GameRecord, RecordStore};
+use records::{DeferredRecords, RecordStore};
 use round::RoundStatus;
 use std::collections::HashSet;
 use std::hash::BuildHasher;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
 use types::*;
 use wallet::{Map, Wallet};
 
@@ -318,7 +317,7 @@ impl<J: Journal<LedgerEffect>> Ledger<J> {
         shard: &mut Shard,
         effect: &mut LedgerEffect,
         mode: Mode,
-        deferred: Option<&mut Vec<Arc<GameRecord>>>,
+        deferred: Option<&mut DeferredRecords>,
     ) -> Result<(), ReplayError> {
         let change = match effect {
             LedgerEffect::WalletOpened { wallet, key } => {
@@ -349,7 +348,7 @@ impl<J: Journal<LedgerEffect>> Ledger<J> {
         change: &mut WalletChange,
         hashes: Hashes,
         mode: Mode,
-        deferred: Option<&mut Vec<Arc<GameRecord>>>,
+        deferred: Option<&mut DeferredRecords>,
     ) {
         let id = w.id;
         let had_open = w.rounds.has_open();
@@ -391,14 +390,14 @@ impl<J: Journal<LedgerEffect>> Ledger<J> {
     pub(crate) fn replay_deferring_records(
         &self,
         effect: &mut LedgerEffect,
-        records: &mut Vec<Arc<GameRecord>>,
+        records: &mut DeferredRecords,
     ) -> Result<(), ReplayError> {
         self.replay_to(effect, Some(records))
     }
 
     /// Stores records kept by [`replay_deferring_records`](Self::replay_deferring_records),
     /// and empties `records`.
-    pub(crate) fn store_replayed(&self, records: &mut Vec<Arc<GameRecord>>) {
+    pub(crate) fn store_replayed(&self, records: &mut DeferredRecords) {
         records.sort_unstable_by_key(|r| r.id);
         // The same record twice is the same effect twice: keep one.
         records.dedup_by_key(|r| r.id);
@@ -412,7 +411,7 @@ impl<J: Journal<LedgerEffect>> Ledger<J> {
     fn replay_to(
         &self,
         effect: &mut LedgerEffect,
-        deferred: Option<&mut Vec<Arc<GameRecord>>>,
+        deferred: Option<&mut DeferredRecords>,
     ) -> Result<(), ReplayError> {
         let wallet = match &*effect {
             LedgerEffect::WalletOpened { wallet, key } => {

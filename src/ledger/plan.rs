@@ -16,7 +16,6 @@ use super::wallet::{
 };
 use crate::ids::{RecordId, RoundId, TxId};
 use crate::money::Amount;
-use std::sync::Arc;
 
 /// What a planner decided.
 // Plans are built once and consumed at once; boxing the change would cost an
@@ -133,7 +132,7 @@ fn applied(
     params: TxParams,
     mv: Movement,
     round: Option<RoundChange>,
-    record: Option<Arc<GameRecord>>,
+    record: Option<Box<GameRecord>>,
 ) -> Plan {
     let Movement {
         kind,
@@ -536,7 +535,7 @@ pub(crate) fn close(
     state: &mut WalletState,
     closing: Closing,
     ctx: &Ctx<'_>,
-) -> Result<(RoundChange, Arc<GameRecord>), LedgerError> {
+) -> Result<(RoundChange, Box<GameRecord>), LedgerError> {
     state.held = sub(state.held, closing.release)?;
     debug_assert!(
         !state.held.is_negative(),
@@ -544,7 +543,7 @@ pub(crate) fn close(
     );
     let id = (ctx.next_record)();
     let wins = closing.wins;
-    let record = Arc::new(GameRecord {
+    let record = Box::new(GameRecord {
         id,
         channel: w.key.channel.clone(),
         player: w.key.player.clone(),

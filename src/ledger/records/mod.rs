@@ -18,7 +18,6 @@ use parking_lot::RwLock;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::ops::Bound;
-use std::sync::Arc;
 
 /// Every field of seed 000 §3.4, plus what the engine needs to trace a record.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -60,6 +59,12 @@ pub enum PageDirection {
 }
 
 /// Largest page a query returns.
+/// Records a replay lane keeps to store a batch at a time (`Ledger::store_replayed`).
+/// Boxed as the effects carry them: taken out without a copy, and sorted by moving
+/// pointers, not 336-byte records.
+#[allow(clippy::vec_box)]
+pub(crate) type DeferredRecords = Vec<Box<GameRecord>>;
+
 pub const MAX_PAGE_SIZE: usize = 1000;
 
 /// The filters of seed 000 §3.4. Empty fields do not filter.
@@ -145,27 +150,26 @@ impl RecordStore {
 
     /// Inserts records given in id order, without repeats: each stripe is locked
     /// once, and each channel's index merges them in one pass.
-    pub fn insert_sorted_batch(&self, records: &[Arc<GameRecord>]) {
+    pub fn insert_sorted_batch(&self, records: &[Box<GameRecord>]) {
         debug_assert!(records.windows(2).all(|w| w[0].id < w[1].id), "in id order");
         for (at, stripe) in self.stripes.iter().enumerate() {
-            let in_stripe = |r: &&Arc<GameRecord>| self.stripe_of(r.id) == at;
-            let Some(first) = records.iter().find(in_stripe) else {
+            let in_stripe = |r: &&GameRecord| self.stripe_of(r.id) == at;
+            let records = || records.iter().map(|r| &**r);
+            let Some(first) = records().find(in_stripe) else {
                 continue;
             };
             let mut stripe = stripe.write();
             // Nearly always one channel; several are stored one channel at a time.
             let mut channels: Vec<&ChannelId> = vec![&first.channel];
-            for r in records.iter().filter(in_stripe) {
+            for r in records().filter(in_stripe) {
                 if !channels.contains(&&r.channel) {
                     channels.push(&r.channel);
                 }
             }
             for channel in channels {
-                let mine = records
-                    .iter()
+                let mine = records()
                     .filter(in_stripe)
-                    .filter(|r| r.channel == *channel)
-                    .map(|r| &**r);
+                    .filter(|r| r.channel == *channel);
                 stripe
                     .channels
                     .entry(channel.clone())
