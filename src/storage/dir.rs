@@ -1,20 +1,26 @@
 //! The log directory as a whole: which segments and snapshots it holds, and the retention
 //! rule that deletes what is no longer needed.
 //!
-//! Retention keeps the newest two snapshots. Once there are two, WAL segments all of whose
-//! records are covered by the *older* of them are deleted: if the newest snapshot turns out
-//! unreadable, recovery falls back to the older one and still finds every record after it.
-//! With a single snapshot nothing in the WAL is deleted (there is no fallback yet).
+//! Retention keeps the snapshot just committed and a *fallback*: the newest older snapshot
+//! that passes its checks (header, length, body checksum) now. Older snapshots, and WAL
+//! segments all of whose records the fallback covers, are deleted: if the newest snapshot
+//! turns out unreadable, recovery falls back to the fallback and still finds every record
+//! after it. Without a fallback nothing in the WAL is deleted.
+//!
+//! The fallback is checked, not assumed: a snapshot can rot on disk after it was
+//! committed, and trusting a damaged one would delete the only state recovery could still
+//! use. A snapshot that fails its check is never deleted for failing it (an I/O error is
+//! not proof of damage): it stays until a newer fallback makes it old.
 
 use std::path::{Path, PathBuf};
 
 use super::error::{IoContext, StorageError};
 use super::fs::FileSystem;
 use super::segment::parse_segment_name;
-use super::snapshot::{parse_snapshot_name, TMP_SUFFIX};
+use super::snapshot::{self, parse_snapshot_name, TMP_SUFFIX};
 use super::Lsn;
 
-/// How many snapshots retention keeps.
+/// How many readable snapshots retention keeps: the newest and one fallback.
 pub const SNAPSHOTS_KEPT: usize = 2;
 
 /// The log's files, each list sorted by LSN, oldest first.
@@ -63,20 +69,35 @@ pub(crate) fn segments_covered_by(segments: &[(Lsn, PathBuf)], covered: Lsn) -> 
         .collect()
 }
 
-/// Deletes all but the newest [`SNAPSHOTS_KEPT`] snapshots and the segments covered by the
-/// older kept one, listing what it deleted in `removed`, then fsyncs the directory.
+/// Applies the retention rule (see the module docs) after the snapshot at `newest` was
+/// committed, listing what it deleted in `removed`, then fsyncs the directory.
 pub(crate) fn apply_retention(
     fs: &dyn FileSystem,
     dir: &Path,
+    newest: Lsn,
     removed: &mut Vec<PathBuf>,
 ) -> Result<(), StorageError> {
     let listing = Listing::read(fs, dir)?;
-    let keep_from = listing.snapshots.len().saturating_sub(SNAPSHOTS_KEPT);
-    let (old, kept) = listing.snapshots.split_at(keep_from);
-    let mut doomed: Vec<PathBuf> = old.iter().map(|(_, p)| p.clone()).collect();
-    if let (SNAPSHOTS_KEPT, Some((older, _))) = (kept.len(), kept.first()) {
-        doomed.extend(segments_covered_by(&listing.segments, *older));
-    }
+    debug_assert!(
+        listing.snapshots.iter().any(|(lsn, _)| *lsn == newest),
+        "retention runs after snapshot {} is committed",
+        newest.0
+    );
+    let older = listing.snapshots.iter().filter(|(lsn, _)| *lsn < newest);
+    // Newest first: the first that passes its checks is the fallback.
+    let fallback = older
+        .clone()
+        .rev()
+        .find(|(lsn, path)| snapshot::check(fs, path, *lsn).is_ok())
+        .map(|(lsn, _)| *lsn);
+    let Some(fallback) = fallback else {
+        return Ok(());
+    };
+    let mut doomed: Vec<PathBuf> = older
+        .filter(|(lsn, _)| *lsn < fallback)
+        .map(|(_, p)| p.clone())
+        .collect();
+    doomed.extend(segments_covered_by(&listing.segments, fallback));
     if doomed.is_empty() {
         return Ok(());
     }

@@ -171,7 +171,7 @@ impl SnapshotWriter {
         self.committed = true;
         fs.sync_dir(dir).at(dir)?;
         let mut removed = Vec::new();
-        let cleanup_error = dir::apply_retention(fs, dir, &mut removed).err();
+        let cleanup_error = dir::apply_retention(fs, dir, self.lsn, &mut removed).err();
         Ok(Committed {
             path,
             lsn: self.lsn,

@@ -196,3 +196,68 @@ fn a_snapshot_beyond_the_end_of_the_log_moves_the_next_lsn_past_it() {
     let (_wal, mut rec) = open_std(dir.path(), Config::default());
     assert_eq!(records(&mut rec), vec![(Lsn(11), b"eleven".to_vec())]);
 }
+
+#[test]
+fn retention_keeps_a_fallback_that_passes_its_checks_not_a_damaged_one() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (wal, _) = open_std(dir.path(), small(1024));
+    let mut all = fill(&wal, 100, 100);
+    snapshot(&wal, Lsn(40), b"at 40");
+    all.extend(fill(&wal, 100, 100));
+    snapshot(&wal, Lsn(120), b"at 120");
+    all.extend(fill(&wal, 100, 100));
+    // The fallback-to-be rots on disk before the next snapshot commits.
+    flip(&dir.path().join(snapshot_file_name(Lsn(120))), 30);
+    let third = snapshot(&wal, Lsn(250), b"at 250");
+    all.extend(fill(&wal, 10, 100));
+    drop(wal);
+
+    // The damaged snapshot is no fallback: the one at 40 is kept, and so is every
+    // segment after it; nothing is deleted for failing a check.
+    assert!(third.removed.is_empty(), "{:?}", third.removed);
+    assert_eq!(
+        files_ending(dir.path(), ".snap"),
+        [
+            snapshot_file_name(Lsn(40)),
+            snapshot_file_name(Lsn(120)),
+            snapshot_file_name(Lsn(250))
+        ]
+    );
+    // With the newest damaged too, recovery falls back past both to LSN 40 and loses
+    // nothing.
+    flip(&dir.path().join(snapshot_file_name(Lsn(250))), 30);
+    let (wal, mut rec) = open_std(dir.path(), small(1024));
+    assert_eq!(rec.snapshot_lsn, Lsn(40));
+    assert_eq!(rec.rejected_snapshots.len(), 2);
+    assert_eq!(snapshot_bytes(&mut rec).as_deref(), Some(&b"at 40"[..]));
+    let got = records(&mut rec);
+    assert_eq!(got.first().map(|r| r.0), Some(Lsn(41)));
+    assert_eq!(
+        got.into_iter().map(|(_, b)| b).collect::<Vec<_>>(),
+        all[40..]
+    );
+
+    // A later snapshot with a sound fallback (the one at 250 is damaged, so 40 still is)
+    // deletes what is older than that fallback, damaged snapshots included.
+    let fourth = snapshot(&wal, Lsn(310), b"at 310");
+    assert!(fourth.removed.is_empty(), "40 is still the only sound fallback");
+    all.extend(fill(&wal, 10, 100));
+    let fifth = snapshot(&wal, Lsn(320), b"at 320");
+    drop(wal);
+    assert_eq!(
+        files_ending(dir.path(), ".snap"),
+        [snapshot_file_name(Lsn(310)), snapshot_file_name(Lsn(320))]
+    );
+    for gone in [40, 120, 250] {
+        let path = dir.path().join(snapshot_file_name(Lsn(gone)));
+        assert!(fifth.removed.contains(&path), "{gone}: {:?}", fifth.removed);
+    }
+    // The segments wholly before LSN 311 go; the one holding 311 stays.
+    let segs = segment_files(dir.path());
+    assert!(segs[0].0 <= Lsn(311), "{segs:?}");
+    assert!(segs.get(1).is_none_or(|s| s.0 > Lsn(311)), "{segs:?}");
+    assert!(fifth
+        .removed
+        .iter()
+        .any(|p| p.extension().is_some_and(|e| e == "log")));
+}
