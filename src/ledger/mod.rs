@@ -29,7 +29,7 @@ use crate::cache_line::CacheLine;
 use crate::ids::{ChannelId, Currency, GameId, PlayerId, RecordId, RoundId, WalletId, WalletKey};
 use crate::journal::{Journal, Lsn};
 use crate::money::Amount;
-use effect::{apply_change, LedgerEffect, WalletChange};
+use effect::{apply_change, LedgerEffect, RoundChange, WalletChange};
 use error::LedgerError;
 use parking_lot::Mutex;
 use plan::{Ctx, Hashes, Plan};
@@ -333,6 +333,17 @@ impl<J: Journal<LedgerEffect>> Ledger<J> {
         let id = change.wallet;
         let Shard { wallets, unclosed } = shard;
         let w = wallets.get_mut(&id).ok_or(ReplayError::UnknownWallet(id))?;
+        // A bet joins a round an earlier effect opened; the snapshot or the log before
+        // it always holds that effect (rounds are never dropped). Checked before any
+        // part of the change is applied. Live changes were planned against the wallet.
+        if let (Mode::Replay, Some(RoundChange::AddBet { round, .. })) = (mode, &change.round) {
+            if w.rounds.get(round).is_none() {
+                return Err(ReplayError::UnknownRound {
+                    wallet: id,
+                    round: round.clone(),
+                });
+            }
+        }
         self.apply_to_wallet(w, unclosed, change, Hashes::default(), mode, deferred);
         Ok(())
     }
@@ -450,4 +461,6 @@ enum Mode {
 pub enum ReplayError {
     #[error("a change to wallet {0}, which was never opened")]
     UnknownWallet(WalletId),
+    #[error("a bet of wallet {wallet} on round {round}, which was never opened")]
+    UnknownRound { wallet: WalletId, round: RoundId },
 }

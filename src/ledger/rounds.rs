@@ -99,7 +99,8 @@ impl Rounds {
 
     /// Adds bet `leg` to open round `id`. Replay over a fuzzy snapshot may find the
     /// round holding the leg already, or closed already: the snapshot then holds the
-    /// effects that did that, and the round is left as it is.
+    /// effects that did that, and the round is left as it is. The round exists: the
+    /// planner found it open, and replay refuses a bet on a round it does not hold.
     pub(crate) fn add_bet(&mut self, hash: IdHash, id: &RoundId, leg: BetLeg) {
         let entry = self.table.get_mut_hashed(hash, id);
         debug_assert!(

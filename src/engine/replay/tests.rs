@@ -200,3 +200,46 @@ fn any_number_of_lanes_replays_the_same_state_and_the_same_first_error() {
         assert!(e.to_string().contains(&want), "{lanes} lanes: {e}");
     }
 }
+
+/// A bet on round `round` of wallet `w`, which holds `available` afterwards: the leg
+/// alone, as a bet on a round that is already open logs it.
+fn bet_on_open_round(w: u64, round: &str, available: i64) -> Vec<u8> {
+    use crate::ids::{RoundId, TxId};
+    use crate::ledger::effect::RoundChange;
+    use crate::ledger::round::BetLeg;
+    encode(&LedgerEffect::Wallet(WalletChange {
+        wallet: WalletId(w),
+        state: WalletState {
+            available: Amount::new(available),
+            held: Amount::new(1),
+            flows: Flows::default(),
+        },
+        tx: None,
+        tombstone: None,
+        round: Some(RoundChange::AddBet {
+            round: RoundId::new(round).expect("round"),
+            leg: BetLeg {
+                tx: TxId::new("bet-2").expect("tx"),
+                amount: Amount::new(1),
+                refunded: false,
+            },
+        }),
+        record: None,
+    }))
+}
+
+#[test]
+fn a_bet_on_a_round_the_wallet_never_opened_stops_start_up_and_names_the_record() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut log = busy_log(5);
+    let at = log.len();
+    log.push(bet_on_open_round(3, "no-such-round", 10));
+    log.extend(busy_log(1).into_iter().skip(WALLETS as usize));
+    write_log(dir.path(), &log);
+    let e = open_error(dir.path());
+    let want = format!(
+        "log record {}: a bet of wallet 3 on round no-such-round, which was never opened",
+        at + 1
+    );
+    assert!(e.contains(&want), "{e} (wanted {want})");
+}

@@ -240,7 +240,10 @@ fn retention_keeps_a_fallback_that_passes_its_checks_not_a_damaged_one() {
     // A later snapshot with a sound fallback (the one at 250 is damaged, so 40 still is)
     // deletes what is older than that fallback, damaged snapshots included.
     let fourth = snapshot(&wal, Lsn(310), b"at 310");
-    assert!(fourth.removed.is_empty(), "40 is still the only sound fallback");
+    assert!(
+        fourth.removed.is_empty(),
+        "40 is still the only sound fallback"
+    );
     all.extend(fill(&wal, 10, 100));
     let fifth = snapshot(&wal, Lsn(320), b"at 320");
     drop(wal);
