@@ -13,6 +13,7 @@
 //! Each call returns a [`Logged`]: its result, and the log position to see durable
 //! before the result may be acknowledged.
 
+pub mod compact;
 pub mod effect;
 pub mod error;
 mod plan;

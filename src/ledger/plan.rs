@@ -4,6 +4,7 @@
 //! transaction table for a replay or a conflict, and computes the wallet's next
 //! state with checked arithmetic. Its result is applied by `effect::apply_change`.
 
+use super::compact::{RecordRef, StoredBreakdown};
 use super::effect::{LedgerEffect, RoundChange, WalletChange};
 use super::error::LedgerError;
 use super::records::GameRecord;
@@ -143,7 +144,7 @@ fn applied(
         kind,
         amount,
         balance: state.balance(),
-        record: record.as_ref().map(|r| r.id),
+        record: RecordRef::new(record.as_ref().map(|r| r.id)),
     };
     // One expression, no named temporaries: the plan is built where it is returned
     // instead of being assembled on the stack and copied (it is some 500 bytes).
@@ -404,7 +405,7 @@ pub(crate) fn win(w: &Wallet, req: &WinRequest, ctx: &Ctx<'_>) -> Plan {
         round: req.round.clone(),
         game: req.game.clone(),
         amount: req.amount,
-        breakdown,
+        breakdown: StoredBreakdown::new(&breakdown),
         keep_open: req.keep_open,
     };
     let (tx_hash, round_hash) = (IdHash::of(&req.tx), IdHash::of(&req.round));

@@ -8,10 +8,11 @@
 //! - `held` equals the sum of the live bets of the open rounds;
 //! - conservation: `available = deposits − withdrawals − bets + wins + refunds + prizes`.
 
+use super::compact::{RecordRef, StoredBreakdown};
 use super::rounds::Rounds;
 use super::table::IdTable;
-use super::types::{Balance, OpKind, Receipt, WinBreakdown, WithdrawAmount};
-use crate::ids::{GameId, RecordId, RoundId, TxId, WalletId, WalletKey};
+use super::types::{Balance, OpKind, Receipt, WithdrawAmount};
+use crate::ids::{GameId, RoundId, TxId, WalletId, WalletKey};
 use crate::money::Amount;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -80,7 +81,7 @@ pub enum TxParams {
         round: RoundId,
         game: GameId,
         amount: Amount,
-        breakdown: WinBreakdown,
+        breakdown: StoredBreakdown,
         keep_open: bool,
     },
     Refund {
@@ -114,7 +115,7 @@ pub struct StoredReceipt {
     pub kind: OpKind,
     pub amount: Amount,
     pub balance: Balance,
-    pub record: Option<RecordId>,
+    pub record: RecordRef,
 }
 
 impl StoredReceipt {
@@ -125,7 +126,7 @@ impl StoredReceipt {
             kind: self.kind,
             amount: self.amount,
             balance: self.balance,
-            record: self.record,
+            record: self.record.get(),
             replayed,
         }
     }
