@@ -4,6 +4,8 @@
 //! there with its original outcome (replaying its transaction id returns the same
 //! receipt), that conservation holds, and that the engine goes on from there. The
 //! child snapshots every 2,000 effects or 50 ms, so kills also hit snapshots in progress.
+//! Every other child runs a crowd of submitter threads, so that kills also hit waiters
+//! that yield instead of parking.
 //!
 //! The child is this test binary itself, re-run with `PITBOSS_CRASH_CHILD` set.
 //! Short run (CI): `cargo test --test crash`. Long run (200 kill cycles):
@@ -19,7 +21,23 @@ use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
+/// Submitter threads of the child in even generations.
 const THREADS: usize = 4;
+/// Blocked waiters per CPU above which a waiter yields before it parks
+/// (`storage::durable`'s `YIELD_ABOVE_PER_CPU`): odd generations run a crowd past it,
+/// so that kills also land while acknowledgements come through yielding waiters.
+const CROWD_PER_CPU: usize = 16;
+
+/// The child's submitter threads in `generation`: a few, or a crowd (see above).
+fn child_threads(generation: &str) -> usize {
+    let odd = generation.parse::<usize>().is_ok_and(|g| g % 2 == 1);
+    if odd {
+        let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+        CROWD_PER_CPU * cpus + 16
+    } else {
+        THREADS
+    }
+}
 const CHILD_ENV: &str = "PITBOSS_CRASH_CHILD";
 
 /// One acknowledged operation, as the child reported it.
@@ -68,7 +86,7 @@ fn crash_child() {
     };
     let engine = Arc::new(Engine::open(&dir, config).expect("child open"));
     let out = Arc::new(Mutex::new(std::io::stdout()));
-    let threads: Vec<_> = (0..THREADS)
+    let threads: Vec<_> = (0..child_threads(&generation))
         .map(|t| {
             let (engine, out, generation) = (engine.clone(), out.clone(), generation.clone());
             std::thread::spawn(move || child_loop(&engine, &out, &generation, t))
