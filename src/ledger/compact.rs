@@ -115,6 +115,19 @@ mod tests {
         prop_oneof![Just(Amount::ZERO), any::<i64>().prop_map(Amount::new)]
     }
 
+    /// `stored` writes the bytes `plain` writes, and decodes back to itself.
+    fn same_wire<S, P>(stored: &S, plain: &P) -> Result<(), TestCaseError>
+    where
+        S: Serialize + for<'de> Deserialize<'de> + PartialEq + std::fmt::Debug,
+        P: Serialize,
+    {
+        let bytes = postcard::to_allocvec(stored).expect("encode");
+        prop_assert_eq!(&bytes, &postcard::to_allocvec(plain).expect("encode"));
+        let back: S = postcard::from_bytes(&bytes).expect("decode");
+        prop_assert_eq!(&back, stored);
+        Ok(())
+    }
+
     proptest! {
         /// Same value back, and the same bytes on the wire as the plain breakdown.
         #[test]
@@ -124,10 +137,7 @@ mod tests {
             let plain = WinBreakdown { base, free, bonus, jackpot };
             let stored = StoredBreakdown::new(&plain);
             prop_assert_eq!(stored.get(), plain);
-            let bytes = postcard::to_allocvec(&stored).expect("encode");
-            prop_assert_eq!(&bytes, &postcard::to_allocvec(&plain).expect("encode"));
-            let back: StoredBreakdown = postcard::from_bytes(&bytes).expect("decode");
-            prop_assert_eq!(back, stored);
+            same_wire(&stored, &plain)?;
         }
 
         /// Equal breakdowns are equal stored, whichever way they were made.
@@ -147,10 +157,7 @@ mod tests {
             let plain = id.map(RecordId);
             let stored = RecordRef::new(plain);
             prop_assert_eq!(stored.get(), plain);
-            let bytes = postcard::to_allocvec(&stored).expect("encode");
-            prop_assert_eq!(&bytes, &postcard::to_allocvec(&plain).expect("encode"));
-            let back: RecordRef = postcard::from_bytes(&bytes).expect("decode");
-            prop_assert_eq!(back, stored);
+            same_wire(&stored, &plain)?;
         }
     }
 
