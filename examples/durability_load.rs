@@ -2,7 +2,8 @@
 //!
 //! ```sh
 //! cargo run --release --example durability_load -- throughput 1 16 256   # durable bets/s, fsync always
-//!     (bets only, then bet+win; `PITBOSS_LOAD_SECONDS` sets each run's length, default 5;
+//!     (bets only, then bet+win, with each bet's latency; `PITBOSS_LOAD_SECONDS` sets each
+//!     run's length, default 5;
 //!     `PITBOSS_PIN_SUBMITTERS=1` pins submitter thread t to CPU t mod the CPU count)
 //! cargo run --release --example durability_load -- throughput-async 1 16 256  # the same, as tokio tasks
 //! cargo run --release --example durability_load -- recovery 10000000      # replay rate, open time
@@ -148,9 +149,15 @@ fn throughput(workload: Workload, submitters: usize, seconds: u64) {
                 let ws = wallets(&engine, n, &format!("s{t}-"));
                 ready.wait();
                 let mut i = 0u64;
+                // Each bet's latency in µs, from the call to its durable receipt.
+                let mut latencies: Vec<u32> = Vec::new();
                 while !stop.load(Ordering::Relaxed) {
                     let w = ws[(i as usize) % ws.len()];
-                    engine.bet(w, &bet(i, t)).expect("durable bet");
+                    let request = bet(i, t);
+                    let sent = Instant::now();
+                    engine.bet(w, &request).expect("durable bet");
+                    let micros = sent.elapsed().as_micros();
+                    latencies.push(u32::try_from(micros).unwrap_or(u32::MAX));
                     if workload == Workload::BetWin {
                         // Close the round so the wallet never reaches its open-round limit.
                         engine.win(w, &win(i, t)).expect("durable win");
@@ -160,6 +167,7 @@ fn throughput(workload: Workload, submitters: usize, seconds: u64) {
                     }
                     i += 1;
                 }
+                latencies
             })
         })
         .collect();
@@ -175,9 +183,15 @@ fn throughput(workload: Workload, submitters: usize, seconds: u64) {
         start.elapsed().as_secs_f64(),
     );
     stop.store(true, Ordering::Relaxed);
-    for t in threads {
-        let _ = t.join();
-    }
+    let mut latencies: Vec<u32> = threads
+        .into_iter()
+        .flat_map(|t| t.join().unwrap_or_default())
+        .collect();
+    latencies.sort_unstable();
+    let at = |q: f64| {
+        let i = ((latencies.len() as f64 - 1.0) * q).round() as usize;
+        latencies.get(i).copied().unwrap_or(0)
+    };
     let per_op = |a: u64, b: u64| a.saturating_sub(b) as f64 / n.max(1.0);
     let what = match workload {
         Workload::Bets => format!("{:.0} durable bets/s", n / elapsed),
@@ -194,10 +208,15 @@ fn throughput(workload: Workload, submitters: usize, seconds: u64) {
     };
     println!(
         "throughput {name} fsync=always submitters={submitters}: {what} \
-         ({:.1} µs CPU, {:.2} voluntary + {:.2} forced context switches per op)",
+         ({:.1} µs CPU, {:.2} voluntary + {:.2} forced context switches per op; \
+         bet latency p50 {} µs, p99 {} µs, p99.9 {} µs, max {} µs)",
         cpu * 1e6 / n.max(1.0),
         per_op(after.0, before.0),
         per_op(after.1, before.1),
+        at(0.5),
+        at(0.99),
+        at(0.999),
+        at(1.0),
     );
 }
 
