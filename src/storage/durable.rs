@@ -165,12 +165,12 @@ impl DurableState {
     /// A state whose durable LSN starts at `durable` (what recovery found on disk).
     pub(crate) fn new(durable: Lsn) -> Self {
         let cpus = thread::available_parallelism().map_or(MAX_LANES, usize::from);
-        Self::with_lanes(durable, cpus)
+        Self::for_cpus(durable, cpus)
     }
 
     /// A state for `cpus` CPUs: a registry of that many lanes (clamped to
     /// 1..=[`MAX_LANES`]), and the crowd above which waiters yield first.
-    fn with_lanes(durable: Lsn, cpus: usize) -> Self {
+    fn for_cpus(durable: Lsn, cpus: usize) -> Self {
         let lanes = cpus.clamp(1, MAX_LANES);
         DurableState {
             durable: AtomicU64::new(durable.0),
@@ -566,7 +566,7 @@ mod tests {
         lane0: std::ops::RangeInclusive<u64>,
         lane1: std::ops::RangeInclusive<u64>,
     ) -> (DurableState, Arc<Mutex<Vec<u64>>>) {
-        let state = DurableState::with_lanes(Lsn(0), 2);
+        let state = DurableState::for_cpus(Lsn(0), 2);
         let woken = Arc::new(Mutex::new(Vec::new()));
         {
             let mut status = state.status.lock();
@@ -689,7 +689,7 @@ mod tests {
     fn a_crowd_of_waiters_yields_and_every_one_returns_once_its_lsn_is_durable() {
         // One CPU: more than YIELD_ABOVE_PER_CPU blocked threads make a crowd, so the
         // later waiters yield before they park while the LSNs become durable one by one.
-        let state = Arc::new(DurableState::with_lanes(Lsn(0), 1));
+        let state = Arc::new(DurableState::for_cpus(Lsn(0), 1));
         let n = (YIELD_ABOVE_PER_CPU * 4) as u64;
         let (tx, rx) = mpsc::channel();
         let threads: Vec<_> = (1..=n)
@@ -729,7 +729,7 @@ mod tests {
 
     #[test]
     fn a_crowd_of_waiters_gets_the_failure_whether_yielding_or_parked() {
-        let state = Arc::new(DurableState::with_lanes(Lsn(0), 1));
+        let state = Arc::new(DurableState::for_cpus(Lsn(0), 1));
         let n = (YIELD_ABOVE_PER_CPU * 2) as u64;
         let (tx, rx) = mpsc::channel();
         for lsn in 1..=n {
