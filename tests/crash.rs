@@ -21,6 +21,7 @@ use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
+const CHILD_ENV: &str = "PITBOSS_CRASH_CHILD";
 /// Submitter threads of the child in even generations.
 const THREADS: usize = 4;
 /// Blocked waiters per CPU above which a waiter yields before it parks
@@ -38,7 +39,6 @@ fn child_threads(generation: &str) -> usize {
         THREADS
     }
 }
-const CHILD_ENV: &str = "PITBOSS_CRASH_CHILD";
 
 /// One acknowledged operation, as the child reported it.
 #[derive(Debug, Clone)]

@@ -23,7 +23,7 @@ use serde::de::Error as _;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// A win's breakdown as a transaction entry keeps it (see the module docs).
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct StoredBreakdown {
     base: Amount,
     /// Free, bonus and jackpot parts; `None` when all three are zero. Never
@@ -51,12 +51,6 @@ impl StoredBreakdown {
     }
 }
 
-impl From<WinBreakdown> for StoredBreakdown {
-    fn from(b: WinBreakdown) -> StoredBreakdown {
-        StoredBreakdown::new(&b)
-    }
-}
-
 impl Serialize for StoredBreakdown {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         self.get().serialize(serializer)
@@ -65,19 +59,16 @@ impl Serialize for StoredBreakdown {
 
 impl<'de> Deserialize<'de> for StoredBreakdown {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        WinBreakdown::deserialize(deserializer).map(StoredBreakdown::from)
+        WinBreakdown::deserialize(deserializer).map(|b| StoredBreakdown::new(&b))
     }
 }
 
 /// A receipt's game record, if it wrote one: an `Option<RecordId>` in one word (see the
 /// module docs).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct RecordRef(u64);
 
 impl RecordRef {
-    /// No record.
-    pub const NONE: RecordRef = RecordRef(0);
-
     /// The reference to `record`. Record ids count from 1; a zero id (which no ledger
     /// hands out) would read back as no record, so it is refused in debug builds and on
     /// decode.
@@ -101,7 +92,7 @@ impl<'de> Deserialize<'de> for RecordRef {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         match Option::<RecordId>::deserialize(deserializer)? {
             Some(RecordId(0)) => Err(D::Error::custom("record id 0 (record ids count from 1)")),
-            record => Ok(RecordRef(record.map_or(0, |r| r.0))),
+            record => Ok(RecordRef::new(record)),
         }
     }
 }
@@ -179,7 +170,7 @@ mod tests {
         let none = postcard::to_allocvec(&None::<RecordId>).expect("encode");
         assert_eq!(
             postcard::from_bytes::<RecordRef>(&none),
-            Ok(RecordRef::NONE)
+            Ok(RecordRef::new(None))
         );
     }
 
