@@ -1,4 +1,5 @@
-//! The game catalog: games, their versions and their status (seed 000 §3.1–3.3).
+//! The game catalog: games, their versions and their status (seed 000 §3.1–3.3), and
+//! the currencies the platform knows with their exponents ([`currency`]).
 //!
 //! Games are global: every registered game is available to every operator (the seed
 //! lists "the channel's configured games"; per-channel configuration is not modelled).
@@ -9,10 +10,12 @@
 //! applies it with [`apply`], the function replay uses. An effect is a resulting
 //! value keyed by game id, so applying one twice changes nothing.
 
+pub mod currency;
 pub mod game;
 
-use crate::ids::{GameId, Label};
+use crate::ids::{Currency, GameId, Label};
 use crate::journal::{Journal, JournalError, Lsn};
+use currency::{CurrencySpec, MAX_CURRENCIES};
 use game::{Game, GameStatus, NewGame, MAX_GAMES, MAX_VERSIONS_PER_GAME};
 use parking_lot::RwLock;
 use serde::{Deserialize, Serialize};
@@ -39,6 +42,10 @@ pub enum CatalogError {
     },
     #[error("limit exceeded: {0}")]
     LimitExceeded(&'static str),
+    /// A currency's exponent never changes: amounts already held in it would change
+    /// value.
+    #[error("currency {code} is already registered with exponent {exponent}")]
+    CurrencyExists { code: Currency, exponent: u8 },
     #[error("storage: {0}")]
     Journal(#[from] JournalError),
 }
@@ -51,8 +58,12 @@ impl CatalogError {
 
 /// What a catalog mutation changed: the game's whole value afterwards.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+///
+/// Variants are only ever added at the end: their index is part of the log format.
 pub enum CatalogEffect {
     Game(Game),
+    /// A registered currency (registrations are never changed or removed).
+    Currency(CurrencySpec),
 }
 
 /// The whole catalog, for snapshots.
@@ -62,27 +73,36 @@ pub struct CatalogSnapshot {
 }
 
 type Games = BTreeMap<GameId, Game>;
-
-/// Applies an effect. Used live (under the write lock) and by replay.
-fn apply(games: &mut Games, effect: CatalogEffect) {
-    match effect {
-        CatalogEffect::Game(game) => {
-            games.insert(game.id.clone(), game);
-        }
-    }
-}
+type Currencies = BTreeMap<Currency, u8>;
 
 pub struct Catalog<J> {
     /// Read on every game-list request, written by rare admin calls: a read-write lock.
     games: RwLock<Games>,
+    /// Currency → exponent. Read by every bank wallet call; written by rare admin calls.
+    currencies: RwLock<Currencies>,
     journal: J,
 }
 
 impl<J: Journal<CatalogEffect>> Catalog<J> {
     pub fn new(journal: J) -> Catalog<J> {
+        let defaults = currency::defaults().map(|c| (c.code, c.exponent)).collect();
         Catalog {
             games: RwLock::new(Games::new()),
+            currencies: RwLock::new(defaults),
             journal,
+        }
+    }
+
+    /// Applies an effect. Used live (under the write lock the caller holds for the
+    /// effect's kind) and by replay.
+    fn apply(&self, games: &mut Games, effect: CatalogEffect) {
+        match effect {
+            CatalogEffect::Game(game) => {
+                games.insert(game.id.clone(), game);
+            }
+            CatalogEffect::Currency(spec) => {
+                self.currencies.write().insert(spec.code, spec.exponent);
+            }
         }
     }
 
@@ -165,17 +185,76 @@ impl<J: Journal<CatalogEffect>> Catalog<J> {
 
     /// Journals the game's new value, then applies it, under the caller's write lock.
     fn commit(&self, games: &mut Games, game: Game) -> Result<(Game, Lsn), CatalogError> {
+        let out = game.clone();
         let effect = CatalogEffect::Game(game);
         let lsn = self.journal.append(&effect)?;
-        let CatalogEffect::Game(game) = &effect;
-        let out = game.clone();
-        apply(games, effect);
+        self.apply(games, effect);
         debug_assert_eq!(games.get(&out.id), Some(&out));
         Ok((out, lsn))
     }
 
     pub fn get(&self, id: &GameId) -> Option<Game> {
         self.games.read().get(id).cloned()
+    }
+
+    /// `f` of the game, under the read lock: for callers that need a few fields of
+    /// it on a hot path (a gate bet) without cloning the whole game.
+    pub fn read_game<T>(&self, id: &GameId, f: impl FnOnce(&Game) -> T) -> Option<T> {
+        self.games.read().get(id).map(f)
+    }
+
+    /// Registers a currency. Registering one again with the same exponent changes
+    /// nothing (and logs nothing); with another exponent it is refused.
+    pub fn register_currency(
+        &self,
+        spec: CurrencySpec,
+    ) -> Result<(CurrencySpec, Lsn), CatalogError> {
+        // The games lock orders catalog writers; the currency lock is taken inside it.
+        let mut games = self.games.write();
+        match self.currency_exponent(&spec.code) {
+            Some(exponent) if exponent == spec.exponent => {
+                return Ok((spec, self.journal.appended()))
+            }
+            Some(exponent) => {
+                return Err(CatalogError::CurrencyExists {
+                    code: spec.code,
+                    exponent,
+                })
+            }
+            None if self.currencies.read().len() >= MAX_CURRENCIES => {
+                return Err(CatalogError::LimitExceeded("too many currencies"))
+            }
+            None => {}
+        }
+        let effect = CatalogEffect::Currency(spec.clone());
+        let lsn = self.journal.append(&effect)?;
+        self.apply(&mut games, effect);
+        Ok((spec, lsn))
+    }
+
+    /// The exponent of a registered currency.
+    pub fn currency_exponent(&self, code: &Currency) -> Option<u8> {
+        self.currencies.read().get(code).copied()
+    }
+
+    /// Every registered currency, by code.
+    pub fn currencies(&self) -> Vec<CurrencySpec> {
+        let currencies = self.currencies.read();
+        currencies
+            .iter()
+            .map(|(code, exponent)| CurrencySpec {
+                code: code.clone(),
+                exponent: *exponent,
+            })
+            .collect()
+    }
+
+    /// Adds a snapshot's currencies to the registry (the defaults stay).
+    pub fn import_currencies(&self, specs: Vec<CurrencySpec>) {
+        let mut currencies = self.currencies.write();
+        for spec in specs {
+            currencies.insert(spec.code, spec.exponent);
+        }
     }
 
     /// Every game, newest first (by registration time, then record number).
@@ -209,7 +288,7 @@ impl<J: Journal<CatalogEffect>> Catalog<J> {
 
     /// Applies a logged effect during recovery. Idempotent.
     pub fn replay(&self, effect: CatalogEffect) {
-        apply(&mut self.games.write(), effect);
+        self.apply(&mut self.games.write(), effect);
     }
 
     pub fn export(&self) -> CatalogSnapshot {
@@ -223,7 +302,7 @@ impl<J: Journal<CatalogEffect>> Catalog<J> {
         let mut games = self.games.write();
         games.clear();
         for game in snapshot.games {
-            apply(&mut games, CatalogEffect::Game(game));
+            self.apply(&mut games, CatalogEffect::Game(game));
         }
     }
 }

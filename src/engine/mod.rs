@@ -12,9 +12,11 @@
 use crate::catalog::CatalogError;
 use crate::clock::{Clock, SystemClock};
 use crate::identity::{IdentityConfig, IdentityError};
-use crate::ids::{ChannelId, Currency, PlayerId, WalletId, WalletKey};
+use crate::ids::{ChannelId, Currency, PlayerId, TxId, WalletId, WalletKey};
+use crate::journal::Journal;
 use crate::journal::JournalError;
 use crate::leaderboard::TournamentError;
+use crate::ledger::effect::LedgerEffect;
 use crate::ledger::error::LedgerError;
 use crate::ledger::records::{GameRecord, RecordQuery};
 use crate::ledger::types::*;
@@ -190,8 +192,18 @@ impl Engine {
         player: &PlayerId,
         currency: &Currency,
     ) -> Result<WalletId, EngineError> {
+        self.open_wallet_pending(channel, player, currency).wait()
+    }
+
+    /// [`Engine::open_wallet`] without the durability wait.
+    pub fn open_wallet_pending(
+        &self,
+        channel: &ChannelId,
+        player: &PlayerId,
+        currency: &Currency,
+    ) -> Pending<WalletId> {
         let key = wallet_key(channel, player, currency);
-        self.pending(self.domains.ledger.open_wallet(key)).wait()
+        self.pending(self.domains.ledger.open_wallet(key))
     }
 
     pub fn wallet_id(
@@ -211,6 +223,25 @@ impl Engine {
 
     pub fn balance(&self, wallet: WalletId) -> Result<Balance, EngineError> {
         Ok(self.domains.ledger.balance(wallet)?)
+    }
+
+    /// The stored outcome of transaction `tx` of `wallet`, or `None` if the wallet never
+    /// applied it. Waits until everything logged so far is durable first, so that a
+    /// query never reports an outcome that a crash could still undo.
+    pub fn transaction(&self, wallet: WalletId, tx: &TxId) -> Result<Option<Receipt>, EngineError> {
+        self.transaction_pending(wallet, tx).wait()
+    }
+
+    /// [`Engine::transaction`] without the durability wait.
+    pub fn transaction_pending(&self, wallet: WalletId, tx: &TxId) -> Pending<Option<Receipt>> {
+        let result = self.domains.ledger.transaction(wallet, tx);
+        let lsn = Journal::<LedgerEffect>::appended(self.domains.ledger.journal());
+        Pending::new(result.map_err(EngineError::from), lsn, self.log.clone())
+    }
+
+    /// True while the wallet has an unclosed round.
+    pub fn has_open_round(&self, wallet: WalletId) -> Result<bool, EngineError> {
+        Ok(self.domains.ledger.has_open_round(wallet)?)
     }
 
     wallet_op!(

@@ -2,13 +2,14 @@
 //! sessions), blocking and `_pending` like the wallet calls.
 
 use super::{wallet_key, Engine, EngineError, EngineLog, Pending};
+use crate::catalog::currency::CurrencySpec;
 use crate::catalog::game::{Game, GameStatus, NewGame};
 use crate::catalog::Catalog;
-use crate::identity::types::{NewOperator, Operator, Player};
+use crate::identity::types::{NewOperator, Operator, Player, Uid};
 use crate::identity::{Identity, PlayerLogin};
-use crate::ids::{ChannelId, ClientId, GameId, Label, PlayerId, WalletId};
+use crate::ids::{ChannelId, ClientId, Currency, GameId, Label, PlayerId, WalletId};
 use crate::journal::Lsn;
-use crate::ledger::types::Balance;
+use crate::ledger::types::{Balance, GameRef};
 use std::sync::Arc;
 
 /// A player's login: the session, and the wallet in the operator's default currency.
@@ -83,13 +84,55 @@ impl Engine {
         Ok(self.domains.catalog.versions(game, page, size)?)
     }
 
+    /// The game as a round records it (id, algorithm, current version, developer),
+    /// with its status; `None` for a game the catalog does not know.
+    pub fn game_ref(&self, game: &GameId) -> Option<(GameRef, GameStatus)> {
+        self.domains.catalog.read_game(game, |g| {
+            let game = GameRef {
+                id: g.id.clone(),
+                kind: g.kind.clone(),
+                version: g.version().cloned().unwrap_or_default(),
+                developer: g.developer.clone(),
+            };
+            (game, g.status)
+        })
+    }
+
+    /// Registers a currency with its exponent (an administrator's call). Registering
+    /// a known currency again with the same exponent changes nothing.
+    pub fn register_currency(&self, spec: CurrencySpec) -> Result<CurrencySpec, EngineError> {
+        self.register_currency_pending(spec).wait()
+    }
+
+    pub fn register_currency_pending(&self, spec: CurrencySpec) -> Pending<CurrencySpec> {
+        self.logged(self.domains.catalog.register_currency(spec))
+    }
+
+    /// The exponent of a registered currency.
+    pub fn currency_exponent(&self, currency: &Currency) -> Option<u8> {
+        self.domains.catalog.currency_exponent(currency)
+    }
+
+    /// Every registered currency, by code.
+    pub fn currencies(&self) -> Vec<CurrencySpec> {
+        self.domains.catalog.currencies()
+    }
+
     /// Creates an operator with fresh keys. Hashes its password (slow: call it off
-    /// any async worker).
+    /// any async worker). Every currency must be registered.
     pub fn create_operator(&self, new: NewOperator) -> Result<Operator, EngineError> {
         self.create_operator_pending(new).wait()
     }
 
     pub fn create_operator_pending(&self, new: NewOperator) -> Pending<Operator> {
+        if let Some(unknown) = new
+            .currencies
+            .iter()
+            .find(|c| self.currency_exponent(c).is_none())
+        {
+            let e = EngineError::Invalid(format!("currency {unknown} is not registered"));
+            return Pending::new(Err(e), Lsn(0), self.log.clone());
+        }
         self.logged(
             self.domains
                 .identity
@@ -103,6 +146,21 @@ impl Engine {
 
     pub fn operators(&self) -> Vec<Arc<Operator>> {
         self.domains.identity.operators()
+    }
+
+    /// The operator whose public `appKey` is `app_key` (the wallet APIs name it so).
+    pub fn operator_by_app_key(&self, app_key: &str) -> Option<Arc<Operator>> {
+        self.domains.identity.operator_by_app_key(app_key)
+    }
+
+    /// True when `channel` has a player `player` (registered by `user/login`).
+    pub fn has_player(&self, channel: &ChannelId, player: &PlayerId) -> bool {
+        self.domains.identity.has_player(channel, player)
+    }
+
+    /// The channel and identifier of the player with platform uid `uid`.
+    pub fn player_by_uid(&self, uid: Uid) -> Option<(ChannelId, PlayerId)> {
+        self.domains.identity.player_by_uid(uid)
     }
 
     /// The operator, if `password` is its password. Verifies a hash: slow.

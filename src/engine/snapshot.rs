@@ -10,6 +10,7 @@
 
 use super::domains::Domains;
 use super::EngineError;
+use crate::catalog::currency::CurrencySpec;
 use crate::catalog::CatalogSnapshot;
 use crate::identity::IdentitySnapshot;
 use crate::journal::Lsn;
@@ -31,13 +32,19 @@ const MAX_SECTION_LEN: u32 = 256 << 20;
 /// Variants are only ever added at the end: their index is part of the format.
 #[derive(Serialize, Deserialize)]
 enum Section {
-    Header { format: u32, counters: Counters },
+    Header {
+        format: u32,
+        counters: Counters,
+    },
     Wallets(Vec<Wallet>),
     Records(Vec<GameRecord>),
     End,
     Tournaments(TournamentsSnapshot),
     Catalog(CatalogSnapshot),
     Identity(IdentitySnapshot),
+    /// Registered currencies (added after format 1's first fixtures: a snapshot
+    /// without this section holds the default currencies only).
+    Currencies(Vec<CurrencySpec>),
 }
 
 fn bad(reason: impl Into<String>) -> EngineError {
@@ -79,6 +86,7 @@ pub(crate) fn write(domains: &Domains, out: impl Write) -> Result<(), EngineErro
     write_section(&mut out, &Section::Tournaments(tournaments.export()))?;
     write_section(&mut out, &Section::Catalog(catalog.export()))?;
     write_section(&mut out, &Section::Identity(identity.export()))?;
+    write_section(&mut out, &Section::Currencies(catalog.currencies()))?;
     write_section(&mut out, &Section::End)?;
     out.flush().map_err(|e| bad(e.to_string()))
 }
@@ -215,6 +223,7 @@ fn read_body(
             Section::Tournaments(t) => domains.tournaments.import(t),
             Section::Catalog(c) => domains.catalog.import(c),
             Section::Identity(i) => domains.identity.import(i),
+            Section::Currencies(c) => domains.catalog.import_currencies(c),
             Section::End => return Ok(()),
             Section::Header { .. } => return Err(bad("a second header")),
         }

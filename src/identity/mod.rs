@@ -111,12 +111,25 @@ struct Players {
     by_key: HashMap<PlayerKey, Player, foldhash::fast::RandomState>,
     /// Session token → its player. Derived from `by_key`; kept in step by `apply`.
     tokens: HashMap<Secret, PlayerKey, foldhash::fast::RandomState>,
+    /// Platform uid → its player, for the gate wallet API, which names players by
+    /// uid. Derived from `by_key`; kept in step by `apply` (a player's uid never
+    /// changes).
+    by_uid: HashMap<Uid, PlayerKey, foldhash::fast::RandomState>,
+}
+
+/// Operators by client id, and the same operators by their public `appKey` (the wallet
+/// APIs name the operator by it).
+#[derive(Default)]
+struct Operators {
+    by_client: HashMap<ClientId, Arc<Operator>, foldhash::fast::RandomState>,
+    /// Derived from `by_client`; kept in step by `apply_operator`.
+    by_app_key: HashMap<String, Arc<Operator>, foldhash::fast::RandomState>,
 }
 
 pub struct Identity<J> {
     config: IdentityConfig,
     /// Read on every signed request (the API key), written by rare admin calls.
-    operators: RwLock<HashMap<ClientId, Arc<Operator>, foldhash::fast::RandomState>>,
+    operators: RwLock<Operators>,
     /// Players and sessions: written at login, logout and credential change. Never
     /// held while hashing.
     players: RwLock<Players>,
@@ -127,11 +140,12 @@ pub struct Identity<J> {
     journal: J,
 }
 
-fn apply_operator(
-    map: &mut HashMap<ClientId, Arc<Operator>, foldhash::fast::RandomState>,
-    op: Operator,
-) {
-    map.insert(op.client_id.clone(), Arc::new(op));
+fn apply_operator(ops: &mut Operators, op: Operator) {
+    let op = Arc::new(op);
+    if let Some(old) = ops.by_client.insert(op.client_id.clone(), op.clone()) {
+        ops.by_app_key.remove(&old.app_key);
+    }
+    ops.by_app_key.insert(op.app_key.clone(), op);
 }
 
 fn apply_player(players: &mut Players, player: Player) {
@@ -149,6 +163,7 @@ fn apply_player(players: &mut Players, player: Player) {
             "a session token of two players"
         );
     }
+    players.by_uid.insert(player.uid, key.clone());
     players.by_key.insert(key, player);
 }
 
@@ -156,7 +171,7 @@ impl<J: Journal<IdentityEffect>> Identity<J> {
     pub fn new(config: IdentityConfig, journal: J) -> Identity<J> {
         Identity {
             config,
-            operators: RwLock::new(HashMap::default()),
+            operators: RwLock::new(Operators::default()),
             players: RwLock::new(Players::default()),
             next_uid: AtomicU64::new(1),
             decoy_hash: OnceLock::new(),
@@ -198,13 +213,17 @@ impl<J: Journal<IdentityEffect>> Identity<J> {
             created_at_ms: now_ms,
         };
         let mut ops = self.operators.write();
-        if ops.contains_key(&op.client_id) {
+        if ops.by_client.contains_key(&op.client_id) {
             return Err(IdentityError::OperatorExists(op.client_id));
         }
-        if ops.values().any(|o| o.channel == op.channel) {
+        if ops.by_client.values().any(|o| o.channel == op.channel) {
             return Err(IdentityError::ChannelTaken(op.channel));
         }
-        if ops.len() >= MAX_OPERATORS {
+        // 128 random bits: a repeat is a broken RNG, not bad luck.
+        if ops.by_app_key.contains_key(&op.app_key) {
+            return Err(IdentityError::Rng("an appKey was generated twice".into()));
+        }
+        if ops.by_client.len() >= MAX_OPERATORS {
             return Err(IdentityError::LimitExceeded("too many operators"));
         }
         let effect = IdentityEffect::Operator(op.clone());
@@ -214,18 +233,26 @@ impl<J: Journal<IdentityEffect>> Identity<J> {
     }
 
     pub fn operator(&self, client: &ClientId) -> Option<Arc<Operator>> {
-        self.operators.read().get(client).cloned()
+        self.operators.read().by_client.get(client).cloned()
+    }
+
+    /// The operator whose public `appKey` is `app_key` (the wallet APIs' caller).
+    pub fn operator_by_app_key(&self, app_key: &str) -> Option<Arc<Operator>> {
+        self.operators.read().by_app_key.get(app_key).cloned()
     }
 
     /// The operator of `channel`.
     pub fn operator_of(&self, channel: &ChannelId) -> Option<Arc<Operator>> {
         let ops = self.operators.read();
-        ops.values().find(|o| &o.channel == channel).cloned()
+        ops.by_client
+            .values()
+            .find(|o| &o.channel == channel)
+            .cloned()
     }
 
     /// Every operator, by client id.
     pub fn operators(&self) -> Vec<Arc<Operator>> {
-        let mut out: Vec<_> = self.operators.read().values().cloned().collect();
+        let mut out: Vec<_> = self.operators.read().by_client.values().cloned().collect();
         out.sort_by(|a, b| a.client_id.cmp(&b.client_id));
         out
     }
@@ -272,7 +299,7 @@ impl<J: Journal<IdentityEffect>> Identity<J> {
     /// Replaces every identity with a snapshot's.
     pub fn import(&self, snapshot: IdentitySnapshot) {
         let mut ops = self.operators.write();
-        ops.clear();
+        *ops = Operators::default();
         for op in snapshot.operators {
             apply_operator(&mut ops, op);
         }

@@ -27,6 +27,17 @@ impl<J: Journal<IdentityEffect>> Identity<J> {
         self.players.read().by_key.get(&key).cloned()
     }
 
+    /// True when `channel` has a player `id`.
+    pub fn has_player(&self, channel: &ChannelId, id: &PlayerId) -> bool {
+        let key = (channel.clone(), id.clone());
+        self.players.read().by_key.contains_key(&key)
+    }
+
+    /// The channel and identifier of the player with platform uid `uid`.
+    pub fn player_by_uid(&self, uid: Uid) -> Option<(ChannelId, PlayerId)> {
+        self.players.read().by_uid.get(&uid).cloned()
+    }
+
     /// The player whose unexpired session `token` is.
     pub fn session_player(&self, token: &str, now_ms: i64) -> Option<(Player, Session)> {
         let players = self.players.read();

@@ -27,7 +27,9 @@ pub mod types;
 pub mod wallet;
 
 use crate::cache_line::CacheLine;
-use crate::ids::{ChannelId, Currency, GameId, PlayerId, RecordId, RoundId, WalletId, WalletKey};
+use crate::ids::{
+    ChannelId, Currency, GameId, PlayerId, RecordId, RoundId, TxId, WalletId, WalletKey,
+};
 use crate::journal::{Journal, Lsn};
 use crate::money::Amount;
 use effect::{apply_change, LedgerEffect, RoundChange, WalletChange};
@@ -40,7 +42,7 @@ use std::collections::HashSet;
 use std::hash::BuildHasher;
 use std::sync::atomic::{AtomicU64, Ordering};
 use types::*;
-use wallet::{Map, Wallet};
+use wallet::{Map, TxOutcome, Wallet};
 
 /// How the ledger is laid out in memory.
 #[derive(Clone, Debug)]
@@ -229,6 +231,30 @@ impl<J: Journal<LedgerEffect>> Ledger<J> {
             .wallets
             .get(&id)
             .map(|w| w.balance())
+            .ok_or(LedgerError::WalletNotFound(id))
+    }
+
+    /// The stored outcome of transaction `tx` of wallet `id`: `None` when the wallet
+    /// never applied it (never seen, or seen only as a refund's tombstone).
+    pub fn transaction(&self, id: WalletId, tx: &TxId) -> Result<Option<Receipt>, LedgerError> {
+        let shard = self.shard(id).lock();
+        let wallet = shard
+            .wallets
+            .get(&id)
+            .ok_or(LedgerError::WalletNotFound(id))?;
+        Ok(match wallet.txs.get(tx).map(|e| &e.outcome) {
+            Some(TxOutcome::Applied(stored)) => Some(stored.to_receipt(id, tx.clone(), false)),
+            Some(TxOutcome::UnknownBet | TxOutcome::Tombstone) | None => None,
+        })
+    }
+
+    /// True while the wallet has a round open (status 2, 3 or 4).
+    pub fn has_open_round(&self, id: WalletId) -> Result<bool, LedgerError> {
+        let shard = self.shard(id).lock();
+        shard
+            .wallets
+            .get(&id)
+            .map(|w| w.rounds.has_open())
             .ok_or(LedgerError::WalletNotFound(id))
     }
 

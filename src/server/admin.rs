@@ -7,6 +7,7 @@ use super::envelope::{data, ApiError, ApiResult, ErrorCode};
 use super::request::{json, parse_id};
 use super::routes::{info_of, iso8601};
 use super::App;
+use crate::catalog::currency::CurrencySpec;
 use crate::catalog::game::{GameStatus, NewGame};
 use crate::identity::secrets;
 use crate::identity::types::{NewOperator, Operator, WalletMode};
@@ -19,6 +20,7 @@ pub const OPERATORS: &str = "/admin/operators";
 pub const GAMES: &str = "/admin/games";
 pub const GAME_VERSION: &str = "/admin/games/version";
 pub const GAME_STATUS: &str = "/admin/games/status";
+pub const CURRENCIES: &str = "/admin/currencies";
 pub const CLI_LOGIN: &str = "/service/cli/login";
 
 /// Runs an `/admin/...` request after checking the admin token.
@@ -26,7 +28,7 @@ pub(super) async fn dispatch(app: &App, parts: &Parts, body: &[u8]) -> ApiResult
     let path = parts.uri.path();
     let method = &parts.method;
     let allowed = match path {
-        OPERATORS => *method == Method::GET || *method == Method::POST,
+        OPERATORS | CURRENCIES => *method == Method::GET || *method == Method::POST,
         GAMES | GAME_VERSION | GAME_STATUS => *method == Method::POST,
         _ => {
             return Err(ApiError::new(
@@ -43,6 +45,8 @@ pub(super) async fn dispatch(app: &App, parts: &Parts, body: &[u8]) -> ApiResult
     match (path, method == Method::GET) {
         (OPERATORS, true) => list_operators(app),
         (OPERATORS, false) => create_operator(app, body).await,
+        (CURRENCIES, true) => list_currencies(app),
+        (CURRENCIES, false) => register_currency(app, body).await,
         (GAMES, _) => register_game(app, body).await,
         (GAME_VERSION, _) => add_version(app, body).await,
         _ => set_status(app, body).await,
@@ -156,6 +160,38 @@ async fn create_operator(app: &App, body: &[u8]) -> ApiResult {
         .await?
         .await?;
     data(&OperatorCredentials::of(&op, generated))
+}
+
+#[derive(Serialize, Deserialize)]
+struct CurrencyBody {
+    code: String,
+    exponent: u8,
+}
+
+fn list_currencies(app: &App) -> ApiResult {
+    let currencies = app.engine.currencies();
+    let out: Vec<_> = currencies
+        .into_iter()
+        .map(|c| CurrencyBody {
+            code: c.code.to_string(),
+            exponent: c.exponent,
+        })
+        .collect();
+    data(&out)
+}
+
+/// Registers a currency and the decimal places of its minor unit (0 to 8). The
+/// exponent of a registered currency never changes.
+async fn register_currency(app: &App, body: &[u8]) -> ApiResult {
+    let body: CurrencyBody = json(body)?;
+    let code = parse_id("code", &body.code, Currency::new)?;
+    let spec = CurrencySpec::new(code, body.exponent)
+        .ok_or_else(|| ApiError::invalid("exponent must be between 0 and 8"))?;
+    let spec = app.engine.register_currency_pending(spec).await?;
+    data(&CurrencyBody {
+        code: spec.code.to_string(),
+        exponent: spec.exponent,
+    })
 }
 
 #[derive(Deserialize)]

@@ -2,7 +2,7 @@
 //! a running server. The binary parses arguments into these structs and calls
 //! [`admin`] or [`login`]; what they return is printed.
 
-use super::admin::{CLI_LOGIN, GAMES, GAME_STATUS, GAME_VERSION, OPERATORS};
+use super::admin::{CLI_LOGIN, CURRENCIES, GAMES, GAME_STATUS, GAME_VERSION, OPERATORS};
 use super::client::{ClientError, HttpClient};
 use super::datadir::{self, DataDirError};
 use hyper::header::{HeaderName, HeaderValue, AUTHORIZATION};
@@ -106,6 +106,15 @@ pub enum AdminCommand {
     },
     /// Lists operators (without their secrets).
     ListOperators,
+    /// Registers a currency with the decimal places of its minor unit (0 to 8).
+    RegisterCurrency {
+        #[arg(long)]
+        code: String,
+        #[arg(long)]
+        exponent: u8,
+    },
+    /// Lists the registered currencies and their exponents.
+    ListCurrencies,
 }
 
 impl AdminCommand {
@@ -151,6 +160,12 @@ impl AdminCommand {
                 json!({"gameId": game_id, "status": status}),
             ),
             AdminCommand::ListOperators => (Method::GET, OPERATORS, Value::Null),
+            AdminCommand::RegisterCurrency { code, exponent } => (
+                Method::POST,
+                CURRENCIES,
+                json!({"code": code, "exponent": exponent}),
+            ),
+            AdminCommand::ListCurrencies => (Method::GET, CURRENCIES, Value::Null),
         }
     }
 }

@@ -7,7 +7,6 @@ use crate::identity::IdentityError;
 use crate::ledger::error::LedgerError;
 use http_body_util::Full;
 use hyper::body::Bytes;
-use hyper::header::{HeaderValue, CONTENT_TYPE};
 use hyper::{Response, StatusCode};
 use serde::Serialize;
 
@@ -138,12 +137,7 @@ pub fn respond(result: ApiResult) -> Response<Full<Bytes>> {
         Ok(data) => (StatusCode::OK, data.0),
         Err(e) => (e.status, error_body(&e)),
     };
-    let mut response = Response::new(Full::new(Bytes::from(body)));
-    *response.status_mut() = status;
-    response
-        .headers_mut()
-        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    response
+    super::dialect::json_response(status, body)
 }
 
 /// `{"code":N,"message":"…","data":null}`.
@@ -192,7 +186,8 @@ impl From<CatalogError> for ApiError {
             C::GameExists(_)
             | C::RecordTaken { .. }
             | C::SerialTaken { .. }
-            | C::VersionExists { .. } => ErrorCode::Conflict,
+            | C::VersionExists { .. }
+            | C::CurrencyExists { .. } => ErrorCode::Conflict,
             C::Invalid { .. } => ErrorCode::InvalidRequest,
             C::LimitExceeded(_) => ErrorCode::LimitExceeded,
             _ => return ApiError::internal(),

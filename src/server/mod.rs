@@ -1,5 +1,7 @@
 //! The HTTP front end: hyper 1.x (HTTP/1.1) on tokio, speaking the platform API of
-//! seed 000 (`/service/jsonapi/...`) and the admin API (`/admin/...`).
+//! seed 000 (`/service/jsonapi/...`), the two wallet APIs served by the engine (gate:
+//! `/getBalance`, `/bet`, `/win`, `/refund`; bank: `/api/bank/...`), and the admin
+//! API (`/admin/...`).
 //!
 //! # Layout
 //! - [`run`]: the accept loop, connection limit, graceful drain, periodic upkeep
@@ -8,6 +10,8 @@
 //! - [`auth`], [`nonce`]: request signatures and replay protection.
 //! - [`envelope`]: `{code, message, data}` and the one table of error codes.
 //! - `routes`: the platform API, one module per area; [`admin`]: administration.
+//! - [`gate`], [`bank`]: the wallet APIs, each with its own signature, codes and
+//!   envelopes; [`dialect`]: what the two share.
 //! - [`datadir`], [`demo`]: the files the server keeps beside the engine's, and the
 //!   demo operator and games of a new data directory.
 //! - [`client`], [`cli`]: a minimal HTTP client and the admin commands built on it.
@@ -18,11 +22,14 @@
 
 pub mod admin;
 pub mod auth;
+pub mod bank;
 pub mod cli;
 pub mod client;
 pub mod datadir;
 pub mod demo;
+pub mod dialect;
 pub mod envelope;
+pub mod gate;
 pub mod nonce;
 mod request;
 mod routes;
@@ -172,6 +179,19 @@ async fn handle(
     req: Request<Incoming>,
 ) -> Result<Response<Full<Bytes>>, Infallible> {
     let (parts, body) = req.into_parts();
+    let path = parts.uri.path();
+    // The wallet APIs answer in their own envelopes, even when the body is refused.
+    if let Some(op) = gate::operation_of(path) {
+        let body = read_body(body, app.config.max_body_bytes).await;
+        let body = body.map_err(|e| e.status);
+        return Ok(gate::dispatch(&app, op, &parts.method, body).await);
+    }
+    if let Some(call) = bank::call_of(path) {
+        let body = read_body(body, app.config.max_body_bytes).await;
+        let body = body.map_err(|e| e.status);
+        let (method, headers) = (&parts.method, &parts.headers);
+        return Ok(bank::dispatch(&app, call, path, method, headers, body).await);
+    }
     let result: ApiResult = match read_body(body, app.config.max_body_bytes).await {
         Err(e) => Err(e),
         Ok(body) if parts.uri.path().starts_with("/admin/") => {

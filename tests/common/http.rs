@@ -302,3 +302,145 @@ pub fn assert_golden(name: &str, reply: &Reply) {
         path.display()
     );
 }
+
+/// A keep-alive connection speaking the two wallet APIs as one operator: gate bodies
+/// get `app_key`, `timestamp` and `sign`; bank requests get the three signed headers.
+pub struct WalletClient {
+    pub http: HttpClient,
+    pub app_key: String,
+    pub app_secret: String,
+    clock: Arc<ManualClock>,
+}
+
+/// A wallet API's answer: HTTP status, the JSON body, and the body's text (the bank
+/// API's decimals are checked as text: a `Value` would read `0.10` as a float).
+#[derive(Debug, Clone)]
+pub struct WalletReply {
+    pub status: u16,
+    pub body: Value,
+    pub text: String,
+}
+
+impl WalletReply {
+    /// The gate or bank error code, 0 for a gate success, 200 for a bank success.
+    pub fn code(&self) -> i64 {
+        match self.body.get("success") {
+            Some(Value::Bool(true)) => 0,
+            _ => self.body["code"].as_i64().expect("a code"),
+        }
+    }
+
+    /// The `data` of a success.
+    pub fn data(&self) -> &Value {
+        assert!(
+            matches!(self.code(), 0 | 200),
+            "expected success, got {}",
+            self.body
+        );
+        &self.body["data"]
+    }
+}
+
+impl TestServer {
+    /// A wallet API client of the demo operator.
+    pub async fn wallet(&self) -> WalletClient {
+        self.wallet_of(&self.demo).await
+    }
+
+    pub async fn wallet_of(&self, creds: &OperatorCredentials) -> WalletClient {
+        WalletClient {
+            http: HttpClient::connect(&self.url()).await.expect("connect"),
+            app_key: creds.app_key.clone(),
+            app_secret: creds.app_secret.clone(),
+            clock: self.clock.clone(),
+        }
+    }
+}
+
+impl WalletClient {
+    /// `params` with `app_key` and the clock's `timestamp` added (unless present), and
+    /// signed: the JSON body a game server sends.
+    pub fn gate_body(&self, params: Value) -> String {
+        let mut map = match params {
+            Value::Object(map) => map,
+            other => panic!("gate params must be an object, not {other}"),
+        };
+        map.entry("app_key")
+            .or_insert_with(|| Value::from(self.app_key.clone()));
+        map.entry("timestamp")
+            .or_insert_with(|| Value::from(self.clock.now_secs()));
+        let unsigned = Value::Object(map.clone()).to_string();
+        let sign = pitboss::server::gate::params::sign_body(unsigned.as_bytes(), &self.app_secret)
+            .expect("signable");
+        map.insert("sign".into(), Value::from(sign));
+        Value::Object(map).to_string()
+    }
+
+    /// Sends a raw body to a path.
+    pub async fn post_raw(&mut self, path: &str, headers: Headers, body: &[u8]) -> WalletReply {
+        let response = self
+            .http
+            .send(Method::POST, path, &headers, body.to_vec())
+            .await
+            .expect("request");
+        let body = serde_json::from_slice(&response.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {:?}", response.body));
+        WalletReply {
+            status: response.status.as_u16(),
+            body,
+            text: String::from_utf8_lossy(&response.body).into_owned(),
+        }
+    }
+
+    /// A signed gate call.
+    pub async fn gate(&mut self, path: &str, params: Value) -> WalletReply {
+        let body = self.gate_body(params);
+        self.post_raw(path, Vec::new(), body.as_bytes()).await
+    }
+
+    /// The three bank headers for `body`, signed at the clock's time.
+    pub fn bank_headers(&self, body: &[u8]) -> Headers {
+        let ts = self.clock.now_ms();
+        pitboss::server::bank::sign::signed_headers(&self.app_key, &self.app_secret, ts, body)
+            .expect("header values")
+    }
+
+    /// A signed bank call.
+    pub async fn bank(&mut self, path: &str, body: Value) -> WalletReply {
+        let body = body.to_string();
+        let headers = self.bank_headers(body.as_bytes());
+        self.post_raw(path, headers, body.as_bytes()).await
+    }
+}
+
+/// Compares a wallet API reply with `snapshots/api/<name>.json`, byte for byte: the
+/// status and the body exactly as sent (so that `0.10` stays `0.10`). Platform
+/// transaction ids and timestamps are deterministic (the clock is manual).
+/// `UPDATE_SNAPSHOTS=1` (re)writes the file instead.
+pub fn assert_wallet_golden(name: &str, reply: &WalletReply) {
+    let rendered = format!("{{\"status\":{},\"body\":{}}}\n", reply.status, reply.text);
+    let path: PathBuf = [
+        env!("CARGO_MANIFEST_DIR"),
+        "snapshots",
+        "api",
+        &format!("{name}.json"),
+    ]
+    .iter()
+    .collect();
+    if std::env::var_os("UPDATE_SNAPSHOTS").is_some_and(|v| v == "1") {
+        std::fs::write(&path, rendered).expect("write snapshot");
+        return;
+    }
+    let expected = std::fs::read_to_string(&path).unwrap_or_else(|_| {
+        panic!(
+            "no snapshot {}: run with UPDATE_SNAPSHOTS=1 to create it",
+            path.display()
+        )
+    });
+    assert_eq!(
+        rendered,
+        expected,
+        "response differs from {}",
+        path.display()
+    );
+}
