@@ -2,6 +2,11 @@
 //! API and asserts invariants. The cargo-fuzz targets in `fuzz/` are thin shims over
 //! these; `tests/fuzz_smoke.rs` runs them on random and committed inputs in CI.
 
+#[cfg(feature = "server")]
+mod wallet_apis;
+#[cfg(feature = "server")]
+pub use wallet_apis::{bank_requests, gate_requests};
+
 use crate::engine::{Engine, EngineConfig};
 use crate::ids::*;
 use crate::ledger::types::*;

@@ -1,5 +1,6 @@
 //! A short fuzz run that needs no nightly toolchain: the fuzz entry points get random
-//! bytes from proptest, plus every input committed under `fuzz/regressions/`.
+//! bytes from proptest, plus every input committed under `fuzz/regressions/<target>/`
+//! (crashes found by cargo-fuzz, and seeds that reach deep paths).
 
 use proptest::prelude::*;
 use std::path::Path;
@@ -13,14 +14,44 @@ proptest! {
     }
 }
 
-#[test]
-fn committed_fuzz_inputs_replay_clean() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/regressions/ledger_ops");
+#[cfg(feature = "server")]
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    #[test]
+    fn gate_requests_never_panic(data in proptest::collection::vec(any::<u8>(), 0..512)) {
+        pitboss::fuzzing::gate_requests(&data);
+    }
+
+    #[test]
+    fn bank_requests_never_panic(data in proptest::collection::vec(any::<u8>(), 0..512)) {
+        pitboss::fuzzing::bank_requests(&data);
+    }
+}
+
+/// Runs `target` on every file under `fuzz/regressions/<name>/`; how many there were.
+fn replay(name: &str, target: fn(&[u8])) -> usize {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fuzz/regressions")
+        .join(name);
     let Ok(entries) = std::fs::read_dir(&dir) else {
-        return;
+        return 0;
     };
+    let mut count = 0;
     for entry in entries.flatten() {
         let data = std::fs::read(entry.path()).expect("read regression input");
-        pitboss::fuzzing::ledger_ops(&data);
+        target(&data);
+        count += 1;
+    }
+    count
+}
+
+#[test]
+fn committed_fuzz_inputs_replay_clean() {
+    assert!(replay("ledger_ops", pitboss::fuzzing::ledger_ops) > 0);
+    #[cfg(feature = "server")]
+    {
+        assert!(replay("gate_requests", pitboss::fuzzing::gate_requests) > 0);
+        assert!(replay("bank_requests", pitboss::fuzzing::bank_requests) > 0);
     }
 }

@@ -1,8 +1,11 @@
 //! `pitboss-load`: a bounded, self-stopping load generator for a local pitboss
-//! server. N keep-alive connections send signed `wallet/deposit` and `wallet/query`
-//! requests for a fixed time (or request count), then it reports requests/s, the
-//! p50/p99 latencies, and the CPU the generator itself used per request. It only
-//! ever targets a loopback address.
+//! server. N keep-alive connections send signed requests for a fixed time (or
+//! request count), then it reports requests/s, the p50/p99 latencies, and the CPU the
+//! generator itself used per request. It only ever targets a loopback address.
+//!
+//! Two modes: `platform` (the default) sends the Publisher Manual's `wallet/deposit`
+//! and `wallet/query`; `gate` plays game rounds through the gate wallet API, a
+//! signed `/bet` and then a signed `/win` that closes the round, on each connection.
 //!
 //! The generator shares the machine with the server, so every microsecond of its CPU
 //! is one the server does not get. It therefore speaks HTTP/1.1 itself on each
@@ -17,8 +20,8 @@
 use clap::Parser;
 use hyper::Method;
 use pitboss::server::admin::OperatorCredentials;
-use pitboss::server::auth;
 use pitboss::server::client::{authority, HttpClient};
+use pitboss::server::{auth, gate};
 use serde_json::{json, Value};
 use std::error::Error;
 use std::fmt::Write as _;
@@ -60,14 +63,51 @@ struct Args {
     /// cores to the server it measures.
     #[arg(long, default_value_t = 1)]
     threads: usize,
+    /// What to send: `platform` (deposits and queries) or `gate` (bet + win rounds).
+    #[arg(long, value_enum, default_value_t = Mode::Platform)]
+    mode: Mode,
 }
 
-/// What one connection measured: latencies in microseconds, and error codes.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum Mode {
+    /// Signed `wallet/deposit` and `wallet/query` (`--deposit-share` of deposits).
+    Platform,
+    /// Signed gate `/bet` + `/win` round trips: two calls per round.
+    Gate,
+}
+
+impl Mode {
+    /// The names of the two kinds of request the mode sends.
+    fn kinds(self) -> [&'static str; 2] {
+        match self {
+            Mode::Platform => ["deposit", "query"],
+            Mode::Gate => ["bet", "win"],
+        }
+    }
+}
+
+/// What one connection measured: latencies in microseconds of each of the mode's two
+/// kinds of request (`Mode::kinds`), and error codes.
 #[derive(Default)]
 struct Tally {
-    deposits_us: Vec<u32>,
-    queries_us: Vec<u32>,
+    samples_us: [Vec<u32>; 2],
     errors: Vec<i64>,
+}
+
+impl Tally {
+    fn record(&mut self, kind: usize, started: Instant, reply: &Reply) -> Result<(), AnyError> {
+        let us = u32::try_from(started.elapsed().as_micros()).unwrap_or(u32::MAX);
+        let samples = &mut self.samples_us[kind];
+        if samples.len() < MAX_SAMPLES {
+            samples.push(us);
+        }
+        if reply.code != 0 {
+            self.errors.push(reply.code);
+        } else if reply.status != 200 {
+            return Err(format!("code 0 with HTTP status {}", reply.status).into());
+        }
+        Ok(())
+    }
 }
 
 /// Most latency samples one connection keeps (bounded memory).
@@ -108,14 +148,26 @@ async fn check_loopback(server: &str) -> Result<(), AnyError> {
     Ok(())
 }
 
+/// A logged-in player: its wallet id and its platform uid (decimal numbers, which
+/// the request bodies embed unescaped).
+struct LoadPlayer {
+    wallet: String,
+    uid: String,
+}
+
+/// True for a non-empty string of ASCII digits.
+fn decimal(s: &str) -> bool {
+    !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit())
+}
+
 /// Logs the players in (one at a time: each login hashes a credential) and returns
-/// their wallet ids.
+/// their wallets and uids. In gate mode each wallet is funded for the rounds.
 async fn login_players(
     args: &Args,
     creds: &OperatorCredentials,
     run: &str,
-) -> Result<Vec<String>, AnyError> {
-    let mut wallets = Vec::with_capacity(args.players);
+) -> Result<Vec<LoadPlayer>, AnyError> {
+    let mut players = Vec::with_capacity(args.players);
     let mut client = HttpClient::connect(&args.server).await?;
     for i in 0..args.players {
         let body = json!({"identifier": format!("load-{run}-{i}"), "credential": "load"});
@@ -131,13 +183,25 @@ async fn login_players(
             return Err(format!("login failed with code {code}").into());
         }
         let wallet = data["walletId"].as_str().ok_or("no walletId")?;
-        // Wallet ids are decimal numbers: the request bodies embed them unescaped.
-        if wallet.is_empty() || !wallet.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(format!("unexpected walletId {wallet:?}").into());
+        let uid = data["userId"].as_str().ok_or("no userId")?;
+        if !decimal(wallet) || !decimal(uid) {
+            return Err(format!("unexpected walletId {wallet:?} or userId {uid:?}").into());
         }
-        wallets.push(wallet.to_owned());
+        if args.mode == Mode::Gate {
+            let body = json!({"walletId": wallet, "amount": 1_000_000_000_000i64,
+                              "transactionId": format!("{run}-fund-{i}")});
+            let nonce = format!("{run}-fund-{i}");
+            let (code, _) = call(&mut client, creds, &nonce, DEPOSIT, &body).await?;
+            if code != 0 {
+                return Err(format!("funding failed with code {code}").into());
+            }
+        }
+        players.push(LoadPlayer {
+            wallet: wallet.to_owned(),
+            uid: uid.to_owned(),
+        });
     }
-    Ok(wallets)
+    Ok(players)
 }
 
 /// Largest response accepted (the API's wallet responses are ~100 bytes).
@@ -248,11 +312,14 @@ fn parse_head(buf: &[u8]) -> Result<Option<(usize, usize, u16)>, AnyError> {
     Ok(Some((end + 4, length, status)))
 }
 
-/// The `code` of a `{"code":N,"message":...,"data":...}` envelope. The server writes
-/// `code` first, so the number is read from the prefix; any other shape is parsed as
-/// JSON in full.
+/// The `code` of a `{"code":N,"message":...,"data":...}` envelope, or 0 for a gate
+/// success (`{"success":true,...}`). The server writes those fields first, so the
+/// answer is read from the prefix; any other shape is parsed as JSON in full.
 fn envelope_code(body: &[u8]) -> Result<i64, AnyError> {
     const PREFIX: &[u8] = b"{\"code\":";
+    if body.starts_with(b"{\"success\":true,") && body.ends_with(b"}") {
+        return Ok(0);
+    }
     if let Some(rest) = body.strip_prefix(PREFIX) {
         let digits = rest.iter().take_while(|b| b.is_ascii_digit()).count();
         if digits > 0 && digits < 10 && rest.get(digits) == Some(&b',') && body.ends_with(b"}") {
@@ -277,7 +344,8 @@ const QUERY: &str = "/service/jsonapi/wallet/query";
 struct Job {
     creds: OperatorCredentials,
     authority: String,
-    wallets: Vec<String>,
+    mode: Mode,
+    players: Vec<LoadPlayer>,
     run: String,
     deadline: Instant,
     budget: AtomicU64,
@@ -343,6 +411,13 @@ fn write_request(
 
 /// One connection's loop: until the deadline or the shared request budget is spent.
 async fn worker(id: usize, job: Arc<Job>) -> Result<Tally, AnyError> {
+    match job.mode {
+        Mode::Platform => platform_worker(id, job).await,
+        Mode::Gate => gate_worker(id, job).await,
+    }
+}
+
+async fn platform_worker(id: usize, job: Arc<Job>) -> Result<Tally, AnyError> {
     let mut conn = Conn::connect(&job.authority).await?;
     let mut tally = Tally::default();
     let mut clock = Timestamp::default();
@@ -353,7 +428,7 @@ async fn worker(id: usize, job: Arc<Job>) -> Result<Tally, AnyError> {
     let mut deposits: u64 = 0;
     while Instant::now() < job.deadline && job.take_one() {
         seq += 1;
-        let wallet = &job.wallets[(id + seq as usize * 7) % job.wallets.len()];
+        let wallet = &job.players[(id + seq as usize * 7) % job.players.len()].wallet;
         // A fresh nonce per request; deposits use it as their transaction id too.
         nonce.clear();
         let _ = write!(nonce, "{}-{id}-{seq}", job.run);
@@ -373,19 +448,82 @@ async fn worker(id: usize, job: Arc<Job>) -> Result<Tally, AnyError> {
         let started = Instant::now();
         write_request(&mut conn.out, &job, path, clock.now(), &nonce, &body);
         let reply = conn.round_trip().await?;
-        let us = u32::try_from(started.elapsed().as_micros()).unwrap_or(u32::MAX);
-        let samples = if deposit {
-            &mut tally.deposits_us
-        } else {
-            &mut tally.queries_us
-        };
-        if samples.len() < MAX_SAMPLES {
-            samples.push(us);
-        }
-        if reply.code != 0 {
-            tally.errors.push(reply.code);
-        } else if reply.status != 200 {
-            return Err(format!("code 0 with HTTP status {}", reply.status).into());
+        tally.record(usize::from(!deposit), started, &reply)?;
+    }
+    Ok(tally)
+}
+
+/// The game every gate round is played in (a game of the demo data directory).
+const GATE_GAME: &str = "slot_alice";
+/// The currency of the gate rounds (the demo operator's).
+const GATE_CURRENCY: &str = "CNY";
+
+/// Writes a whole signed gate POST of a bet or win of 1 into `out`: the parameters in
+/// byte order of their names, which is both the string to sign and the body's order.
+fn write_gate_request(
+    out: &mut Vec<u8>,
+    job: &Job,
+    path: &str,
+    timestamp: &str,
+    round: &str,
+    tx: &str,
+    uid: &str,
+) {
+    let app_key = job.creds.app_key.as_str();
+    let pairs = [
+        ("amount", "1"),
+        ("app_key", app_key),
+        ("currency", GATE_CURRENCY),
+        ("game_id", GATE_GAME),
+        ("round_id", round),
+        ("timestamp", timestamp),
+        ("transaction_id", tx),
+        ("uid", uid),
+    ];
+    let sign = gate::params::digest_sorted(pairs, &job.creds.app_secret);
+    let mut sign_hex = [0u8; 32];
+    // 16 bytes always fit 32 hex digits.
+    let _ = hex::encode_to_slice(sign, &mut sign_hex);
+    let sign_hex = std::str::from_utf8(&sign_hex).unwrap_or_default();
+    out.clear();
+    // Ids are generated as plain ASCII: no JSON escaping needed.
+    let body_len = {
+        let start = out.len();
+        let _ = write!(
+            out,
+            r#"{{"amount":1,"app_key":"{app_key}","currency":"{GATE_CURRENCY}","game_id":"{GATE_GAME}","round_id":"{round}","timestamp":{timestamp},"transaction_id":"{tx}","uid":{uid},"sign":"{sign_hex}"}}"#
+        );
+        out.len() - start
+    };
+    let body = out.split_off(0);
+    let _ = write!(
+        out,
+        "POST {path} HTTP/1.1\r\nhost: {host}\r\ncontent-type: application/json\r\n\
+         content-length: {body_len}\r\n\r\n",
+        host = job.authority,
+    );
+    out.extend_from_slice(&body);
+}
+
+/// Gate rounds: a bet of 1 opens a round, a win of 1 closes it.
+async fn gate_worker(id: usize, job: Arc<Job>) -> Result<Tally, AnyError> {
+    let mut conn = Conn::connect(&job.authority).await?;
+    let mut tally = Tally::default();
+    let mut clock = Timestamp::default();
+    let (mut round, mut tx) = (String::with_capacity(64), String::with_capacity(64));
+    let mut seq: u64 = 0;
+    while Instant::now() < job.deadline && job.take_one() && job.take_one() {
+        seq += 1;
+        let uid = &job.players[(id + seq as usize * 7) % job.players.len()].uid;
+        round.clear();
+        let _ = write!(round, "{}-{id}-{seq}", job.run);
+        for (kind, path) in [(0, "/bet"), (1, "/win")] {
+            tx.clear();
+            let _ = write!(tx, "{round}-{}", job.mode.kinds()[kind]);
+            let started = Instant::now();
+            write_gate_request(&mut conn.out, &job, path, clock.now(), &round, &tx, uid);
+            let reply = conn.round_trip().await?;
+            tally.record(kind, started, &reply)?;
         }
     }
     Ok(tally)
@@ -443,11 +581,11 @@ async fn run(args: Args) -> Result<(), AnyError> {
         "{:x}",
         SystemTime::now().duration_since(UNIX_EPOCH)?.as_millis()
     );
-    let wallets = login_players(&args, &creds, &run).await?;
+    let players = login_players(&args, &creds, &run).await?;
     // The measured phase starts here; a script timing the server watches for this line.
     println!(
         "logged in {} players; sending for {} s",
-        wallets.len(),
+        players.len(),
         args.duration
     );
     let _ = std::io::stdout().flush();
@@ -455,7 +593,8 @@ async fn run(args: Args) -> Result<(), AnyError> {
     let job = Arc::new(Job {
         creds,
         authority: authority(&args.server)?,
-        wallets,
+        mode: args.mode,
+        players,
         run,
         deadline: started + Duration::from_secs(args.duration),
         budget: AtomicU64::new(args.max_requests),
@@ -467,21 +606,24 @@ async fn run(args: Args) -> Result<(), AnyError> {
     let mut all = Tally::default();
     for task in tasks {
         let t = task.await??;
-        all.deposits_us.extend(t.deposits_us);
-        all.queries_us.extend(t.queries_us);
+        for (all, t) in all.samples_us.iter_mut().zip(t.samples_us) {
+            all.extend(t);
+        }
         all.errors.extend(t.errors);
     }
     let secs = started.elapsed().as_secs_f64();
     let cpu = cpu_time().saturating_sub(cpu_before);
-    let total = all.deposits_us.len() + all.queries_us.len();
+    let total: usize = all.samples_us.iter().map(Vec::len).sum();
     println!(
         "{} connections, {secs:.1} s, {total} requests, {:.0} req/s; generator CPU {:.1} µs/request",
         args.connections,
         total as f64 / secs,
         cpu.as_secs_f64() * 1e6 / total.max(1) as f64,
     );
-    report("deposit", all.deposits_us, secs);
-    report("query", all.queries_us, secs);
+    let [first, second] = all.samples_us;
+    let [first_kind, second_kind] = args.mode.kinds();
+    report(first_kind, first, secs);
+    report(second_kind, second, secs);
     if !all.errors.is_empty() {
         all.errors.sort_unstable();
         println!(
@@ -561,6 +703,43 @@ mod tests {
     }
 
     #[test]
+    fn gate_requests_carry_a_sign_the_server_accepts() {
+        let job = Job {
+            creds: OperatorCredentials {
+                client_id: "demo".into(),
+                api_key: "key".into(),
+                channel_id: "c".into(),
+                app_key: "AK".into(),
+                app_secret: "S".into(),
+                password: None,
+            },
+            authority: "127.0.0.1:1".into(),
+            mode: Mode::Gate,
+            players: Vec::new(),
+            run: "r".into(),
+            deadline: Instant::now(),
+            budget: AtomicU64::new(0),
+            deposit_share: 0.0,
+        };
+        let mut out = Vec::new();
+        write_gate_request(&mut out, &job, "/bet", "1700000000", "r-1", "r-1-bet", "7");
+        let text = String::from_utf8(out).expect("ascii");
+        let (head, body) = text.split_once("\r\n\r\n").expect("a head");
+        assert!(head.starts_with("POST /bet HTTP/1.1\r\n"));
+        assert!(head.ends_with(&format!("content-length: {}", body.len())));
+        let params = gate::params::GateParams::parse(body.as_bytes()).expect("a gate body");
+        let sign = params.str("sign").expect("signed");
+        assert!(params.signature_matches(sign, "S"), "{body}");
+        assert_eq!(params.int("uid").ok(), Some(7));
+        assert_eq!(
+            envelope_code(br#"{"success":true,"data":{}}"#).ok(),
+            Some(0)
+        );
+        let refused = br#"{"success":false,"code":20241003,"error_tip":"x"}"#;
+        assert_eq!(envelope_code(refused).ok(), Some(20_241_003));
+    }
+
+    #[test]
     fn requests_are_signed_http() {
         let job = Job {
             creds: OperatorCredentials {
@@ -572,7 +751,11 @@ mod tests {
                 password: None,
             },
             authority: "127.0.0.1:1".into(),
-            wallets: vec!["1".into()],
+            mode: Mode::Platform,
+            players: vec![LoadPlayer {
+                wallet: "1".into(),
+                uid: "1".into(),
+            }],
             run: "r".into(),
             deadline: Instant::now(),
             budget: AtomicU64::new(0),

@@ -113,6 +113,9 @@ Try it:
   SIG=$(printf '%s' \"demo$TS$NONCE$KEY\" | sha256sum | cut -d' ' -f1)
   curl -s -H \"X-Client-ID: demo\" -H \"X-Timestamp: $TS\" -H \"X-Nonce: $NONCE\" \\
        -H \"X-Signature: $SIG\" http://{local}/service/jsonapi/game/list
+Game rounds (gate wallet API): POST /getBalance /bet /win /refund, signed with the
+  appKey and appSecret (docs/gate.md); transfers (bank wallet API): POST
+  /api/bank/balance /deposit /withdraw /getsingletransaction (docs/bank.md).
 Administration: pitboss admin list-operators --data-dir {dir} --server http://{local}
 Stop with Ctrl-C or SIGTERM (in-flight requests finish first).",
         demo = demo.display(),

@@ -20,9 +20,10 @@ pub mod sign;
 use super::dialect::{self, json_response, platform_tx_id, WalletRefusal};
 use super::routes::iso8601_millis;
 use super::App;
-use crate::engine::Engine;
+use crate::engine::{Engine, EngineError};
 use crate::identity::types::{Operator, WalletMode};
 use crate::ids::{Currency, PlayerId, TxId, WalletId};
+use crate::ledger::error::LedgerError;
 use crate::ledger::types::{DepositRequest, OpKind, Receipt, WithdrawAmount, WithdrawRequest};
 use crate::money::Amount;
 use codes::{BankCode, BankError};
@@ -87,45 +88,62 @@ pub(super) async fn dispatch(
     headers: &HeaderMap,
     body: Result<Bytes, StatusCode>,
 ) -> Response<Full<Bytes>> {
-    let now_ms = app.engine.clock().now_ms();
-    let (status, trace, result) = match body {
-        Ok(_) if method != Method::POST => (
+    let refusal = |status, e: BankError| {
+        let now_ms = app.engine.clock().now_ms();
+        json_response(status, failure(None, &e, path, now_ms))
+    };
+    match body {
+        Ok(_) if method != Method::POST => refusal(
             StatusCode::METHOD_NOT_ALLOWED,
-            None,
-            Err(BankError::param("the bank endpoints take POST")),
+            BankError::param("the bank endpoints take POST"),
         ),
-        Ok(body) => match parse(&body) {
-            Ok((fields, trace)) => {
-                let result = serve(&app.engine, call, headers, &body, &fields).await;
-                (StatusCode::OK, trace, result)
-            }
-            Err(e) => (StatusCode::OK, None, Err(e)),
-        },
-        Err(status) => (
+        Ok(body) => {
+            let answer = handle(&app.engine, call, path, headers, &body).await;
+            json_response(StatusCode::OK, answer)
+        }
+        Err(status) => refusal(
             status,
-            None,
-            Err(BankError::new(
+            BankError::new(
                 BankCode::LimitExceeded,
                 "the request body is too large or unreadable",
-            )),
+            ),
         ),
+    }
+}
+
+/// The answer to one POSTed bank request to `path`: the success envelope or the
+/// error envelope (also the entry point of the `bank_request` fuzz target).
+pub async fn handle(
+    engine: &Engine,
+    call: Call,
+    path: &str,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Vec<u8> {
+    let (trace, result) = match parse(body) {
+        Ok((fields, trace)) => (trace, serve(engine, call, headers, body, &fields).await),
+        Err(e) => (None, Err(e)),
     };
-    let rendered = match result {
+    match result {
         Ok(data) => render(&Success {
             trace_id: trace.as_deref(),
             data,
             code: BankCode::Success.code(),
             message: "Success",
         }),
-        Err(e) => render(&Failure {
-            trace_id: trace.as_deref(),
-            code: e.code.code(),
-            message: &e.message,
-            path,
-            timestamp: iso8601_millis(now_ms),
-        }),
-    };
-    json_response(status, rendered)
+        Err(e) => failure(trace.as_deref(), &e, path, engine.clock().now_ms()),
+    }
+}
+
+/// `{traceId, code, message, path, timestamp}`.
+fn failure(trace: Option<&str>, e: &BankError, path: &str, now_ms: i64) -> Vec<u8> {
+    render(&Failure {
+        trace_id: trace,
+        code: e.code.code(),
+        message: &e.message,
+        path,
+        timestamp: iso8601_millis(now_ms),
+    })
 }
 
 /// The body's fields and its `traceId` (a string of at most 128 bytes, required).
@@ -269,6 +287,24 @@ impl Target {
         })
     }
 
+    /// The bank error of `e`, with the amounts of an insufficient balance written as
+    /// decimals of this currency (the ledger's message counts minor units).
+    fn in_decimals(&self, e: EngineError) -> BankError {
+        match e {
+            EngineError::Ledger(LedgerError::InsufficientBalance { available, needed }) => {
+                BankError::new(
+                    BankCode::InsufficientBalance,
+                    format!(
+                        "insufficient balance: available {}, needed {}",
+                        Amount::new(available).to_decimal(self.exponent),
+                        Amount::new(needed).to_decimal(self.exponent)
+                    ),
+                )
+            }
+            e => e.into(),
+        }
+    }
+
     /// An amount as an exact decimal JSON number in this currency (`50.00`).
     fn decimal(&self, amount: Amount) -> Box<RawValue> {
         decimal_number(amount, self.exponent)
@@ -382,7 +418,10 @@ async fn transfer(
                 tx,
                 amount: WithdrawAmount::Exact(amount),
             };
-            engine.withdraw_pending(wallet, &req).await?
+            engine
+                .withdraw_pending(wallet, &req)
+                .await
+                .map_err(|e| t.in_decimals(e))?
         }
     };
     let (before, after) = balances(&receipt);

@@ -168,23 +168,11 @@ impl<'a> GateParams<'a> {
 
     /// The md5 digest the request must carry as `sign`, given the operator's secret.
     pub fn digest(&self, app_secret: &str) -> [u8; 16] {
-        let mut md5 = Md5::new();
-        let mut first = true;
-        for (key, value) in &self.entries {
-            if key == "sign" {
-                continue;
-            }
-            if !first {
-                md5.update(b"&");
-            }
-            first = false;
-            md5.update(key.as_bytes());
-            md5.update(b"=");
-            md5.update(value.signed_text().as_bytes());
-        }
-        md5.update(b"&key=");
-        md5.update(app_secret.as_bytes());
-        md5.finalize().into()
+        let pairs = self.entries.iter().filter(|(key, _)| key != "sign");
+        digest_sorted(
+            pairs.map(|(k, v)| (k.as_ref(), v.signed_text())),
+            app_secret,
+        )
     }
 
     /// True when `sign` (32 hex digits, either case) is the request's signature.
@@ -230,6 +218,28 @@ impl<'a> GateParams<'a> {
             None => Ok(None),
         }
     }
+}
+
+/// `md5(k1=v1&…&kn=vn&key=<app_secret>)` over `pairs`, which the caller gives
+/// sorted by key in byte order, without `sign`, and with each value as the string to
+/// sign writes it. The one implementation of the gate's string to sign: the server's
+/// check and every client (the load generator) use it.
+pub fn digest_sorted<'p>(
+    pairs: impl IntoIterator<Item = (&'p str, &'p str)>,
+    app_secret: &str,
+) -> [u8; 16] {
+    let mut md5 = Md5::new();
+    for (i, (key, value)) in pairs.into_iter().enumerate() {
+        if i > 0 {
+            md5.update(b"&");
+        }
+        md5.update(key.as_bytes());
+        md5.update(b"=");
+        md5.update(value.as_bytes());
+    }
+    md5.update(b"&key=");
+    md5.update(app_secret.as_bytes());
+    md5.finalize().into()
 }
 
 fn missing(key: &str) -> GateError {
