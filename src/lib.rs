@@ -18,6 +18,11 @@
 //!
 //! See `ARCHITECTURE.md` for the invariants each module keeps.
 
+// Outside tests, nothing input can reach may `unwrap` or `expect`: errors are typed and
+// returned. The few `expect`s that remain state an invariant (a count that a limit keeps
+// far below 2^32) and carry an `allow` saying so.
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
+
 mod cache_line;
 pub mod catalog;
 pub mod clock;

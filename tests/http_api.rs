@@ -1,6 +1,6 @@
 //! Every endpoint of the platform and admin APIs over real HTTP, each response
 //! compared whole with its golden file under `snapshots/api/` (UPDATE_SNAPSHOTS=1
-//! rewrites them). Also: the seed's own signing examples are accepted.
+//! rewrites them). Also: the Publisher Manual's own signing examples are accepted.
 
 mod common;
 #[path = "common/http.rs"]
@@ -203,7 +203,7 @@ async fn every_admin_endpoint_answers_in_its_documented_shape() {
     server.stop().await;
 }
 
-/// A request signed exactly as the seed's Go example signs it:
+/// A request signed exactly as the Publisher Manual's Go example signs it:
 /// `fmt.Sprintf("%s%d%s%s", clientId, timestamp, nonce, apiKey)` with an int64
 /// timestamp, `generateNonce(16)`, `hex.EncodeToString(sha256.Sum256(..))`; and as
 /// its JavaScript example does (`Math.floor(Date.now() / 1000).toString()`,
@@ -411,7 +411,7 @@ fn the_cli_commands_talk_to_a_running_server() {
     rt.block_on(server.stop());
 }
 
-/// The server's upkeep expires rounds left open past the time-out (DESIGN §3).
+/// The server's upkeep expires rounds left open past the time-out (README.md, Ledger rules).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_server_expires_stale_rounds_periodically() {
     let server = TestServer::start_with(|config| {

@@ -3,7 +3,7 @@
 //! Random sequences of operations — duplicate ids, conflicting replays, refunds
 //! before bets, wins after refunds, over-withdrawals, expiries, clock jumps — run
 //! against the engine and against a small sequential reference model written from
-//! DESIGN §3 independently of the engine's planners. After every step the results
+//! the ledger rules (README.md, ARCHITECTURE.md) independently of the engine's planners. After every step the results
 //! agree, every balance agrees, and the engine's invariants hold.
 
 mod common;

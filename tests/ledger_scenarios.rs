@@ -1,4 +1,4 @@
-//! Hand-written scenarios for each rule of DESIGN §3, one test per rule, so that a
+//! Hand-written scenarios for each ledger rule (README.md, Ledger rules), one test per rule, so that a
 //! broken rule names itself. The property test (`ledger_model.rs`) covers the mixes.
 
 mod common;

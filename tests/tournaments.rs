@@ -1013,7 +1013,7 @@ fn the_seed_example_is_valid() {
           "limitations": { "user": { "enabled": true, "time_limit": 600, "type": "hourly" } }
       }]
     });
-    let config = spec(v).validate().expect("the seed's example");
+    let config = spec(v).validate().expect("the Publisher Manual's example");
     assert_eq!(
         config.rounds[0].initial,
         pitboss::leaderboard::config::Initial::Fixed(points(1000))

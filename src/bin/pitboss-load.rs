@@ -16,6 +16,7 @@
 //! (`hex(sha256(clientId + timestamp + nonce + apiKey))`) with a fresh nonce and the
 //! current timestamp, and every response is read whole and checked (status line,
 //! framing, `code`).
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
 use clap::Parser;
 use hyper::Method;

@@ -1,4 +1,5 @@
 //! The `pitboss` binary: parses arguments and calls into `pitboss::server`.
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
 use clap::{Parser, Subcommand};
 use pitboss::server::{cli, serve};

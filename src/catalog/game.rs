@@ -1,5 +1,5 @@
 //! A game as the catalog keeps it: identity, where it is served from, its status and
-//! its versions (seed 000 §3.1–3.3). Validation of what an administrator submits.
+//! its versions (Publisher Manual §3.1–3.3). Validation of what an administrator submits.
 
 use super::CatalogError;
 use crate::ids::{GameId, Label};
@@ -14,7 +14,7 @@ pub const MAX_VERSIONS_PER_GAME: usize = 1024;
 /// Most games the catalog holds.
 pub const MAX_GAMES: usize = 10_000;
 
-/// A game's life-cycle status (seed 000 §3.3 `status`).
+/// A game's life-cycle status (Publisher Manual §3.3 `status`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum GameStatus {
     /// -1: disabled.
@@ -28,7 +28,7 @@ pub enum GameStatus {
 }
 
 impl GameStatus {
-    /// The status number of seed 000 §3.3.
+    /// The status number of Publisher Manual §3.3.
     pub fn code(self) -> i32 {
         match self {
             GameStatus::Disabled => -1,
@@ -52,7 +52,7 @@ impl GameStatus {
 /// A registered game.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Game {
-    /// The platform's record number of the game (`id` in seed 000 §3.1). Unique.
+    /// The platform's record number of the game (`id` in Publisher Manual §3.1). Unique.
     pub record: u64,
     pub id: GameId,
     /// The game's algorithm id (`gameType`).

@@ -1,7 +1,7 @@
-//! The game catalog: games, their versions and their status (seed 000 §3.1–3.3), and
+//! The game catalog: games, their versions and their status (Publisher Manual §3.1–3.3), and
 //! the currencies the platform knows with their exponents ([`currency`]).
 //!
-//! Games are global: every registered game is available to every operator (the seed
+//! Games are global: every registered game is available to every operator (the Publisher Manual
 //! lists "the channel's configured games"; per-channel configuration is not modelled).
 //!
 //! # Mutation

@@ -245,10 +245,10 @@ impl Engine {
     }
 
     wallet_op!(
-        /// Credits the wallet (seed 000 §4.1).
+        /// Credits the wallet (Publisher Manual §4.1).
         deposit, deposit_pending, DepositRequest, |s, w, r| s.domains.ledger.deposit(w, r));
     wallet_op!(
-        /// Debits an amount, or everything available (seed 000 §4.2).
+        /// Debits an amount, or everything available (Publisher Manual §4.2).
         withdraw, withdraw_pending, WithdrawRequest, |s, w, r| s.domains.ledger.withdraw(w, r));
     wallet_op!(
         /// Debits a bet: opens the round, or adds to it while open.
@@ -267,7 +267,7 @@ impl Engine {
         end_round, end_round_pending, EndRoundRequest,
         |s, w, r| s.domains.ledger.end_round(w, r, s.clock.now_ms()));
 
-    /// Expires every unclosed round of one player of `channel` (seed 000 §3.7).
+    /// Expires every unclosed round of one player of `channel` (Publisher Manual §3.7).
     pub fn expire_player_rounds(
         &self,
         channel: &ChannelId,
@@ -276,12 +276,13 @@ impl Engine {
         self.expire(ExpireScope::Player(channel, player)).wait()
     }
 
-    /// Expires every unclosed round of `channel` (seed 000 §3.8).
+    /// Expires every unclosed round of `channel` (Publisher Manual §3.8).
     pub fn expire_channel_rounds(&self, channel: &ChannelId) -> Result<Vec<Expiry>, EngineError> {
         self.expire(ExpireScope::Channel(channel)).wait()
     }
 
-    /// Expires rounds open longer than the configured time-out (DESIGN §3). Run it
+    /// Expires rounds open longer than the configured time-out (the ledger rules in
+    /// README.md). Run it
     /// periodically; the server does, an embedder calls it from its own timer.
     pub fn expire_stale_rounds(&self) -> Result<Vec<Expiry>, EngineError> {
         let cutoff = self
@@ -308,7 +309,8 @@ impl Engine {
         self.domains.ledger.incomplete_games(channel, player)
     }
 
-    /// A page of `channel`'s game records (seed 000 §3.4, DESIGN §8).
+    /// A page of `channel`'s game records (Publisher Manual §3.4; cursor paging as
+    /// docs/platform-api.md decides).
     pub fn game_records(&self, channel: &ChannelId, query: &RecordQuery) -> Vec<GameRecord> {
         self.domains.ledger.records().query(channel, query)
     }

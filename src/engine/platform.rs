@@ -173,7 +173,7 @@ impl Engine {
     }
 
     /// Registers or logs in a player of `operator` and opens its wallet in the
-    /// operator's default currency (seed 000 §6.1). Hashes: slow.
+    /// operator's default currency (Publisher Manual §6.1). Hashes: slow.
     pub fn login_player(
         &self,
         operator: &Operator,

@@ -1,4 +1,4 @@
-//! The engine's tournament calls (seed 000 §5), the scoring hook that hands every
+//! The engine's tournament calls (Publisher Manual §5), the scoring hook that hands every
 //! closed game round to the tournaments, and the periodic tick that pays prizes.
 //!
 //! The hook: after a ledger call that closed a round (a win, an end of round, the
@@ -48,7 +48,7 @@ impl Engine {
         )
     }
 
-    /// Validates `spec` and creates a tournament in `channel` (seed 000 §5.2).
+    /// Validates `spec` and creates a tournament in `channel` (Publisher Manual §5.2).
     pub fn create_tournament(
         &self,
         channel: &ChannelId,
@@ -59,7 +59,7 @@ impl Engine {
             .wait()
     }
 
-    /// `channel`'s tournaments, newest first (seed 000 §5.3).
+    /// `channel`'s tournaments, newest first (Publisher Manual §5.3).
     pub fn list_tournaments(
         &self,
         channel: &ChannelId,
@@ -83,14 +83,14 @@ impl Engine {
             .info(channel, id, self.clock.now_ms())?)
     }
 
-    /// `channel`'s (tournament, bound game) pairs (seed 000 §5.5).
+    /// `channel`'s (tournament, bound game) pairs (Publisher Manual §5.5).
     pub fn tournament_games(&self, channel: &ChannelId, offset: i64, limit: i64) -> Vec<BoundGame> {
         self.domains
             .tournaments
             .games(channel, offset, limit, self.clock.now_ms())
     }
 
-    /// Binds a game (seed 000 §5.6); `false` if it already was.
+    /// Binds a game (Publisher Manual §5.6); `false` if it already was.
     pub fn bind_game(
         &self,
         channel: &ChannelId,
@@ -102,7 +102,7 @@ impl Engine {
             .wait()
     }
 
-    /// Unbinds a game (seed 000 §5.7); `false` if it was not bound.
+    /// Unbinds a game (Publisher Manual §5.7); `false` if it was not bound.
     pub fn unbind_game(
         &self,
         channel: &ChannelId,
@@ -113,7 +113,7 @@ impl Engine {
             .wait()
     }
 
-    /// Closes a tournament (seed 000 §5.8) and pays the prizes of the round it cut
+    /// Closes a tournament (Publisher Manual §5.8) and pays the prizes of the round it cut
     /// short (and of any finished round not yet paid). A payout stopped by a storage
     /// failure is resumed by the next [`Engine::tick_tournaments`].
     pub fn close_tournament(&self, channel: &ChannelId, id: &TourneyId) -> Result<(), EngineError> {
@@ -124,7 +124,7 @@ impl Engine {
         self.pay_rounds(&due, now).map(|_| ())
     }
 
-    /// Deletes a tournament that is not started, ended or disabled (seed 000 §5.9).
+    /// Deletes a tournament that is not started, ended or disabled (Publisher Manual §5.9).
     pub fn delete_tournament(
         &self,
         channel: &ChannelId,
@@ -135,7 +135,7 @@ impl Engine {
             .wait()
     }
 
-    /// A page of a round's leaderboard; `round` is 1-based (seed 000 §5.10).
+    /// A page of a round's leaderboard; `round` is 1-based (Publisher Manual §5.10).
     pub fn tournament_ranks(
         &self,
         channel: &ChannelId,

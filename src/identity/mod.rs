@@ -1,5 +1,6 @@
 //! Identities: operators (API clients with their keys) and players (with hashed
-//! credentials and login sessions). DESIGN §1 and §7.
+//! credentials and login sessions). Secrets are stored only as Argon2id hashes;
+//! session tokens are 256 random bits that expire and end at logout.
 //!
 //! # Mutation
 //! Like the ledger: a mutation computes the record's whole next value under the
@@ -26,7 +27,7 @@ use types::*;
 
 pub use players::PlayerLogin;
 
-/// Longest accepted player credential or operator password, in bytes (seed 000 §6).
+/// Longest accepted player credential or operator password, in bytes (Publisher Manual §6).
 pub const MAX_CREDENTIAL_LEN: usize = 256;
 /// Most operators the platform holds.
 pub const MAX_OPERATORS: usize = 10_000;

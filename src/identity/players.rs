@@ -1,5 +1,5 @@
 //! Players: register-or-login, credential change, logout, and session look-up
-//! (seed 000 §6). Credentials are verified and hashed before the lock is taken.
+//! (Publisher Manual §6). Credentials are verified and hashed before the lock is taken.
 
 use super::types::{Player, Secret, Session, Uid};
 use super::{apply_player, check_credential, secrets, Identity, IdentityEffect, IdentityError};
@@ -51,7 +51,7 @@ impl<J: Journal<IdentityEffect>> Identity<J> {
     }
 
     /// Logs a player in, registering it first if the channel has no player `id`
-    /// (seed 000 §6.1). A known player must present its credential.
+    /// (Publisher Manual §6.1). A known player must present its credential.
     pub fn login(
         &self,
         channel: &ChannelId,
@@ -96,7 +96,7 @@ impl<J: Journal<IdentityEffect>> Identity<J> {
     }
 
     /// Sets a new credential for an existing player of the channel, and ends its
-    /// sessions. The seed sends only the identifier and the new credential: the
+    /// sessions. The Publisher Manual sends only the identifier and the new credential: the
     /// operator, authenticated by its signature, vouches for the change.
     pub fn update_credential(
         &self,

@@ -86,7 +86,7 @@ pub fn random_hex<const N: usize>() -> Result<String, IdentityError> {
     Ok(out)
 }
 
-/// `len` random characters of `[0-9a-z]`, the shape of seed 000 §1.1.3's APIKey.
+/// `len` random characters of `[0-9a-z]`, the shape of Publisher Manual §1.1.3's APIKey.
 pub fn random_base36(len: usize) -> Result<String, IdentityError> {
     const DIGITS: &[u8; 36] = b"0123456789abcdefghijklmnopqrstuvwxyz";
     // 252 = 7 × 36: bytes at or above it are dropped, so every digit is equally likely.

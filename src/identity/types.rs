@@ -26,12 +26,12 @@ impl fmt::Debug for Secret {
     }
 }
 
-/// Where an operator's players keep their money (DESIGN §1).
+/// Where an operator's players keep their money (ARCHITECTURE.md, "Wallet modes").
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum WalletMode {
-    /// In the platform's ledger; the operator deposits and withdraws (seed 000 §4).
+    /// In the platform's ledger; the operator deposits and withdraws (Publisher Manual §4).
     Transfer,
-    /// In the operator's own wallet, called for every round (seeds 001, 002).
+    /// In the operator's own wallet, called for every round (the bank and gate wallet API documents).
     Seamless,
 }
 
@@ -40,7 +40,7 @@ pub enum WalletMode {
 pub struct Operator {
     pub client_id: ClientId,
     pub channel: ChannelId,
-    /// Signs platform API requests (seed 000 §1); never sent on the wire by clients.
+    /// Signs platform API requests (Publisher Manual §1); never sent on the wire by clients.
     pub api_key: Secret,
     /// Public key of the wallet dialects (`app_key`, `X-API-Key`).
     pub app_key: String,
@@ -74,7 +74,7 @@ pub struct NewOperator {
     pub password: String,
 }
 
-/// A player's platform-assigned number (`userId` in seed 000 §6, `uid` in seed 002).
+/// A player's platform-assigned number (`userId` in Publisher Manual §6, `uid` in the gate wallet API document).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct Uid(pub u64);

@@ -1,14 +1,14 @@
-//! A tournament's configuration: the spec as the API receives it (seed 000 §5.2.2,
+//! A tournament's configuration: the spec as the API receives it (Publisher Manual §5.2.2,
 //! JSON field spellings kept here, at the edge) and the typed, validated
 //! [`TournamentConfig`] that the rest of the domain uses.
 //!
 //! Enumerations arrive as free strings and integers so that an unknown value is
 //! refused by validation with a typed error naming it, not by the JSON parser.
-//! Fields the seed does not list, accepted as extensions:
+//! Fields the Publisher Manual does not list, accepted as extensions:
 //! - `currency` (tournament): only game rounds in this currency score. Without it
 //!   every currency of the channel scores, and a player who plays in two currencies
 //!   ranks once per wallet (a wallet is channel + player + currency).
-//! - `required_last_round` (round): the seed's rule "a player must have played the
+//! - `required_last_round` (round): the Publisher Manual's rule "a player must have played the
 //!   previous round"; `false` by default.
 //! - `strategy.rules.multiple` (round): a rule over the win multiple (see
 //!   [`super::scoring`]).
@@ -23,7 +23,7 @@ use crate::ids::{Currency, Label};
 use crate::money::Amount;
 use serde::{Deserialize, Serialize};
 
-/// The create-tournament request body (seed 000 §5.2.2).
+/// The create-tournament request body (Publisher Manual §5.2.2).
 #[derive(Clone, Debug, PartialEq, Deserialize)]
 pub struct TournamentSpec {
     pub version: String,

@@ -1,4 +1,4 @@
-//! Limitations of a tournament round (seed 000 §5.2.2 `limitations`): which closed
+//! Limitations of a tournament round (Publisher Manual §5.2.2 `limitations`): which closed
 //! game rounds count toward a player's score.
 //!
 //! A game that a limitation refuses changes nothing: it neither scores nor counts.

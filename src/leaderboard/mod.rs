@@ -1,4 +1,4 @@
-//! Tournaments (seed 000 §5, DESIGN §9): configuration, status, scoring from closed
+//! Tournaments (Publisher Manual §5): configuration, status, scoring from closed
 //! game rounds, limitations and prizes, all made durable through a [`Journal`].
 //!
 //! # Layout

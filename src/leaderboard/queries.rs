@@ -1,4 +1,4 @@
-//! Read paths of the tournament domain: lists (seed 000 §5.3, §5.5), info (§5.4) and
+//! Read paths of the tournament domain: lists (Publisher Manual §5.3, §5.5), info (§5.4) and
 //! ranks (§5.10). Every query is filtered to the caller's channel; a tournament of
 //! another channel is reported as not found.
 //!
@@ -27,7 +27,7 @@ pub fn page_bounds(offset: i64, limit: i64) -> (usize, usize) {
     (offset, limit)
 }
 
-/// A tournament as lists show it (seed 000 §5.3.3).
+/// A tournament as lists show it (Publisher Manual §5.3.3).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TournamentSummary {
     /// The record id (`id`).
@@ -45,7 +45,7 @@ pub struct TournamentSummary {
     pub created_ms: i64,
 }
 
-/// One round as info shows it (seed 000 §5.4.3 `rounds[]`).
+/// One round as info shows it (Publisher Manual §5.4.3 `rounds[]`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RoundInfo {
     /// 1-based (`roundId`).
@@ -68,14 +68,15 @@ pub struct TournamentInfo {
     pub games: Vec<GameId>,
 }
 
-/// A (tournament, bound game) pair (seed 000 §5.5.3).
+/// A (tournament, bound game) pair (Publisher Manual §5.5.3).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct BoundGame {
     pub game: GameId,
     pub tournament: TournamentSummary,
 }
 
-/// One leaderboard row (DESIGN §8: `{id, leaderboardId, player, score, rank, createAt}`).
+/// One leaderboard row (the field table of Publisher Manual §5.10:
+/// `{id, leaderboardId, player, score, rank, createAt}`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RankRow {
     /// The player's entry number in this leaderboard.
@@ -238,7 +239,7 @@ impl<J: Journal<super::TournamentEffect>> Tournaments<J> {
         Ok(f(&t.rounds[i]))
     }
 
-    /// A page of round `round`'s leaderboard (seed 000 §5.10).
+    /// A page of round `round`'s leaderboard (Publisher Manual §5.10).
     pub fn ranks(
         &self,
         channel: &ChannelId,

@@ -1,9 +1,9 @@
 //! Scoring: the score one closed game round earns, and how a player's round score
-//! folds it in (seed 000 §5.2.2 `strategy`).
+//! folds it in (Publisher Manual §5.2.2 `strategy`).
 //!
 //! # Fixed point
 //! A [`Score`] is an `i64` in units of 1/[`SCORE_SCALE`] point: `10_000` = 1 point,
-//! so a score carries four decimal places and sums are exact (DESIGN §6). Rule
+//! so a score carries four decimal places and sums are exact (no float is involved). Rule
 //! inputs and rates are fixed point with six places ([`INPUT_SCALE`]): a rate finer
 //! than `0.000001` is refused when the spec is validated.
 //!

@@ -3,7 +3,7 @@
 //! payout progress. Planning a score (which round, which limitations, which
 //! initial score) lives here too; applying it is [`super::effect`]'s.
 //!
-//! # Status (seed 000 §5.3 `status`)
+//! # Status (Publisher Manual §5.3 `status`)
 //! - 4 disabled: closed before it started (it never ran).
 //! - 0 not started: before `start`.
 //! - 1 running: `start ≤ now < end`, not closed (also between two rounds).
@@ -41,7 +41,7 @@ macro_rules! public_id {
             /// Longest accepted id, in bytes.
             pub const MAX_LEN: usize = 64;
 
-            /// A fresh random id (a v4 UUID, as the seed shows).
+            /// A fresh random id (a v4 UUID, as the Publisher Manual shows).
             pub fn random() -> $name {
                 $name(SmolStr::new(uuid::Uuid::new_v4().to_string()))
             }

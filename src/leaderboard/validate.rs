@@ -1,5 +1,5 @@
-//! Validation of a tournament spec into a [`TournamentConfig`]: every rule of seed
-//! 000 §5.2.4, plus the limits this engine puts on everything, each with its own
+//! Validation of a tournament spec into a [`TournamentConfig`]: every rule of the
+//! Publisher Manual §5.2.4, plus the limits this engine puts on everything, each with its own
 //! typed error. Round numbers in errors are 1-based, tier indexes 0-based.
 
 use super::config::*;

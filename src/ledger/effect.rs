@@ -5,7 +5,7 @@
 //! with the same function. Effects carry resulting values (the wallet's whole scalar
 //! state, the round's whole state) and keyed inserts (transactions, records), so
 //! applying one twice, or applying an older one before the newer ones again, ends in
-//! the same state: that is what makes fuzzy snapshots correct (DESIGN §3).
+//! the same state: that is what makes fuzzy snapshots correct (ARCHITECTURE.md, Durability).
 
 use super::plan::Hashes;
 use super::records::GameRecord;

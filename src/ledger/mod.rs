@@ -111,7 +111,7 @@ pub struct Expiry {
     pub result: Result<RecordId, LedgerError>,
 }
 
-/// An unclosed round, as the incomplete-games lists show it (seed 000 §3.5).
+/// An unclosed round, as the incomplete-games lists show it (Publisher Manual §3.5).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct IncompleteGame {
     pub wallet: WalletId,

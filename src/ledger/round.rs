@@ -9,7 +9,7 @@ use smallvec::SmallVec;
 /// Most bets one round may hold: a limit on everything (TigerStyle).
 pub const MAX_BETS_PER_ROUND: usize = 256;
 
-/// The state of a round that has not closed (seed 000 §3.5 `gameStatus`).
+/// The state of a round that has not closed (Publisher Manual §3.5 `gameStatus`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum RoundStatus {
     /// 2: in progress.
@@ -21,7 +21,7 @@ pub enum RoundStatus {
 }
 
 impl RoundStatus {
-    /// The status code of seed 000 §3.5.
+    /// The status code of Publisher Manual §3.5.
     pub fn code(self) -> i32 {
         match self {
             RoundStatus::Open => 2,

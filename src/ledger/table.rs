@@ -138,6 +138,7 @@ impl<K: Hash + Eq, V> IdTable<K, V> {
     /// Appends an entry whose key is not in the table and files its position.
     fn push(&mut self, hash: IdHash, key: K, value: V) {
         // A wallet would need hundreds of gigabytes of entries to overflow this.
+        #[allow(clippy::expect_used)]
         let pos = u32::try_from(self.entries.len()).expect("fewer than 2^32 entries in one table");
         let entries = &self.entries;
         self.index

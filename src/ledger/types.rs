@@ -79,7 +79,7 @@ pub struct DepositRequest {
 /// How much a withdrawal takes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum WithdrawAmount {
-    /// Everything available (seed 000 §4.2 `type` 0).
+    /// Everything available (Publisher Manual §4.2 `type` 0).
     All,
     /// Exactly this much (`type` 1).
     Exact(Amount),

@@ -1,6 +1,6 @@
 //! Administration over HTTP: `/admin/...` endpoints guarded by the admin token, and
 //! `/service/cli/login`, where an operator trades its password for its apiKey
-//! (`pitboss login`, seed 000 §1.1.3).
+//! (`pitboss login`, Publisher Manual §1.1.3).
 
 use super::auth;
 use super::envelope::{data, ApiError, ApiResult, ErrorCode};

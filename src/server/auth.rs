@@ -1,11 +1,11 @@
-//! Authentication: the platform API's request signature (seed 000 §1) and the admin
+//! Authentication: the platform API's request signature (Publisher Manual §1) and the admin
 //! token. Every secret comparison is constant-time.
 //!
 //! `X-Signature = hex(sha256(clientId + timestamp + nonce + apiKey))`, where
 //! `timestamp` is the `X-Timestamp` header exactly as sent (Unix seconds in decimal,
-//! as the seed's JavaScript and Go examples print it). Note that the body is not
-//! signed: the seed's scheme authenticates the caller, not the payload, so the API
-//! must be served behind TLS (seed 000 §2).
+//! as the Publisher Manual's JavaScript and Go examples print it). Note that the body is not
+//! signed: the Publisher Manual's scheme authenticates the caller, not the payload, so the API
+//! must be served behind TLS (Publisher Manual §2).
 
 use super::envelope::{ApiError, ErrorCode};
 use super::nonce::{NonceCache, NonceError};
@@ -41,7 +41,7 @@ fn digest(client_id: &str, timestamp: &str, nonce: &str, api_key: &str) -> [u8; 
     h.finalize().into()
 }
 
-/// The signature of seed 000 §1.2.2, in lowercase hex: what a client sends.
+/// The signature of Publisher Manual §1.2.2, in lowercase hex: what a client sends.
 pub fn sign(client_id: &str, timestamp: &str, nonce: &str, api_key: &str) -> String {
     hex::encode(digest(client_id, timestamp, nonce, api_key))
 }

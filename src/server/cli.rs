@@ -223,7 +223,7 @@ pub fn admin(connection: &AdminConnection, command: AdminCommand) -> Result<Stri
 }
 
 /// `pitboss login <clientId> <password>`: the operator's apiKey, in the words of
-/// seed 000 §1.1.3.
+/// Publisher Manual §1.1.3.
 pub fn login(server: &str, client_id: &str, password: &str) -> Result<String, CliError> {
     let body = json!({"clientId": client_id, "password": password});
     let data = runtime()?.block_on(call(server, Method::POST, CLI_LOGIN, &[], &body))?;

@@ -1,6 +1,6 @@
 //! What a new data directory starts with, so that the server runs with no
 //! configuration: a demo operator (transfer mode, CNY) and the example games of
-//! seed 000 §3.1–3.3, online, with the ids, serial numbers and versions shown there.
+//! Publisher Manual §3.1–3.3, online, with the ids, serial numbers and versions shown there.
 
 use super::admin::OperatorCredentials;
 use crate::catalog::game::{GameStatus, NewGame};
@@ -12,7 +12,7 @@ use crate::ids::{ChannelId, ClientId, Currency, GameId, IdError, Label};
 pub const DEMO_CLIENT_ID: &str = "demo";
 pub const DEMO_CHANNEL: &str = "demo";
 
-/// One of the seed's example games.
+/// One of the Publisher Manual's example games.
 struct SeedGame {
     record: u64,
     id: &'static str,
@@ -54,7 +54,7 @@ fn invalid(e: IdError) -> EngineError {
     EngineError::Invalid(e.to_string())
 }
 
-/// Registers the seed's games if the catalog is empty.
+/// Registers the Publisher Manual's games if the catalog is empty.
 pub fn register_seed_games(engine: &Engine) -> Result<(), EngineError> {
     if !engine.games().is_empty() {
         return Ok(());

@@ -4,6 +4,7 @@
 use crate::catalog::CatalogError;
 use crate::engine::EngineError;
 use crate::identity::IdentityError;
+use crate::leaderboard::TournamentError;
 use crate::ledger::error::LedgerError;
 use http_body_util::Full;
 use hyper::body::Bytes;
@@ -41,6 +42,22 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
+    /// Every code, for the test that compares this table with `docs/api-errors.md`.
+    pub const ALL: [ErrorCode; 12] = [
+        ErrorCode::InvalidRequest,
+        ErrorCode::Unauthorized,
+        ErrorCode::BadSignature,
+        ErrorCode::StaleTimestamp,
+        ErrorCode::ReusedNonce,
+        ErrorCode::NotFound,
+        ErrorCode::Conflict,
+        ErrorCode::InsufficientBalance,
+        ErrorCode::WrongState,
+        ErrorCode::LimitExceeded,
+        ErrorCode::WrongCredential,
+        ErrorCode::Internal,
+    ];
+
     pub fn code(self) -> i32 {
         self as i32
     }
@@ -150,14 +167,18 @@ fn error_body(e: &ApiError) -> Vec<u8> {
     .unwrap_or_else(|_| br#"{"code":99,"message":"internal error","data":null}"#.to_vec())
 }
 
+// Every mapping below lists every variant, with no catch-all: a new error variant does
+// not compile until it is given a code here (and in docs/api-errors.md).
+
 impl From<EngineError> for ApiError {
     fn from(e: EngineError) -> ApiError {
         match e {
             EngineError::Ledger(e) => e.into(),
+            EngineError::Tournament(e) => e.into(),
             EngineError::Catalog(e) => e.into(),
             EngineError::Identity(e) => e.into(),
             EngineError::Invalid(m) => ApiError::invalid(m),
-            _ => ApiError::internal(),
+            EngineError::Storage(_) => ApiError::internal(),
         }
     }
 }
@@ -171,8 +192,28 @@ impl From<LedgerError> for ApiError {
             L::InvalidAmount(..) | L::Overflow => ErrorCode::InvalidRequest,
             L::Conflict(_) => ErrorCode::Conflict,
             L::LimitExceeded(_) => ErrorCode::LimitExceeded,
+            L::GameMismatch { .. }
+            | L::RoundClosed(_)
+            | L::WrongState { .. }
+            | L::UnknownBet(_)
+            | L::BetCancelled(_)
+            | L::AlreadyRefunded(_)
+            | L::NotABet(_) => ErrorCode::WrongState,
             L::Journal(_) => return ApiError::internal(),
-            _ => ErrorCode::WrongState,
+        };
+        ApiError::new(code, e.to_string())
+    }
+}
+
+impl From<TournamentError> for ApiError {
+    fn from(e: TournamentError) -> ApiError {
+        use TournamentError as T;
+        let code = match &e {
+            T::Invalid(_) => ErrorCode::InvalidRequest,
+            T::NotFound(_) | T::RoundNotFound(_) => ErrorCode::NotFound,
+            T::WrongState { .. } => ErrorCode::WrongState,
+            T::TooManyTournaments(_) | T::TooManyGames(_) => ErrorCode::LimitExceeded,
+            T::PayoutInterrupted(_) | T::Journal(_) => return ApiError::internal(),
         };
         ApiError::new(code, e.to_string())
     }
@@ -190,7 +231,7 @@ impl From<CatalogError> for ApiError {
             | C::CurrencyExists { .. } => ErrorCode::Conflict,
             C::Invalid { .. } => ErrorCode::InvalidRequest,
             C::LimitExceeded(_) => ErrorCode::LimitExceeded,
-            _ => return ApiError::internal(),
+            C::Journal(_) => return ApiError::internal(),
         };
         ApiError::new(code, e.to_string())
     }
@@ -206,7 +247,7 @@ impl From<IdentityError> for ApiError {
             I::Invalid { .. } => ErrorCode::InvalidRequest,
             I::LimitExceeded(_) => ErrorCode::LimitExceeded,
             I::Contended => ErrorCode::WrongState,
-            _ => return ApiError::internal(),
+            I::Hash(_) | I::Rng(_) | I::Journal(_) => return ApiError::internal(),
         };
         ApiError::new(code, e.to_string())
     }
@@ -215,6 +256,43 @@ impl From<IdentityError> for ApiError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Each code's place in `ErrorCode::ALL`: a new variant does not compile here
+    /// until it is listed.
+    fn index(code: ErrorCode) -> usize {
+        match code {
+            ErrorCode::InvalidRequest => 0,
+            ErrorCode::Unauthorized => 1,
+            ErrorCode::BadSignature => 2,
+            ErrorCode::StaleTimestamp => 3,
+            ErrorCode::ReusedNonce => 4,
+            ErrorCode::NotFound => 5,
+            ErrorCode::Conflict => 6,
+            ErrorCode::InsufficientBalance => 7,
+            ErrorCode::WrongState => 8,
+            ErrorCode::LimitExceeded => 9,
+            ErrorCode::WrongCredential => 10,
+            ErrorCode::Internal => 11,
+        }
+    }
+
+    #[test]
+    fn the_docs_table_lists_exactly_the_codes() {
+        for (i, code) in ErrorCode::ALL.iter().enumerate() {
+            assert_eq!(index(*code), i);
+        }
+        let doc = include_str!("../../docs/api-errors.md");
+        let mut documented: Vec<i32> = doc
+            .lines()
+            .filter_map(|l| l.strip_prefix("| "))
+            .filter_map(|l| l.split(" |").next()?.trim().parse().ok())
+            .filter(|n| *n != 0)
+            .collect();
+        documented.sort_unstable();
+        let mut coded: Vec<i32> = ErrorCode::ALL.iter().map(|c| c.code()).collect();
+        coded.sort_unstable();
+        assert_eq!(documented, coded, "docs/api-errors.md vs ErrorCode");
+    }
     use serde_json::{json, Value};
 
     #[test]

@@ -1,5 +1,5 @@
 //! The HTTP front end: hyper 1.x (HTTP/1.1) on tokio, speaking the platform API of
-//! seed 000 (`/service/jsonapi/...`), the two wallet APIs served by the engine (gate:
+//! the Publisher Manual (`/service/jsonapi/...`), the two wallet APIs served by the engine (gate:
 //! `/getBalance`, `/bet`, `/win`, `/refund`; bank: `/api/bank/...`), and the admin
 //! API (`/admin/...`).
 //!

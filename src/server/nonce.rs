@@ -17,7 +17,7 @@ use std::hash::BuildHasher;
 /// Bounds of the nonce memory.
 #[derive(Clone, Copy, Debug)]
 pub struct NonceLimits {
-    /// How far a timestamp may be from the server's clock, seconds (seed 000 §1.4).
+    /// How far a timestamp may be from the server's clock, seconds (Publisher Manual §1.4).
     pub window_secs: i64,
     /// Most nonces remembered for one client.
     pub per_client_max: usize,

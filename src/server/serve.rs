@@ -104,7 +104,7 @@ fn print_banner(local: SocketAddr, args: &ServeArgs) {
         "pitboss listening on http://{local} (data dir {dir}, fsync {fsync})
 
 Demo operator credentials (clientId, apiKey, ...): {demo}
-Sign every /service/jsonapi request (seed 000 §1):
+Sign every /service/jsonapi request (Publisher Manual §1):
   X-Client-ID, X-Timestamp (Unix seconds), X-Nonce (random),
   X-Signature = hex(sha256(clientId + timestamp + nonce + apiKey))
 Try it:

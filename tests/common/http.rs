@@ -1,4 +1,4 @@
-//! A real server for the HTTP tests, and a client that signs as seed 000 §1 shows.
+//! A real server for the HTTP tests, and a client that signs as Publisher Manual §1 shows.
 //!
 //! The server runs `pitboss::server::run` on 127.0.0.1:0 over an in-memory engine
 //! with a manual clock and the cheapest Argon2 parameters (so the suite stays fast),
@@ -20,7 +20,7 @@ use std::sync::Arc;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-/// 2025-03-07T06:51:20Z, the seed's `playTime` example.
+/// 2025-03-07T06:51:20Z, the Publisher Manual's `playTime` example.
 pub const START_MS: i64 = 1_741_330_280_000;
 pub const ADMIN_TOKEN: &str = "test-admin-token-0123456789abcdef";
 
@@ -151,7 +151,7 @@ fn header(name: &'static str, value: &str) -> (HeaderName, HeaderValue) {
     )
 }
 
-/// The four auth headers of seed 000 §1 for timestamp `ts` and `nonce`.
+/// The four auth headers of Publisher Manual §1 for timestamp `ts` and `nonce`.
 pub fn signed_headers(creds: &OperatorCredentials, ts: &str, nonce: &str) -> Headers {
     auth::signed_headers(&creds.client_id, &creds.api_key, ts, nonce).expect("header values")
 }

@@ -82,7 +82,9 @@ impl<K: std::hash::Hash + Eq, T> Interned<K, T> {
         if let Some(&at) = self.positions.get(key) {
             return at;
         }
-        // Owners and games of one channel: far fewer than 2^32.
+        // Owners and games of one channel: far fewer than 2^32 (players are capped at
+        // `IdentityConfig::max_players`, games at `MAX_GAMES`).
+        #[allow(clippy::expect_used)]
         let at = u32::try_from(self.items.len()).expect("fewer than 2^32 interned values");
         let (key, item) = make();
         self.items.push(item);
@@ -182,6 +184,8 @@ impl ChannelRecords {
         let players = &mut self.players;
         let player_ids = &mut self.player_ids;
         let owner = self.owners.intern(&r.wallet, || {
+            // Players are capped at `IdentityConfig::max_players`, far below 2^32.
+            #[allow(clippy::expect_used)]
             let next = u32::try_from(player_ids.len()).expect("fewer than 2^32 players");
             let player_slot = *players.entry(r.player.clone()).or_insert(next);
             if player_slot == next {

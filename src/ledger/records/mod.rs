@@ -1,5 +1,5 @@
 //! Game records: one per closed round, queryable per channel with the filters of
-//! seed 000 §3.4 and cursor paging over record ids (DESIGN §8).
+//! Publisher Manual §3.4 and cursor paging over record ids (docs/platform-api.md, Decisions).
 //!
 //! Records are striped by record id so that concurrent round closes rarely meet on
 //! one lock; a query merges the stripes. Within a stripe, records are kept per
@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::ops::Bound;
 
-/// Every field of seed 000 §3.4, plus what the engine needs to trace a record.
+/// Every field of Publisher Manual §3.4, plus what the engine needs to trace a record.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GameRecord {
     pub id: RecordId,
@@ -67,7 +67,7 @@ pub(crate) type DeferredRecords = Vec<Box<GameRecord>>;
 
 pub const MAX_PAGE_SIZE: usize = 1000;
 
-/// The filters of seed 000 §3.4. Empty fields do not filter.
+/// The filters of Publisher Manual §3.4. Empty fields do not filter.
 #[derive(Clone, Debug, Default)]
 pub struct RecordQuery {
     pub player: Option<PlayerId>,

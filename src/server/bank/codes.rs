@@ -111,3 +111,32 @@ fn ledger_code(e: &LedgerError) -> BankCode {
         | LedgerError::Journal(_) => BankCode::Internal,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Each code's place in `ALL`: a new variant does not compile here until listed.
+    fn index(code: BankCode) -> usize {
+        match code {
+            BankCode::Success => 0,
+            BankCode::ParamError => 1,
+            BankCode::SignatureError => 2,
+            BankCode::TransferInProgress => 3,
+            BankCode::InsufficientBalance => 4,
+            BankCode::PlayerNotFound => 5,
+            BankCode::ReferenceConflict => 6,
+            BankCode::CurrencyNotSupported => 7,
+            BankCode::SeamlessOperator => 8,
+            BankCode::LimitExceeded => 9,
+            BankCode::Internal => 10,
+        }
+    }
+
+    #[test]
+    fn all_lists_every_code_once() {
+        for (i, code) in BankCode::ALL.iter().enumerate() {
+            assert_eq!(index(*code), i);
+        }
+    }
+}

@@ -165,3 +165,38 @@ fn ledger_code(op: Operation, e: &LedgerError) -> GateCode {
         LedgerError::Journal(_) => GateCode::SystemError,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Each code's place in `ALL`: a new variant does not compile here until listed.
+    fn index(code: GateCode) -> usize {
+        match code {
+            GateCode::NotThisSystem => 0,
+            GateCode::GameNotFound => 1,
+            GateCode::BadSign => 2,
+            GateCode::UserNotFound => 3,
+            GateCode::SystemError => 4,
+            GateCode::InsufficientBalance => 5,
+            GateCode::BetNotFound => 6,
+            GateCode::MissingParam => 7,
+            GateCode::Currency => 8,
+            GateCode::AppKey => 9,
+            GateCode::BadData => 10,
+            GateCode::BadAmount => 11,
+            GateCode::RoundId => 12,
+            GateCode::BetFailed => 13,
+            GateCode::WinOrRefundFailed => 14,
+            GateCode::InvalidData => 15,
+            GateCode::GameUnavailable => 16,
+        }
+    }
+
+    #[test]
+    fn all_lists_every_code_once() {
+        for (i, code) in GateCode::ALL.iter().enumerate() {
+            assert_eq!(index(*code), i);
+        }
+    }
+}

@@ -1,4 +1,4 @@
-//! Game endpoints (seed 000 §3): the catalog, game records, incomplete games and
+//! Game endpoints (Publisher Manual §3): the catalog, game records, incomplete games and
 //! expiring them. Everything is filtered to the caller's channel.
 
 use super::iso8601;

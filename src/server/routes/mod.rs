@@ -12,7 +12,7 @@ use super::App;
 use hyper::http::request::Parts;
 use hyper::{Method, StatusCode};
 
-/// Every signed endpoint of seed 000 §3, §4 and §6.
+/// Every signed endpoint of Publisher Manual §3, §4 and §6.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Route {
     GameList,
@@ -117,7 +117,7 @@ pub(super) async fn dispatch(app: &App, parts: &Parts, body: &[u8]) -> ApiResult
 }
 
 /// Unix milliseconds as ISO-8601 in UTC with the `Z` offset, to the second
-/// (`2024-01-21T10:30:00Z`, the form seed 000 §2.3 and §3.3 name).
+/// (`2024-01-21T10:30:00Z`, the form Publisher Manual §2.3 and §3.3 name).
 pub(crate) fn iso8601(ms: i64) -> String {
     format!("{}Z", date_time(ms))
 }

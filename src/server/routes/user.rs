@@ -1,4 +1,4 @@
-//! User endpoints (seed 000 §6): register-or-login, credential change, logout.
+//! User endpoints (Publisher Manual §6): register-or-login, credential change, logout.
 //! Argon2 runs on the blocking pool (through [`App::hashing`]), never on a worker.
 
 use crate::identity::types::Operator;
@@ -68,7 +68,7 @@ pub(super) async fn login(app: &App, op: &Arc<Operator>, body: &[u8]) -> ApiResu
 }
 
 /// §6.2: sets a new credential for an existing player of the channel and ends its
-/// sessions (the seed sends no old credential: the signed operator vouches).
+/// sessions (the Publisher Manual sends no old credential: the signed operator vouches).
 pub(super) async fn update(app: &App, op: &Operator, body: &[u8]) -> ApiResult {
     let body: CredentialBody = json(body)?;
     let player = identifier(&body.identifier)?;

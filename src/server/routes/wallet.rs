@@ -1,4 +1,4 @@
-//! Wallet endpoints (seed 000 §4): deposit, withdraw, query. A wallet of another
+//! Wallet endpoints (Publisher Manual §4): deposit, withdraw, query. A wallet of another
 //! operator's channel is "not found", exactly like a wallet that does not exist.
 
 use crate::identity::types::{Operator, WalletMode};
@@ -18,7 +18,7 @@ use std::borrow::Cow;
 struct DepositBody<'a> {
     #[serde(borrow)]
     wallet_id: Cow<'a, str>,
-    /// The seed's 4.1 example spells it `Amount` (DESIGN §8).
+    /// The Publisher Manual's 4.1 example spells it `Amount` (docs/platform-api.md, Decisions).
     #[serde(alias = "Amount")]
     amount: i64,
     #[serde(borrow)]
