@@ -35,6 +35,15 @@ fn validate(s: &str, what: &'static str, max: usize) -> Result<(), IdError> {
     Ok(())
 }
 
+/// A bounded free text (a URI, say): like an identifier, but it may be empty. The
+/// one rule for such strings, so that every module refuses the same ones.
+pub fn check_text(s: &str, what: &'static str, max: usize) -> Result<(), IdError> {
+    if s.is_empty() {
+        return Ok(());
+    }
+    validate(s, what, max)
+}
+
 /// The length rules of [`validate`].
 fn validate_len(len: usize, what: &'static str, max: usize) -> Result<(), IdError> {
     if len == 0 {
@@ -172,6 +181,26 @@ string_id!(
 string_id!(
     /// A game round id, unique per wallet.
     RoundId, "round id", 128);
+string_id!(
+    /// A tournament's public id (`tourneyId`): a v4 UUID when the engine makes one.
+    TourneyId, "tournament id", 64);
+string_id!(
+    /// A tournament round leaderboard's public id (`leaderboardId`).
+    LeaderboardId, "leaderboard id", 64);
+
+impl TourneyId {
+    /// A fresh random id (a v4 UUID, as the Publisher Manual's examples show).
+    pub fn random() -> TourneyId {
+        TourneyId(SmolStr::new(uuid::Uuid::new_v4().to_string()))
+    }
+}
+
+impl LeaderboardId {
+    /// A fresh random id (a v4 UUID).
+    pub fn random() -> LeaderboardId {
+        LeaderboardId(SmolStr::new(uuid::Uuid::new_v4().to_string()))
+    }
+}
 string_id!(
     /// A game's id such as `slot_alice`.
     GameId, "game id", 64);

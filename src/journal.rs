@@ -10,6 +10,52 @@
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Lsn(pub u64);
 
+/// A domain call's result and the log position that must be durable before the result
+/// is handed out (`Lsn(0)` when nothing needs waiting for). The one such type of every
+/// domain; the engine turns it into a [`Pending`](crate::engine::Pending).
+#[derive(Debug)]
+#[must_use = "a mutation must not be acknowledged before its lsn is durable"]
+pub struct Logged<T, E> {
+    pub result: Result<T, E>,
+    pub lsn: Lsn,
+}
+
+impl<T, E> Logged<T, E> {
+    /// A refusal: nothing was logged, so nothing to wait for.
+    pub fn rejected(e: impl Into<E>) -> Logged<T, E> {
+        Logged {
+            result: Err(e.into()),
+            lsn: Lsn(0),
+        }
+    }
+
+    /// A result to hand out once `lsn` is durable.
+    pub fn ok(value: T, lsn: Lsn) -> Logged<T, E> {
+        Logged {
+            result: Ok(value),
+            lsn,
+        }
+    }
+
+    pub fn map<U>(self, f: impl FnOnce(T) -> U) -> Logged<U, E> {
+        Logged {
+            result: self.result.map(f),
+            lsn: self.lsn,
+        }
+    }
+}
+
+/// The catalog and identity return `Result<(value, lsn), error>` (they refuse before
+/// logging anything, so an error never carries a position): the same thing.
+impl<T, E> From<Result<(T, Lsn), E>> for Logged<T, E> {
+    fn from(result: Result<(T, Lsn), E>) -> Logged<T, E> {
+        match result {
+            Ok((value, lsn)) => Logged::ok(value, lsn),
+            Err(e) => Logged::rejected(e),
+        }
+    }
+}
+
 /// Why a journal refused an effect. Nothing was applied when this is returned.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum JournalError {

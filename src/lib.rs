@@ -12,7 +12,8 @@
 //! - [`catalog`]: games, their versions and status.
 //! - [`identity`]: operators and their keys, players, credentials, sessions.
 //! - [`journal`]: the seam through which the domain hands its effects to storage.
-//! - [`ids`], [`money`], [`clock`]: identifier newtypes, exact amounts, injected time.
+//! - [`ids`], [`money`], [`clock`], [`paging`]: identifier newtypes, exact amounts,
+//!   injected time, the one paging rule.
 //! - `server` (feature `server`): the hyper front end, the admin CLI, the load generator's
 //!   client. Talks to the engine only through [`Engine`]'s methods.
 //!
@@ -34,6 +35,7 @@ pub mod journal;
 pub mod leaderboard;
 pub mod ledger;
 pub mod money;
+pub mod paging;
 #[cfg(feature = "server")]
 pub mod server;
 pub mod storage;

@@ -92,10 +92,10 @@ fn platform(engine: &Engine, before_snapshot: bool) {
 
 /// The tournament leaderboard of `chnsz`: (player, score, rank).
 fn leaderboard(engine: &Engine) -> Vec<(PlayerId, i64, u64)> {
-    let list = engine.list_tournaments(&channel("chnsz"), 0, 10);
+    let list = engine.list_tournaments(&channel("chnsz"), page(0, 10));
     let Some(t) = list.first() else { return vec![] };
     let rows = engine
-        .tournament_ranks(&channel("chnsz"), &t.id, 1, 0, 100)
+        .tournament_ranks(&channel("chnsz"), &t.id, 1, page(0, 100))
         .expect("ranks");
     rows.into_iter()
         .map(|r| (r.player, r.score, r.rank))

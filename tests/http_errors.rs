@@ -461,8 +461,23 @@ async fn game_query_errors() {
     }
     let versions = "/service/jsonapi/game/versions";
     assert_eq!(c.post(versions, json!({"gameId": "nope"})).await.code(), 6);
+    // The one paging rule: a negative page reads as page 0, as the Publisher Manual
+    // says of negative offsets; a size above 1000 is refused.
+    let negative = c
+        .post(
+            versions,
+            json!({"gameId": "slot_alice", "page": -1, "size": 2}),
+        )
+        .await;
+    let first = c
+        .post(
+            versions,
+            json!({"gameId": "slot_alice", "page": 0, "size": 2}),
+        )
+        .await;
+    assert_eq!(negative.data(), first.data());
     assert_eq!(
-        c.post(versions, json!({"gameId": "slot_alice", "page": -1}))
+        c.post(versions, json!({"gameId": "slot_alice", "size": 1001}))
             .await
             .code(),
         1

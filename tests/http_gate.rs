@@ -8,7 +8,7 @@ mod common;
 #[path = "common/http.rs"]
 mod http;
 
-use common::channel;
+use common::{channel, page};
 use http::{assert_wallet_golden, Client, TestServer, WalletClient, WalletReply, START_MS};
 use hyper::Method;
 use pitboss::catalog::game::GameStatus;
@@ -170,7 +170,7 @@ async fn gate_rounds_are_incomplete_games_and_score_in_tournaments() {
     g.gate("/win", win(q.uid, "w-t", "r-t", 0)).await.data();
     let ranks = server
         .engine
-        .tournament_ranks(&chan, &info.summary.id, 1, 0, 10)
+        .tournament_ranks(&chan, &info.summary.id, 1, page(0, 10))
         .expect("ranks");
     let scores: Vec<(String, i64)> = ranks
         .iter()

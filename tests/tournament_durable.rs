@@ -74,14 +74,16 @@ fn tournament_state_and_prizes_survive_reopen_exactly_once() {
         play(&engine, "alice", 3, 200);
         engine.snapshot().expect("snapshot mid-tournament");
         play(&engine, "bob", 4, 50);
-        let ranks = engine.tournament_ranks(&ch, &id, 1, 0, 10).expect("ranks");
+        let ranks = engine
+            .tournament_ranks(&ch, &id, 1, page(0, 10))
+            .expect("ranks");
         (id, a, b, ranks)
     };
     assert_eq!(ranks.len(), 2);
     // Reopen (snapshot + log tail): the leaderboard is the same.
     let engine = open(dir.path(), &clock);
     let again = engine
-        .tournament_ranks(&ch, &id, 1, 0, 10)
+        .tournament_ranks(&ch, &id, 1, page(0, 10))
         .expect("ranks after reopen");
     let key = |rows: &Vec<pitboss::leaderboard::RankRow>| {
         rows.iter()

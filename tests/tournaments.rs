@@ -233,19 +233,21 @@ fn equal_scores_rank_by_who_reached_them_first() {
     assert_eq!(w.rank(id, 1, c), Some(1));
     assert_eq!(w.rank(id, 1, a), Some(2));
     assert_eq!(w.rank(id, 1, b), Some(3));
-    let page = w
+    let rows = w
         .engine
-        .tournament_ranks(&channel("chn"), id, 1, 1, 10)
+        .tournament_ranks(&channel("chn"), id, 1, page(1, 10))
         .expect("ranks");
-    let players: Vec<&str> = page.iter().map(|r| r.player.as_str()).collect();
+    let players: Vec<&str> = rows.iter().map(|r| r.player.as_str()).collect();
     assert_eq!(players, ["alice", "bob"]);
-    assert_eq!(page[0].rank, 2);
+    assert_eq!(rows[0].rank, 2);
     let around = w
         .engine
         .tournament_around(&channel("chn"), id, 1, a, 1, 1)
         .expect("around");
     assert_eq!(around.iter().map(|r| r.rank).collect::<Vec<_>>(), [1, 2, 3]);
-    let missing = w.engine.tournament_ranks(&channel("chn"), id, 2, 0, 10);
+    let missing = w
+        .engine
+        .tournament_ranks(&channel("chn"), id, 2, page(0, 10));
     assert!(matches!(
         missing,
         Err(EngineError::Tournament(TournamentError::RoundNotFound(2)))
@@ -302,7 +304,7 @@ fn only_bound_games_of_the_tournament_channel_score() {
         foreign,
         Err(EngineError::Tournament(TournamentError::NotFound(_)))
     ));
-    let games = e.tournament_games(&channel("chn"), 0, 10);
+    let games = e.tournament_games(&channel("chn"), page(0, 10));
     assert_eq!(games.len(), 1);
     assert_eq!(games[0].game, gid("slot"));
     assert_eq!(&games[0].tournament.id, id);
@@ -508,17 +510,17 @@ fn list_pages_newest_first_within_the_channel() {
     e.create_tournament(&channel("b"), &spec(one_round(json!({}))))
         .expect("create");
     let list = |offset, limit| -> Vec<TourneyId> {
-        let page = e.list_tournaments(&channel("a"), offset, limit);
-        page.into_iter().map(|s| s.id).collect()
+        let listed = e.list_tournaments(&channel("a"), page(offset, limit));
+        listed.into_iter().map(|s| s.id).collect()
     };
     assert_eq!(list(0, 2), [ids[4].clone(), ids[3].clone()]);
     assert_eq!(list(-5, 2), list(0, 2));
     assert_eq!(list(4, 10), [ids[0].clone()]);
     assert_eq!(list(0, 0).len(), 5);
-    assert_eq!(e.list_tournaments(&channel("b"), 0, 10).len(), 1);
-    assert!(e.list_tournaments(&channel("c"), 0, 10).is_empty());
+    assert_eq!(e.list_tournaments(&channel("b"), page(0, 10)).len(), 1);
+    assert!(e.list_tournaments(&channel("c"), page(0, 10)).is_empty());
     let keys: Vec<u64> = e
-        .list_tournaments(&channel("a"), 0, 10)
+        .list_tournaments(&channel("a"), page(0, 10))
         .iter()
         .map(|s| s.key)
         .collect();
@@ -553,7 +555,7 @@ fn delete_is_refused_while_running_or_closing() {
     let w = world(); // not started: deletable, and its bindings go with it
     let t = w.create(one_round(json!({})));
     assert_eq!(w.engine.delete_tournament(&ch, &t.summary.id), Ok(()));
-    assert!(w.engine.tournament_games(&ch, 0, 10).is_empty());
+    assert!(w.engine.tournament_games(&ch, page(0, 10)).is_empty());
 }
 
 #[test]

@@ -2,7 +2,7 @@
 //! its versions (Publisher Manual §3.1–3.3). Validation of what an administrator submits.
 
 use super::CatalogError;
-use crate::ids::{GameId, Label};
+use crate::ids::{GameId, IdError, Label};
 use serde::{Deserialize, Serialize};
 
 /// Longest accepted `uri`, in bytes.
@@ -109,13 +109,14 @@ impl NewGame {
     }
 }
 
-/// A bounded string without control characters (may be empty).
+/// A bounded string without control characters (may be empty): the identifier rule
+/// of `ids`, as a catalog error.
 fn check_text(what: &'static str, s: &str, max: usize) -> Result<(), CatalogError> {
-    if s.len() > max {
-        return Err(CatalogError::invalid(what, "too long"));
-    }
-    if s.chars().any(char::is_control) {
-        return Err(CatalogError::invalid(what, "contains a control character"));
-    }
-    Ok(())
+    crate::ids::check_text(s, what, max).map_err(|e| match e {
+        IdError::TooLong { .. } => CatalogError::invalid(what, "too long"),
+        IdError::ControlCharacter { .. } => {
+            CatalogError::invalid(what, "contains a control character")
+        }
+        IdError::Empty { .. } => CatalogError::invalid(what, "must not be empty"),
+    })
 }

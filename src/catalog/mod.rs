@@ -15,6 +15,7 @@ pub mod game;
 
 use crate::ids::{Currency, GameId, Label};
 use crate::journal::{Journal, JournalError, Lsn};
+use crate::paging::Page;
 use currency::{CurrencySpec, MAX_CURRENCIES};
 use game::{Game, GameStatus, NewGame, MAX_GAMES, MAX_VERSIONS_PER_GAME};
 use parking_lot::RwLock;
@@ -265,25 +266,12 @@ impl<J: Journal<CatalogEffect>> Catalog<J> {
     }
 
     /// A page of a game's versions, newest first: page `page` of `size` entries.
-    pub fn versions(
-        &self,
-        id: &GameId,
-        page: usize,
-        size: usize,
-    ) -> Result<Vec<Label>, CatalogError> {
+    pub fn versions(&self, id: &GameId, page: Page) -> Result<Vec<Label>, CatalogError> {
         let games = self.games.read();
         let game = games
             .get(id)
             .ok_or_else(|| CatalogError::GameNotFound(id.clone()))?;
-        let skip = page.saturating_mul(size);
-        Ok(game
-            .versions
-            .iter()
-            .rev()
-            .skip(skip)
-            .take(size)
-            .cloned()
-            .collect())
+        Ok(page.of(game.versions.iter().rev()).cloned().collect())
     }
 
     /// Applies a logged effect during recovery. Idempotent.

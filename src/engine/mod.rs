@@ -20,7 +20,7 @@ use crate::ledger::effect::LedgerEffect;
 use crate::ledger::error::LedgerError;
 use crate::ledger::records::{GameRecord, RecordQuery};
 use crate::ledger::types::*;
-use crate::ledger::{ExpireScope, Expiry, IncompleteGame, Ledger, LedgerConfig, Logged};
+use crate::ledger::{ExpireScope, Expiry, IncompleteGame, Ledger, LedgerConfig};
 use std::sync::Arc;
 
 mod batch;
@@ -32,6 +32,7 @@ mod platform;
 mod replay;
 mod snapshot;
 mod tournaments;
+mod wallet;
 
 pub use batch::{BatchOp, BatchResult};
 pub use durable::RecoveryReport;
@@ -110,28 +111,6 @@ pub struct Engine {
     recovery: RecoveryReport,
 }
 
-/// Defines a blocking mutation and its `_pending` twin from one ledger call.
-macro_rules! wallet_op {
-    ($(#[$doc:meta])* $name:ident, $pending:ident, $req:ty, |$s:ident, $w:ident, $r:ident| $call:expr) => {
-        $(#[$doc])*
-        pub fn $name(&self, wallet: WalletId, req: &$req) -> Result<Receipt, EngineError> {
-            let ($s, $w, $r) = (self, wallet, req);
-            // A call that closed a round offers its record to the tournaments.
-            let (result, lsn) = self.scored($call);
-            // Borrows the log: no reference count touched on the hot path.
-            self.log.wait_durable(lsn)?;
-            result
-        }
-
-        #[doc = concat!("[`Engine::", stringify!($name), "`] without the durability wait.")]
-        pub fn $pending(&self, wallet: WalletId, req: &$req) -> Pending<Receipt> {
-            let ($s, $w, $r) = (self, wallet, req);
-            let (result, lsn) = self.scored($call);
-            Pending::new(result, lsn, self.log.clone())
-        }
-    };
-}
-
 impl Engine {
     /// An engine that keeps everything in memory, on the system clock.
     pub fn in_memory(config: EngineConfig) -> Engine {
@@ -180,9 +159,19 @@ impl Engine {
         &self.domains.ledger
     }
 
-    fn pending<T>(&self, logged: Logged<T>) -> Pending<T> {
-        let result = logged.result.map_err(EngineError::from);
-        Pending::new(result, logged.lsn, self.log.clone())
+    /// A domain call's result, to be handed out once its log position is durable: the
+    /// one adapter from every domain's [`Logged`](crate::journal::Logged) (or
+    /// `Result<(value, lsn), error>`) to a [`Pending`].
+    fn pending<T, E: Into<EngineError>>(
+        &self,
+        logged: impl Into<crate::journal::Logged<T, E>>,
+    ) -> Pending<T> {
+        let logged = logged.into();
+        Pending::new(
+            logged.result.map_err(Into::into),
+            logged.lsn,
+            self.log.clone(),
+        )
     }
 
     /// The wallet of (channel, player, currency), opened on first use.
@@ -243,29 +232,6 @@ impl Engine {
     pub fn has_open_round(&self, wallet: WalletId) -> Result<bool, EngineError> {
         Ok(self.domains.ledger.has_open_round(wallet)?)
     }
-
-    wallet_op!(
-        /// Credits the wallet (Publisher Manual §4.1).
-        deposit, deposit_pending, DepositRequest, |s, w, r| s.domains.ledger.deposit(w, r));
-    wallet_op!(
-        /// Debits an amount, or everything available (Publisher Manual §4.2).
-        withdraw, withdraw_pending, WithdrawRequest, |s, w, r| s.domains.ledger.withdraw(w, r));
-    wallet_op!(
-        /// Debits a bet: opens the round, or adds to it while open.
-        bet, bet_pending, BetRequest, |s, w, r| s.domains.ledger.bet(w, r, s.clock.now_ms()));
-    wallet_op!(
-        /// Credits a round; closes it unless told to keep it open.
-        win, win_pending, WinRequest, |s, w, r| s.domains.ledger.win(w, r, s.clock.now_ms()));
-    wallet_op!(
-        /// Returns exactly the named bet, once.
-        refund, refund_pending, RefundRequest, |s, w, r| s.domains.ledger.refund(w, r, s.clock.now_ms()));
-    wallet_op!(
-        /// Credits a prize.
-        prize, prize_pending, PrizeRequest, |s, w, r| s.domains.ledger.prize(w, r));
-    wallet_op!(
-        /// Closes a round without a further win.
-        end_round, end_round_pending, EndRoundRequest,
-        |s, w, r| s.domains.ledger.end_round(w, r, s.clock.now_ms()));
 
     /// Expires every unclosed round of one player of `channel` (Publisher Manual §3.7).
     pub fn expire_player_rounds(

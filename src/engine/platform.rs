@@ -10,6 +10,7 @@ use crate::identity::{Identity, PlayerLogin};
 use crate::ids::{ChannelId, ClientId, Currency, GameId, Label, PlayerId, WalletId};
 use crate::journal::Lsn;
 use crate::ledger::types::{Balance, GameRef};
+use crate::paging::Page;
 use std::sync::Arc;
 
 /// A player's login: the session, and the wallet in the operator's default currency.
@@ -21,14 +22,6 @@ pub struct PlayerSession {
 }
 
 impl Engine {
-    /// A domain call's `(value, lsn)` as a [`Pending`]; an error waits for nothing.
-    fn logged<T, E: Into<EngineError>>(&self, result: Result<(T, Lsn), E>) -> Pending<T> {
-        match result {
-            Ok((value, lsn)) => Pending::new(Ok(value), lsn, self.log.clone()),
-            Err(e) => Pending::new(Err(e.into()), Lsn(0), self.log.clone()),
-        }
-    }
-
     /// The catalog, for read-only inspection and snapshots.
     pub fn catalog(&self) -> &Catalog<Arc<EngineLog>> {
         &self.domains.catalog
@@ -45,7 +38,7 @@ impl Engine {
     }
 
     pub fn register_game_pending(&self, new: NewGame) -> Pending<Game> {
-        self.logged(self.domains.catalog.register(new, self.clock.now_ms()))
+        self.pending(self.domains.catalog.register(new, self.clock.now_ms()))
     }
 
     /// Adds a version to a game; it becomes the game's current version.
@@ -54,7 +47,7 @@ impl Engine {
     }
 
     pub fn add_game_version_pending(&self, game: &GameId, version: Label) -> Pending<Game> {
-        self.logged(self.domains.catalog.add_version(game, version))
+        self.pending(self.domains.catalog.add_version(game, version))
     }
 
     pub fn set_game_status(&self, game: &GameId, status: GameStatus) -> Result<Game, EngineError> {
@@ -62,7 +55,7 @@ impl Engine {
     }
 
     pub fn set_game_status_pending(&self, game: &GameId, status: GameStatus) -> Pending<Game> {
-        self.logged(self.domains.catalog.set_status(game, status))
+        self.pending(self.domains.catalog.set_status(game, status))
     }
 
     pub fn game(&self, game: &GameId) -> Option<Game> {
@@ -75,13 +68,8 @@ impl Engine {
     }
 
     /// A page of a game's versions, newest first.
-    pub fn game_versions(
-        &self,
-        game: &GameId,
-        page: usize,
-        size: usize,
-    ) -> Result<Vec<Label>, EngineError> {
-        Ok(self.domains.catalog.versions(game, page, size)?)
+    pub fn game_versions(&self, game: &GameId, page: Page) -> Result<Vec<Label>, EngineError> {
+        Ok(self.domains.catalog.versions(game, page)?)
     }
 
     /// The game as a round records it (id, algorithm, current version, developer),
@@ -105,7 +93,7 @@ impl Engine {
     }
 
     pub fn register_currency_pending(&self, spec: CurrencySpec) -> Pending<CurrencySpec> {
-        self.logged(self.domains.catalog.register_currency(spec))
+        self.pending(self.domains.catalog.register_currency(spec))
     }
 
     /// The exponent of a registered currency.
@@ -133,7 +121,7 @@ impl Engine {
             let e = EngineError::Invalid(format!("currency {unknown} is not registered"));
             return Pending::new(Err(e), Lsn(0), self.log.clone());
         }
-        self.logged(
+        self.pending(
             self.domains
                 .identity
                 .create_operator(new, self.clock.now_ms()),
@@ -199,7 +187,7 @@ impl Engine {
             .login(channel, player, credential, now_ms)
         {
             Ok(done) => done,
-            Err(e) => return self.logged::<PlayerSession, _>(Err(e)),
+            Err(e) => return self.pending::<PlayerSession, _>(Err(e)),
         };
         let opened =
             self.domains
@@ -234,7 +222,7 @@ impl Engine {
         player: &PlayerId,
         credential: &str,
     ) -> Pending<Player> {
-        self.logged(
+        self.pending(
             self.domains
                 .identity
                 .update_credential(channel, player, credential),
@@ -260,7 +248,7 @@ impl Engine {
         credential: &str,
     ) -> Pending<usize> {
         let now_ms = self.clock.now_ms();
-        self.logged(
+        self.pending(
             self.domains
                 .identity
                 .logout(channel, player, credential, now_ms),

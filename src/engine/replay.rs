@@ -258,8 +258,7 @@ impl Router<'_> {
 /// number of lanes no two lanes ever take the same shard lock (any function of the
 /// wallet alone would be correct).
 fn lane_of(wallet: WalletId, lanes: usize) -> usize {
-    let h = wallet.0.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 32;
-    (h as usize) % lanes
+    crate::ledger::shard_hash(wallet) % lanes
 }
 
 /// A worker: decodes and applies its lane's records in order, until the queue closes.

@@ -1,25 +1,19 @@
-//! The engine's tournament calls (Publisher Manual §5), the scoring hook that hands every
-//! closed game round to the tournaments, and the periodic tick that pays prizes.
-//!
-//! The hook: after a ledger call that closed a round (a win, an end of round, the
-//! refund of a round's last bet, an expiry), the engine looks the record up and
-//! offers it to [`Tournaments::score`], which journals its own effect; the caller
-//! waits for the later of the two log positions. A replayed receipt (a repeated
-//! transaction id) is not offered again: its record was offered the first time, and
-//! after a crash [`Engine::rescore_recent_records`] re-offers what the log lacks.
+//! The engine's tournament calls (Publisher Manual §5), the re-scoring of records after
+//! a crash, and the periodic tick that pays prizes. The hook that scores every closed
+//! game round is with the wallet calls (`engine/wallet.rs`).
 
-use super::{Engine, EngineError, EngineLog, Pending};
-use crate::ids::{ChannelId, GameId, RecordId, WalletId};
+use super::{Engine, EngineError, EngineLog};
+use crate::ids::{ChannelId, GameId, WalletId};
 use crate::journal::Lsn;
 use crate::leaderboard::tournament::RECENT_WINDOW_MS;
 use crate::leaderboard::{
-    self, BoundGame, PrizeAttempt, RankRow, RescoreScope, TournamentError, TournamentInfo,
+    BoundGame, PrizeAttempt, RankRow, RescoreScope, TournamentError, TournamentInfo,
     TournamentSpec, TournamentSummary, Tournaments, TourneyId,
 };
 use crate::ledger::error::LedgerError;
-use crate::ledger::records::{GameRecord, PageDirection, RecordQuery, MAX_PAGE_SIZE};
-use crate::ledger::types::{PrizeRequest, Receipt};
-use crate::ledger::{Expiry, Logged};
+use crate::ledger::records::{GameRecord, PageDirection, RecordQuery};
+use crate::ledger::types::PrizeRequest;
+use crate::paging::{Page, PAGE_SIZE_MAX};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -40,14 +34,6 @@ impl Engine {
         &self.domains.tournaments
     }
 
-    fn tournament_pending<T>(&self, logged: leaderboard::Logged<T>) -> Pending<T> {
-        Pending::new(
-            logged.result.map_err(EngineError::from),
-            logged.lsn,
-            self.log.clone(),
-        )
-    }
-
     /// Validates `spec` and creates a tournament in `channel` (Publisher Manual §5.2).
     pub fn create_tournament(
         &self,
@@ -55,23 +41,18 @@ impl Engine {
         spec: &TournamentSpec,
     ) -> Result<TournamentInfo, EngineError> {
         let now = self.clock.now_ms();
-        self.tournament_pending(self.domains.tournaments.create(channel, spec, now))
+        self.pending(self.domains.tournaments.create(channel, spec, now))
             .wait()
     }
 
     /// `channel`'s tournaments, newest first (Publisher Manual §5.3).
-    pub fn list_tournaments(
-        &self,
-        channel: &ChannelId,
-        offset: i64,
-        limit: i64,
-    ) -> Vec<TournamentSummary> {
+    pub fn list_tournaments(&self, channel: &ChannelId, page: Page) -> Vec<TournamentSummary> {
         self.domains
             .tournaments
-            .list(channel, offset, limit, self.clock.now_ms())
+            .list(channel, page, self.clock.now_ms())
     }
 
-    /// Seed 000 §5.4.
+    /// Publisher Manual §5.4.
     pub fn tournament_info(
         &self,
         channel: &ChannelId,
@@ -84,10 +65,10 @@ impl Engine {
     }
 
     /// `channel`'s (tournament, bound game) pairs (Publisher Manual §5.5).
-    pub fn tournament_games(&self, channel: &ChannelId, offset: i64, limit: i64) -> Vec<BoundGame> {
+    pub fn tournament_games(&self, channel: &ChannelId, page: Page) -> Vec<BoundGame> {
         self.domains
             .tournaments
-            .games(channel, offset, limit, self.clock.now_ms())
+            .games(channel, page, self.clock.now_ms())
     }
 
     /// Binds a game (Publisher Manual §5.6); `false` if it already was.
@@ -98,7 +79,7 @@ impl Engine {
         game: &GameId,
     ) -> Result<bool, EngineError> {
         let now = self.clock.now_ms();
-        self.tournament_pending(self.domains.tournaments.bind(channel, id, game, now))
+        self.pending(self.domains.tournaments.bind(channel, id, game, now))
             .wait()
     }
 
@@ -109,7 +90,7 @@ impl Engine {
         id: &TourneyId,
         game: &GameId,
     ) -> Result<bool, EngineError> {
-        self.tournament_pending(self.domains.tournaments.unbind(channel, id, game))
+        self.pending(self.domains.tournaments.unbind(channel, id, game))
             .wait()
     }
 
@@ -118,7 +99,7 @@ impl Engine {
     /// failure is resumed by the next [`Engine::tick_tournaments`].
     pub fn close_tournament(&self, channel: &ChannelId, id: &TourneyId) -> Result<(), EngineError> {
         let now = self.clock.now_ms();
-        self.tournament_pending(self.domains.tournaments.close(channel, id, now))
+        self.pending(self.domains.tournaments.close(channel, id, now))
             .wait()?;
         let due = self.domains.tournaments.payouts_due_of(channel, id, now)?;
         self.pay_rounds(&due, now).map(|_| ())
@@ -131,7 +112,7 @@ impl Engine {
         id: &TourneyId,
     ) -> Result<(), EngineError> {
         let now = self.clock.now_ms();
-        self.tournament_pending(self.domains.tournaments.delete(channel, id, now))
+        self.pending(self.domains.tournaments.delete(channel, id, now))
             .wait()
     }
 
@@ -141,13 +122,9 @@ impl Engine {
         channel: &ChannelId,
         id: &TourneyId,
         round: i64,
-        offset: i64,
-        limit: i64,
+        page: Page,
     ) -> Result<Vec<RankRow>, EngineError> {
-        Ok(self
-            .domains
-            .tournaments
-            .ranks(channel, id, round, offset, limit)?)
+        Ok(self.domains.tournaments.ranks(channel, id, round, page)?)
     }
 
     /// One wallet's row in a round, if it has a score there.
@@ -226,58 +203,6 @@ impl Engine {
         (attempt, lsn)
     }
 
-    /// A wallet call's result, after offering the record it wrote (if any).
-    pub(super) fn scored(&self, logged: Logged<Receipt>) -> (Result<Receipt, EngineError>, Lsn) {
-        let offer = match &logged.result {
-            Ok(r) if !r.replayed => r.record.map(|id| (r.wallet, id)),
-            _ => None,
-        };
-        let (result, lsn) = (logged.result.map_err(EngineError::from), logged.lsn);
-        let Some((wallet, id)) = offer else {
-            return (result, lsn);
-        };
-        match self.offer_record(wallet, id) {
-            Ok(scored) => (result, lsn.max(scored)),
-            Err(e) => (Err(e), lsn),
-        }
-    }
-
-    /// An expiry's results, after offering each expired round's record.
-    pub(super) fn pending_expired(&self, logged: Logged<Vec<Expiry>>) -> Pending<Vec<Expiry>> {
-        let (result, mut lsn) = self.pending(logged).into_parts();
-        if let Ok(expiries) = &result {
-            for e in expiries {
-                if let Ok(id) = e.result {
-                    match self.offer_record(e.wallet, id) {
-                        Ok(l) => lsn = lsn.max(l),
-                        Err(err) => return Pending::new(Err(err), lsn, self.log.clone()),
-                    }
-                }
-            }
-        }
-        Pending::new(result, lsn, self.log.clone())
-    }
-
-    /// Offers record `id` of `wallet` to the tournaments; returns what to wait for.
-    fn offer_record(&self, wallet: WalletId, id: RecordId) -> Result<Lsn, EngineError> {
-        // Without any binding nothing can score: skip the second shard lock and the
-        // key clone that finding the record's channel costs (every win closes a round).
-        if !self.domains.tournaments.has_bindings() {
-            return Ok(Lsn(0));
-        }
-        let Some(key) = self.domains.ledger.wallet_key(wallet) else {
-            return Ok(Lsn(0));
-        };
-        if !self.domains.tournaments.channel_has_bindings(&key.channel) {
-            return Ok(Lsn(0));
-        }
-        let Some(record) = self.domains.ledger.records().get(&key.channel, id) else {
-            return Ok(Lsn(0));
-        };
-        let logged = self.domains.tournaments.score(&record);
-        logged.result.map(|_| logged.lsn).map_err(Into::into)
-    }
-
     /// After recovery: offers again the records that may have closed without being
     /// scored (the crash window, see the `leaderboard` module docs). Returns how many
     /// scored now. Offering a record that already scored changes nothing.
@@ -320,7 +245,7 @@ impl Engine {
                 game: Some(scope.game.as_str().to_string()),
                 cursor,
                 direction: PageDirection::Next,
-                size: MAX_PAGE_SIZE,
+                size: PAGE_SIZE_MAX,
                 ..RecordQuery::default()
             };
             let page = self.domains.ledger.records().query(&scope.channel, &query);

@@ -87,37 +87,9 @@ pub const TOURNAMENTS_PER_CHANNEL_MAX: usize = 4096;
 /// Most games bound to one tournament.
 pub const GAMES_PER_TOURNAMENT_MAX: usize = 256;
 
-/// A tournament call's result and the log position to see durable before
-/// acknowledging it (`Lsn(0)` when nothing needs waiting for).
-#[derive(Debug)]
-#[must_use = "a mutation must not be acknowledged before its lsn is durable"]
-pub struct Logged<T> {
-    pub result: Result<T, TournamentError>,
-    pub lsn: Lsn,
-}
-
-impl<T> Logged<T> {
-    fn rejected(e: impl Into<TournamentError>) -> Logged<T> {
-        Logged {
-            result: Err(e.into()),
-            lsn: Lsn(0),
-        }
-    }
-
-    fn ok(value: T, lsn: Lsn) -> Logged<T> {
-        Logged {
-            result: Ok(value),
-            lsn,
-        }
-    }
-
-    fn map<U>(self, f: impl FnOnce(T) -> U) -> Logged<U> {
-        Logged {
-            result: self.result.map(f),
-            lsn: self.lsn,
-        }
-    }
-}
+/// A tournament call's result and the log position to see durable before handing it
+/// out.
+pub type Logged<T> = crate::journal::Logged<T, TournamentError>;
 
 type Handle = Arc<Mutex<Tournament>>;
 

@@ -2,8 +2,7 @@
 //! ranks (§5.10). Every query is filtered to the caller's channel; a tournament of
 //! another channel is reported as not found.
 //!
-//! Paging: a negative offset reads as 0 (§5.3.4); a limit of 0 or less reads as
-//! [`PAGE_DEFAULT`]; a limit above [`PAGE_MAX`] as [`PAGE_MAX`].
+//! Paging follows the one rule of [`crate::paging`].
 
 use super::config::TournamentConfig;
 use super::ranked::{Ranked, Score};
@@ -13,19 +12,7 @@ use super::tournament::{
 use super::{Handle, TournamentError, Tournaments};
 use crate::ids::{ChannelId, GameId, Label, PlayerId, WalletId};
 use crate::journal::Journal;
-
-pub const PAGE_DEFAULT: usize = 10;
-pub const PAGE_MAX: usize = 1000;
-
-/// (offset, limit) of a page request, as the module docs say.
-pub fn page_bounds(offset: i64, limit: i64) -> (usize, usize) {
-    let offset = usize::try_from(offset.max(0)).unwrap_or(usize::MAX);
-    let limit = match usize::try_from(limit) {
-        Ok(0) | Err(_) => PAGE_DEFAULT,
-        Ok(l) => l.min(PAGE_MAX),
-    };
-    (offset, limit)
-}
+use crate::paging::{Page, PAGE_SIZE_MAX};
 
 /// A tournament as lists show it (Publisher Manual §5.3.3).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -59,7 +46,7 @@ pub struct RoundInfo {
     pub payout: Option<Payout>,
 }
 
-/// Seed 000 §5.4.3.
+/// Publisher Manual §5.4.3.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TournamentInfo {
     pub summary: TournamentSummary,
@@ -152,15 +139,8 @@ fn row(round: &RoundState, r: Ranked) -> Option<RankRow> {
 
 impl<J: Journal<super::TournamentEffect>> Tournaments<J> {
     /// The channel's tournaments, newest first.
-    pub fn list(
-        &self,
-        channel: &ChannelId,
-        offset: i64,
-        limit: i64,
-        now_ms: i64,
-    ) -> Vec<TournamentSummary> {
-        let (offset, limit) = page_bounds(offset, limit);
-        self.newest_first(channel, offset, limit)
+    pub fn list(&self, channel: &ChannelId, page: Page, now_ms: i64) -> Vec<TournamentSummary> {
+        self.newest_first(channel, page.offset(), page.size())
             .iter()
             .map(|h| TournamentSummary::of(&h.lock(), now_ms))
             .collect()
@@ -192,14 +172,8 @@ impl<J: Journal<super::TournamentEffect>> Tournaments<J> {
 
     /// The channel's (tournament, bound game) pairs, newest tournament first, games
     /// in id order.
-    pub fn games(
-        &self,
-        channel: &ChannelId,
-        offset: i64,
-        limit: i64,
-        now_ms: i64,
-    ) -> Vec<BoundGame> {
-        let (offset, limit) = page_bounds(offset, limit);
+    pub fn games(&self, channel: &ChannelId, page: Page, now_ms: i64) -> Vec<BoundGame> {
+        let (offset, limit) = (page.offset(), page.size());
         let mut out = Vec::new();
         let mut skipped = 0;
         for handle in self.newest_first(channel, 0, usize::MAX) {
@@ -245,12 +219,10 @@ impl<J: Journal<super::TournamentEffect>> Tournaments<J> {
         channel: &ChannelId,
         id: &TourneyId,
         round: i64,
-        offset: i64,
-        limit: i64,
+        page: Page,
     ) -> Result<Vec<RankRow>, TournamentError> {
-        let (offset, limit) = page_bounds(offset, limit);
         self.with_round(channel, id, round, |r| {
-            let page = r.board.page(offset, limit);
+            let page = r.board.page(page.offset(), page.size());
             page.into_iter().filter_map(|x| row(r, x)).collect()
         })
     }
@@ -279,7 +251,7 @@ impl<J: Journal<super::TournamentEffect>> Tournaments<J> {
         wallet: WalletId,
         (before, after): (usize, usize),
     ) -> Result<Vec<RankRow>, TournamentError> {
-        let (before, after) = (before.min(PAGE_MAX), after.min(PAGE_MAX));
+        let (before, after) = (before.min(PAGE_SIZE_MAX), after.min(PAGE_SIZE_MAX));
         self.with_round(channel, id, round, |r| {
             let page = r.board.around(wallet.0, before, after);
             page.into_iter().filter_map(|x| row(r, x)).collect()

@@ -22,57 +22,15 @@ use crate::ledger::records::GameRecord;
 use crate::ledger::round::RoundEnd;
 use crate::money::Amount;
 use serde::{Deserialize, Serialize};
-use smol_str::SmolStr;
 use std::collections::{BTreeMap, BTreeSet};
-use std::fmt;
 
 /// How long (ms of record time) a round remembers which records it scored: the
 /// window in which a record can be offered again after a crash (see `super` docs).
 pub const RECENT_WINDOW_MS: i64 = 5 * 60 * 1000;
 
-macro_rules! public_id {
-    ($(#[$doc:meta])* $name:ident) => {
-        $(#[$doc])*
-        #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-        #[serde(transparent)]
-        pub struct $name(SmolStr);
+pub use crate::ids::{LeaderboardId, TourneyId};
 
-        impl $name {
-            /// Longest accepted id, in bytes.
-            pub const MAX_LEN: usize = 64;
-
-            /// A fresh random id (a v4 UUID, as the Publisher Manual shows).
-            pub fn random() -> $name {
-                $name(SmolStr::new(uuid::Uuid::new_v4().to_string()))
-            }
-
-            /// An id as a caller sends it; `None` if it cannot be one.
-            pub fn parse(s: &str) -> Option<$name> {
-                let ok = !s.is_empty() && s.len() <= Self::MAX_LEN && !s.chars().any(char::is_control);
-                ok.then(|| $name(SmolStr::new(s)))
-            }
-
-            pub fn as_str(&self) -> &str {
-                &self.0
-            }
-        }
-
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(&self.0)
-            }
-        }
-    };
-}
-
-public_id!(
-    /// A tournament's public id (`tourneyId`).
-    TourneyId);
-public_id!(
-    /// A round leaderboard's public id (`leaderboardId`).
-    LeaderboardId);
-
-/// Seed 000 §5.3 `status`.
+/// Publisher Manual §5.3 `status`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum TournamentStatus {
     NotStarted,
@@ -287,7 +245,7 @@ impl Tournament {
         (at_ms < self.round_end_ms(i)).then_some(i)
     }
 
-    /// Seed 000 §5.3 `currentRound`: the running round, 1-based; −1 when none is.
+    /// Publisher Manual §5.3 `currentRound`: the running round, 1-based; −1 when none is.
     pub fn current_round(&self, now_ms: i64) -> i32 {
         match self.round_at(now_ms) {
             Some(i) if self.status(now_ms) == TournamentStatus::Running => i as i32 + 1,

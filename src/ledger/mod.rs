@@ -30,7 +30,7 @@ use crate::cache_line::CacheLine;
 use crate::ids::{
     ChannelId, Currency, GameId, PlayerId, RecordId, RoundId, TxId, WalletId, WalletKey,
 };
-use crate::journal::{Journal, Lsn};
+use crate::journal::Journal;
 use crate::money::Amount;
 use effect::{apply_change, LedgerEffect, RoundChange, WalletChange};
 use error::LedgerError;
@@ -66,23 +66,8 @@ impl Default for LedgerConfig {
     }
 }
 
-/// A ledger call's result and the log position that must be durable before the
-/// result is acknowledged (`Lsn(0)` when nothing needs waiting for).
-#[derive(Debug)]
-#[must_use = "a mutation must not be acknowledged before its lsn is durable"]
-pub struct Logged<T> {
-    pub result: Result<T, LedgerError>,
-    pub lsn: Lsn,
-}
-
-impl<T> Logged<T> {
-    fn rejected(e: LedgerError) -> Logged<T> {
-        Logged {
-            result: Err(e),
-            lsn: Lsn(0),
-        }
-    }
-}
+/// A ledger call's result and the log position to see durable before handing it out.
+pub type Logged<T> = crate::journal::Logged<T, LedgerError>;
 
 #[derive(Default)]
 struct Shard {
@@ -124,6 +109,13 @@ pub struct IncompleteGame {
     pub status: RoundStatus,
     pub error: String,
     pub opened_at_ms: i64,
+}
+
+/// The hash that places a wallet: its shard here, its replay lane in recovery (so that
+/// lanes on a power-of-two count never share a shard lock). Fibonacci hashing spreads
+/// the sequential wallet numbers evenly.
+pub(crate) fn shard_hash(wallet: WalletId) -> usize {
+    (wallet.0.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 32) as usize
 }
 
 /// One stripe of the wallet directory: (channel, player, currency) → wallet id.
@@ -170,9 +162,8 @@ impl<J: Journal<LedgerEffect>> Ledger<J> {
     }
 
     fn shard(&self, id: WalletId) -> &Mutex<Shard> {
-        // Fibonacci hashing spreads sequential ids; the mask keeps the index in range.
-        let h = id.0.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 32;
-        &self.shards[(h as usize) & (self.shards.len() - 1)]
+        // The shard count is a power of two: the mask keeps the index in range.
+        &self.shards[shard_hash(id) & (self.shards.len() - 1)]
     }
 
     fn directory(&self, key: &WalletKey) -> &Mutex<Directory> {
@@ -199,7 +190,7 @@ impl<J: Journal<LedgerEffect>> Ledger<J> {
         let mut shard = self.shard(id).lock();
         let lsn = match self.journal.append(&effect) {
             Ok(lsn) => lsn,
-            Err(e) => return Logged::rejected(e.into()),
+            Err(e) => return Logged::rejected(e),
         };
         // Opening cannot fail to apply: it creates what it needs.
         let _ = self.apply_locked(&mut shard, &mut effect, Mode::Live, None);
@@ -318,7 +309,7 @@ impl<J: Journal<LedgerEffect>> Ledger<J> {
             } => {
                 let lsn = match self.journal.append(effect) {
                     Ok(lsn) => lsn,
-                    Err(e) => return Logged::rejected(e.into()),
+                    Err(e) => return Logged::rejected(e),
                 };
                 match effect {
                     LedgerEffect::Wallet(change) => {

@@ -73,28 +73,13 @@ pub fn wallet_id(value: &str) -> Result<WalletId, ApiError> {
 
 /// An amount that must be positive.
 pub fn positive_amount(field: &str, value: i64) -> Result<Amount, ApiError> {
-    if value <= 0 {
+    let amount = Amount::new(value);
+    if !amount.is_positive() {
         return Err(ApiError::invalid(format!(
             "{field} must be a positive integer"
         )));
     }
-    Ok(Amount::new(value))
-}
-
-/// An optional count: absent or 0 means `default`; otherwise within `1..=max`.
-pub fn page_size(
-    field: &str,
-    value: Option<i64>,
-    default: usize,
-    max: usize,
-) -> Result<usize, ApiError> {
-    match value {
-        None | Some(0) => Ok(default),
-        Some(n) => usize::try_from(n)
-            .ok()
-            .filter(|n| *n <= max)
-            .ok_or_else(|| ApiError::invalid(format!("{field} must be between 0 and {max}"))),
-    }
+    Ok(amount)
 }
 
 /// An optional non-negative number: absent means 0.

@@ -64,3 +64,8 @@ pub fn kind(e: &EngineError) -> String {
         .unwrap_or("")
         .to_string()
 }
+
+/// A page of `size` entries after `offset` (the engine's list queries take one).
+pub fn page(offset: i64, size: i64) -> pitboss::paging::Page {
+    pitboss::paging::Page::new(offset, size).expect("a valid page")
+}

@@ -13,6 +13,7 @@ use super::types::{GameRef, PlayMeta};
 use crate::cache_line::CacheLine;
 use crate::ids::{ChannelId, Currency, PlayerId, RecordId, RoundId, TxId, WalletId};
 use crate::money::Amount;
+use crate::paging::PAGE_SIZE_MAX;
 use channel::{ChannelRecords, StoredRecord};
 use parking_lot::RwLock;
 use serde::{Deserialize, Serialize};
@@ -64,8 +65,6 @@ pub enum PageDirection {
 /// pointers, not 336-byte records.
 #[allow(clippy::vec_box)]
 pub(crate) type DeferredRecords = Vec<Box<GameRecord>>;
-
-pub const MAX_PAGE_SIZE: usize = 1000;
 
 /// The filters of Publisher Manual §3.4. Empty fields do not filter.
 #[derive(Clone, Debug, Default)]
@@ -198,7 +197,7 @@ impl RecordStore {
 
     /// The page of `channel`'s records that `q` asks for, newest first.
     pub fn query(&self, channel: &ChannelId, q: &RecordQuery) -> Vec<GameRecord> {
-        let size = q.size.clamp(1, MAX_PAGE_SIZE);
+        let size = q.size.clamp(1, PAGE_SIZE_MAX);
         let mut found: Vec<GameRecord> = Vec::new();
         for stripe in self.stripes.iter() {
             let stripe = stripe.read();

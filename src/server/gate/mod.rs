@@ -244,11 +244,12 @@ struct BetData<'a> {
 
 /// An amount in minor units: a JSON integer within 64 bits. Anything else a number
 /// can be (a fraction, an exponent, too many digits) is an amount error.
-fn amount(params: &GateParams<'_>) -> Result<i64, GateError> {
-    params.int("amount").map_err(|e| match e.code {
+fn amount(params: &GateParams<'_>) -> Result<Amount, GateError> {
+    let amount = params.int("amount").map_err(|e| match e.code {
         GateCode::BadData => GateError::new(GateCode::BadAmount, e.message),
         _ => e,
-    })
+    })?;
+    Ok(Amount::new(amount))
 }
 
 /// An optional non-negative integer parameter.
@@ -280,14 +281,14 @@ async fn bet(
     let round = id_param(params, "round_id", GateCode::RoundId, RoundId::new)?;
     let game_id = id_param(params, "game_id", GateCode::GameNotFound, GameId::new)?;
     let amount = amount(params)?;
-    if amount < 1 {
+    if !amount.is_positive() {
         return Err(GateError::new(
             GateCode::BadAmount,
             "amount must be at least 1",
         ));
     }
     let meta = PlayMeta {
-        base_bet: non_negative(params, "base_bet")?.unwrap_or(amount),
+        base_bet: non_negative(params, "base_bet")?.unwrap_or(amount.minor_units()),
         line: small(params, "line")?,
         multiple: small(params, "multiple")?,
     };
@@ -304,7 +305,7 @@ async fn bet(
         // No wallet in this currency yet: its balance is 0, and a refused bet opens none.
         let e = LedgerError::InsufficientBalance {
             available: 0,
-            needed: amount,
+            needed: amount.minor_units(),
         };
         return Err(engine_error(Operation::Bet, e.into()));
     };
@@ -312,7 +313,7 @@ async fn bet(
         tx,
         round,
         game,
-        amount: Amount::new(amount),
+        amount,
         meta,
     };
     let receipt = engine
@@ -365,7 +366,7 @@ async fn win(
     let round = id_param(params, "round_id", GateCode::RoundId, RoundId::new)?;
     let game = id_param(params, "game_id", GateCode::GameNotFound, GameId::new)?;
     let amount = amount(params)?;
-    if amount < 0 {
+    if amount.is_negative() {
         return Err(GateError::new(
             GateCode::BadAmount,
             "amount must not be negative",
@@ -381,7 +382,7 @@ async fn win(
         tx,
         round,
         game,
-        amount: Amount::new(amount),
+        amount,
         breakdown,
         keep_open,
     };

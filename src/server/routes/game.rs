@@ -5,8 +5,9 @@ use super::iso8601;
 use crate::catalog::game::{Game, GameStatus};
 use crate::identity::types::Operator;
 use crate::ids::{GameId, PlayerId};
-use crate::ledger::records::{GameRecord, PageDirection, RecordQuery, MAX_PAGE_SIZE};
+use crate::ledger::records::{GameRecord, PageDirection, RecordQuery};
 use crate::ledger::{ExpireScope, Expiry, IncompleteGame};
+use crate::paging::{self, Page};
 use crate::server::envelope::{data, ApiError, ApiResult, ErrorCode};
 use crate::server::request::{self, json, json_or_default, parse_filter, parse_id};
 use crate::server::App;
@@ -78,17 +79,13 @@ struct VersionsBody {
     size: Option<i64>,
 }
 
-/// Largest page of versions.
-const MAX_VERSIONS_PAGE: usize = 1000;
-
 /// §3.2: a page of versions, newest first (page from 0, size 10 by default).
 pub(super) fn versions(app: &App, body: &[u8]) -> ApiResult {
     let body: VersionsBody = json(body)?;
     let game = parse_id("gameId", &body.game_id, GameId::new)?;
-    let page = usize::try_from(request::non_negative("page", body.page)?)
-        .map_err(|_| ApiError::invalid("page is out of range"))?;
-    let size = request::page_size("size", body.size, 10, MAX_VERSIONS_PAGE)?;
-    let versions = app.engine.game_versions(&game, page, size)?;
+    let page = Page::numbered(body.page.unwrap_or(0), body.size.unwrap_or(0))
+        .map_err(|e| ApiError::invalid(e.to_string()))?;
+    let versions = app.engine.game_versions(&game, page)?;
     data(&versions.iter().map(|v| v.as_str()).collect::<Vec<_>>())
 }
 
@@ -216,7 +213,8 @@ fn record_query(body: RecordsBody) -> Result<RecordQuery, ApiError> {
         end_time: time_bound("endTime", body.end_time)?,
         cursor: request::non_negative("cursor", body.cursor)?,
         direction,
-        size: request::page_size("size", body.size, 10, MAX_PAGE_SIZE)?,
+        size: paging::page_size(body.size.unwrap_or(0))
+            .map_err(|e| ApiError::invalid(e.to_string()))?,
     })
 }
 
