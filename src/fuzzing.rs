@@ -66,7 +66,7 @@ pub fn ledger_ops(data: &[u8]) {
             break;
         }
     }
-    engine.ledger().check_invariants();
+    engine.check_invariants();
 }
 
 /// One operation; `None` when the input ran out. Errors from the engine are fine:

@@ -58,7 +58,7 @@ fn acknowledged_state_survives_reopen_without_shutdown() {
     assert_eq!(engine.recovery_report().snapshot_lsn, None);
     assert!(engine.recovery_report().replayed > 100);
     assert_eq!(summary(&engine, w), before);
-    engine.ledger().check_invariants();
+    engine.check_invariants();
     // A replayed transaction id returns its original outcome after recovery.
     let again = engine.deposit(w, &deposit("d7", 100)).expect("replay");
     assert!(again.replayed);
@@ -105,7 +105,7 @@ fn many_interleaved_wallets_replay_to_the_same_state() {
         assert!(engine.recovery_report().snapshot_lsn.is_some());
         assert!(engine.recovery_report().replayed > 40 * 10 * 2);
         assert_eq!(everything(&engine, &ws), before);
-        engine.ledger().check_invariants();
+        engine.check_invariants();
         // Every wallet's transaction table came back: a repeated id is a replay.
         for &w in &ws {
             assert!(
@@ -149,7 +149,7 @@ fn clean_shutdown_snapshots_and_the_tail_replays_on_top() {
         "the tail after the snapshot is replayed"
     );
     assert_eq!(summary(&engine, w), before);
-    engine.ledger().check_invariants();
+    engine.check_invariants();
 }
 
 use pitboss::storage::{FaultyFs, StdFs};

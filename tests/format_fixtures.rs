@@ -257,5 +257,5 @@ fn format_v1_fixtures_open_and_hold_their_history() {
     }
     assert_eq!(leaderboard(&engine), leaderboard(&reference));
     assert_eq!(leaderboard(&engine).len(), 3);
-    engine.ledger().check_invariants();
+    engine.check_invariants();
 }

@@ -122,5 +122,5 @@ fn racing_threads_apply_each_operation_once() {
             per_wallet
         );
     }
-    engine.ledger().check_invariants();
+    engine.check_invariants();
 }

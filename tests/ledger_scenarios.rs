@@ -340,12 +340,7 @@ fn win_breakdown_must_add_up() {
         .expect("win")
         .record
         .expect("record");
-    let rec = f
-        .engine
-        .ledger()
-        .records()
-        .get(&channel("chnsz"), id)
-        .expect("record");
+    let rec = f.engine.game_record(&channel("chnsz"), id).expect("record");
     assert_eq!(
         (rec.base_win, rec.free_win, rec.bonus_win, rec.jackpot_win),
         (
@@ -395,9 +390,7 @@ fn incomplete_games_and_expiry() {
     assert_eq!(expired[0].game.as_str(), "slot_mayan");
     let rec = f
         .engine
-        .ledger()
-        .records()
-        .get(
+        .game_record(
             &channel("chnsz"),
             *expired[0].result.as_ref().expect("expired"),
         )

@@ -109,5 +109,5 @@ fn tournament_state_and_prizes_survive_reopen_exactly_once() {
         (engine.balance(a).expect("a"), engine.balance(b).expect("b")),
         paid
     );
-    engine.ledger().check_invariants();
+    engine.check_invariants();
 }

@@ -1043,12 +1043,8 @@ fn skips_say_why() {
         .win(wallet, &win("wx", "rx", "slot", 0, false))
         .expect("win");
     let record_id = receipt.record.expect("closed");
-    let record = e
-        .ledger()
-        .records()
-        .get(&channel("chn"), record_id)
-        .expect("record");
-    let outcome = e.tournaments().score(&record).result.expect("scored");
+    let record = e.game_record(&channel("chn"), record_id).expect("record");
+    let outcome = e.score_record(&record).expect("scored");
     // Offered a second time: already refused the first time, refused again.
     assert_eq!(outcome[0].result, Err(Skip::Limited(Refusal::TimeLimit)));
     assert_eq!(&outcome[0].tourney, &t.summary.id);
@@ -1064,14 +1060,12 @@ fn skips_say_why() {
     e.bet(a, &bet("b1", "r1", "slot", 100)).expect("bet");
     let first = e.win(a, &win("w1", "r1", "slot", 0, false)).expect("win");
     let first = e
-        .ledger()
-        .records()
-        .get(&channel("chn"), first.record.expect("closed"))
+        .game_record(&channel("chn"), first.record.expect("closed"))
         .expect("record");
-    let again = e.tournaments().score(&first).result.expect("offered");
+    let again = e.score_record(&first).expect("offered");
     assert_eq!(again[0].result, Err(Skip::Duplicate));
     w.at(HOUR + 600);
     w.play("bob", 100, 0);
-    let again = e.tournaments().score(&first).result.expect("offered");
+    let again = e.score_record(&first).expect("offered");
     assert_eq!(again[0].result, Err(Skip::Stale));
 }

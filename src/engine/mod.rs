@@ -12,7 +12,7 @@
 use crate::catalog::CatalogError;
 use crate::clock::{Clock, SystemClock};
 use crate::identity::{IdentityConfig, IdentityError};
-use crate::ids::{ChannelId, Currency, PlayerId, TxId, WalletId, WalletKey};
+use crate::ids::{ChannelId, Currency, PlayerId, RecordId, TxId, WalletId, WalletKey};
 use crate::journal::Journal;
 use crate::journal::JournalError;
 use crate::leaderboard::TournamentError;
@@ -20,7 +20,7 @@ use crate::ledger::effect::LedgerEffect;
 use crate::ledger::error::LedgerError;
 use crate::ledger::records::{GameRecord, RecordQuery};
 use crate::ledger::types::*;
-use crate::ledger::{ExpireScope, Expiry, IncompleteGame, Ledger, LedgerConfig};
+use crate::ledger::{ExpireScope, Expiry, IncompleteGame, LedgerConfig};
 use std::sync::Arc;
 
 mod batch;
@@ -154,9 +154,16 @@ impl Engine {
         &self.config
     }
 
-    /// The ledger, for read-only inspection (tests, snapshots).
-    pub fn ledger(&self) -> &Ledger<Arc<EngineLog>> {
-        &self.domains.ledger
+    /// Asserts every domain's invariants (conservation in every wallet, the ledger's
+    /// tables in step): O(state), for tests, fuzzers and debug checks. Panics on a
+    /// broken invariant, which is a bug.
+    pub fn check_invariants(&self) {
+        self.domains.check_invariants();
+    }
+
+    /// One of `channel`'s game records.
+    pub fn game_record(&self, channel: &ChannelId, id: RecordId) -> Option<GameRecord> {
+        self.domains.ledger.records().get(channel, id)
     }
 
     /// A domain call's result, to be handed out once its log position is durable: the

@@ -1,12 +1,11 @@
 //! The engine's platform calls: the game catalog and identities (operators, players,
 //! sessions), blocking and `_pending` like the wallet calls.
 
-use super::{wallet_key, Engine, EngineError, EngineLog, Pending};
+use super::{wallet_key, Engine, EngineError, Pending};
 use crate::catalog::currency::CurrencySpec;
 use crate::catalog::game::{Game, GameStatus, NewGame};
-use crate::catalog::Catalog;
-use crate::identity::types::{NewOperator, Operator, Player, Uid};
-use crate::identity::{Identity, PlayerLogin};
+use crate::identity::types::{NewOperator, Operator, Player, Session, Uid};
+use crate::identity::PlayerLogin;
 use crate::ids::{ChannelId, ClientId, Currency, GameId, Label, PlayerId, WalletId};
 use crate::journal::Lsn;
 use crate::ledger::types::{Balance, GameRef};
@@ -22,14 +21,10 @@ pub struct PlayerSession {
 }
 
 impl Engine {
-    /// The catalog, for read-only inspection and snapshots.
-    pub fn catalog(&self) -> &Catalog<Arc<EngineLog>> {
-        &self.domains.catalog
-    }
-
-    /// Identities, for read-only inspection and snapshots.
-    pub fn identity(&self) -> &Identity<Arc<EngineLog>> {
-        &self.domains.identity
+    /// The player whose unexpired session `token` is, with that session.
+    pub fn session_player(&self, token: &str) -> Option<(Player, Session)> {
+        let now_ms = self.clock.now_ms();
+        self.domains.identity.session_player(token, now_ms)
     }
 
     /// Registers a game (an administrator's call).

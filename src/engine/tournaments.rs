@@ -2,20 +2,19 @@
 //! a crash, and the periodic tick that pays prizes. The hook that scores every closed
 //! game round is with the wallet calls (`engine/wallet.rs`).
 
-use super::{Engine, EngineError, EngineLog};
+use super::{Engine, EngineError};
 use crate::ids::{ChannelId, GameId, WalletId};
 use crate::journal::Lsn;
 use crate::leaderboard::tournament::RECENT_WINDOW_MS;
 use crate::leaderboard::{
-    BoundGame, PrizeAttempt, RankRow, RescoreScope, TournamentError, TournamentInfo,
-    TournamentSpec, TournamentSummary, Tournaments, TourneyId,
+    BoundGame, PrizeAttempt, RankRow, RescoreScope, ScoreOutcome, TournamentError, TournamentInfo,
+    TournamentSpec, TournamentSummary, TourneyId,
 };
 use crate::ledger::error::LedgerError;
 use crate::ledger::records::{GameRecord, PageDirection, RecordQuery};
 use crate::ledger::types::PrizeRequest;
 use crate::paging::{Page, PAGE_SIZE_MAX};
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
 /// What one tick did.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -29,9 +28,11 @@ pub struct TickReport {
 }
 
 impl Engine {
-    /// The tournament domain, for snapshots and recovery (`export`, `import`, `replay`).
-    pub fn tournaments(&self) -> &Tournaments<Arc<EngineLog>> {
-        &self.domains.tournaments
+    /// Offers a game record to the tournaments its game is bound to, as the engine
+    /// does when a round closes, and waits until what it changed is durable. A record
+    /// offered before is refused as a duplicate (or stale): nothing scores twice.
+    pub fn score_record(&self, record: &GameRecord) -> Result<Vec<ScoreOutcome>, EngineError> {
+        self.pending(self.domains.tournaments.score(record)).wait()
     }
 
     /// Validates `spec` and creates a tournament in `channel` (Publisher Manual §5.2).

@@ -146,7 +146,7 @@ pub fn gate_requests(data: &[u8]) {
             || (answer.get("code").is_some() && answer.get("msg").is_some());
         assert!(shaped, "not the gate's shape: {answer}");
     }
-    world.engine.ledger().check_invariants();
+    world.engine.check_invariants();
 }
 
 /// Bank requests from fuzz bytes; also exact decimal amounts, both ways.
@@ -193,5 +193,5 @@ pub fn bank_requests(data: &[u8]) {
         );
         assert!(answer.get("traceId").is_some(), "no traceId: {answer}");
     }
-    world.engine.ledger().check_invariants();
+    world.engine.check_invariants();
 }
