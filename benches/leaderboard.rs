@@ -14,7 +14,7 @@
 type FastMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
 use criterion::measurement::{Measurement, ValueFormatter, WallTime};
 use criterion::{Criterion, Throughput};
-use pitboss::leaderboard::ranked::{Entry, PlayerKey, RankedSet, Score};
+use pitboss::tournaments::ranked::{Entry, PlayerKey, RankedSet, Score};
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cmp::Reverse;
 use std::collections::BTreeMap;

@@ -8,7 +8,7 @@
 //! - [`engine`]: the facade. One [`Engine`] owns everything; every mutation goes
 //!   through it and returns once durable.
 //! - [`ledger`]: wallets, rounds, idempotency, game records. Knows nothing of I/O.
-//! - [`leaderboard`]: tournaments, their leaderboards, scoring and prizes.
+//! - [`tournaments`]: tournaments, their leaderboards, scoring and prizes.
 //! - [`catalog`]: games, their versions and status.
 //! - [`identity`]: operators and their keys, players, credentials, sessions.
 //! - [`journal`]: the seam through which the domain hands its effects to storage.
@@ -32,13 +32,13 @@ pub mod fuzzing;
 pub mod identity;
 pub mod ids;
 pub mod journal;
-pub mod leaderboard;
 pub mod ledger;
 pub mod money;
 pub mod paging;
 #[cfg(feature = "server")]
 pub mod server;
 pub mod storage;
+pub mod tournaments;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use engine::{BatchOp, Engine, EngineConfig, EngineError, Pending};

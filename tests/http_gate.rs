@@ -133,7 +133,7 @@ async fn gate_rounds_are_incomplete_games_and_score_in_tournaments() {
     let q = funded_player(&mut c, "gate-score-2", 10_000).await;
     let chan = channel("demo");
     let start = START_MS / 1000 + 60;
-    let spec: pitboss::leaderboard::TournamentSpec = serde_json::from_value(json!({
+    let spec: pitboss::tournaments::TournamentSpec = serde_json::from_value(json!({
         "version": "1.0", "name": "gate cup", "start": start, "end": start + 86_400,
         "rounds": [{"name": "r1", "start": start, "end": start + 86_400,
             "initial": {"type": "fixed", "value": 0},
@@ -176,7 +176,7 @@ async fn gate_rounds_are_incomplete_games_and_score_in_tournaments() {
         .iter()
         .map(|r| (r.player.to_string(), r.score))
         .collect();
-    let scale = pitboss::leaderboard::scoring::SCORE_SCALE;
+    let scale = pitboss::tournaments::scoring::SCORE_SCALE;
     assert_eq!(
         scores,
         vec![

@@ -99,7 +99,7 @@ fn bet_and_win_move_money_and_write_a_record() {
         (100, 250, 250)
     );
     assert_eq!(r.transaction_id.as_str(), "b1");
-    assert_eq!(r.play_time, 1_741_330_280);
+    assert_eq!(r.play_time_secs, 1_741_330_280);
 }
 
 #[test]

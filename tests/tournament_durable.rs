@@ -4,8 +4,8 @@
 mod common;
 
 use common::*;
-use pitboss::leaderboard::TournamentSpec;
 use pitboss::storage::StdFs;
+use pitboss::tournaments::TournamentSpec;
 use pitboss::*;
 use serde_json::json;
 use std::path::Path;
@@ -85,7 +85,7 @@ fn tournament_state_and_prizes_survive_reopen_exactly_once() {
     let again = engine
         .tournament_ranks(&ch, &id, 1, page(0, 10))
         .expect("ranks after reopen");
-    let key = |rows: &Vec<pitboss::leaderboard::RankRow>| {
+    let key = |rows: &Vec<pitboss::tournaments::RankRow>| {
         rows.iter()
             .map(|r| (r.player.clone(), r.score, r.rank))
             .collect::<Vec<_>>()

@@ -2,9 +2,11 @@
 //! rate and tiered rules, the win multiple, strategies, and limitation counters
 //! across day and week boundaries.
 
-use pitboss::leaderboard::decimal::{Decimal, SpecNumber};
-use pitboss::leaderboard::limits::{Calendar, Limitations, MatchCaps, Period, TimeLimit, Usage};
-use pitboss::leaderboard::scoring::{
+use pitboss::tournaments::decimal::{Decimal, SpecNumber};
+use pitboss::tournaments::limitations::{
+    Calendar, Limitations, MatchCaps, Period, TimeLimit, Usage,
+};
+use pitboss::tournaments::scoring::{
     amount_input, multiple_input, rate_score, Rule, Strategy as ScoreStrategy, ValueTier,
     INPUT_DIGITS, INPUT_SCALE, SCORE_SCALE,
 };

@@ -11,11 +11,11 @@ use parking_lot::Mutex;
 use pitboss::engine::Effect;
 use pitboss::ids::WalletKey;
 use pitboss::journal::{Journal, JournalError, Lsn};
-use pitboss::leaderboard::{
-    PrizeAttempt, TournamentEffect, TournamentSpec, Tournaments, TourneyId,
-};
 use pitboss::ledger::effect::LedgerEffect;
 use pitboss::ledger::{Ledger, LedgerConfig};
+use pitboss::tournaments::{
+    PrizeAttempt, TournamentEffect, TournamentSpec, Tournaments, TourneyId,
+};
 use pitboss::*;
 use serde_json::json;
 use std::sync::Arc;

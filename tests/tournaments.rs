@@ -5,10 +5,10 @@
 mod common;
 
 use common::*;
-use pitboss::leaderboard::limits::{CapKind, Refusal};
-use pitboss::leaderboard::scoring::SCORE_SCALE;
-use pitboss::leaderboard::validate::TierOf;
-use pitboss::leaderboard::{
+use pitboss::tournaments::limitations::{CapKind, Refusal};
+use pitboss::tournaments::scoring::SCORE_SCALE;
+use pitboss::tournaments::validate::TierOf;
+use pitboss::tournaments::{
     ConfigError, Skip, TournamentError, TournamentInfo, TournamentSpec, TournamentStatus, TourneyId,
 };
 use pitboss::*;
@@ -744,7 +744,7 @@ fn rules(rules: Value) -> Value {
 }
 
 fn validation_of_rules(with_round: &dyn Fn(Value) -> ConfigError) {
-    use pitboss::leaderboard::scoring::RuleInput::{Bet, Win};
+    use pitboss::tournaments::scoring::RuleInput::{Bet, Win};
     assert_eq!(
         with_round(json!({"strategy": {"type": 3, "rules": {}}})),
         ConfigError::UnknownStrategy { round: 1, code: 3 }
@@ -1018,11 +1018,11 @@ fn the_seed_example_is_valid() {
     let config = spec(v).validate().expect("the Publisher Manual's example");
     assert_eq!(
         config.rounds[0].initial,
-        pitboss::leaderboard::config::Initial::Fixed(points(1000))
+        pitboss::tournaments::config::Initial::Fixed(points(1000))
     );
     assert_eq!(
         config.rounds[0].rules.bet,
-        Some(pitboss::leaderboard::scoring::Rule::Rate { micros: 200_000 })
+        Some(pitboss::tournaments::scoring::Rule::Rate { micros: 200_000 })
     );
 }
 

@@ -6,8 +6,8 @@ use super::{EngineConfig, EngineError};
 use crate::catalog::Catalog;
 use crate::identity::Identity;
 use crate::journal::Lsn;
-use crate::leaderboard::Tournaments;
 use crate::ledger::{Ledger, ReplayError};
+use crate::tournaments::Tournaments;
 use std::sync::Arc;
 
 pub(crate) type EngineLedger = Ledger<Arc<EngineLog>>;

@@ -15,28 +15,29 @@ use crate::identity::{IdentityConfig, IdentityError};
 use crate::ids::{ChannelId, Currency, PlayerId, RecordId, TxId, WalletId, WalletKey};
 use crate::journal::Journal;
 use crate::journal::JournalError;
-use crate::leaderboard::TournamentError;
 use crate::ledger::effect::LedgerEffect;
 use crate::ledger::error::LedgerError;
 use crate::ledger::records::{GameRecord, RecordQuery};
 use crate::ledger::types::*;
 use crate::ledger::{ExpireScope, Expiry, IncompleteGame, LedgerConfig};
+use crate::tournaments::TournamentError;
 use std::sync::Arc;
 
 mod batch;
 mod domains;
-mod durable;
 mod log;
+mod open;
 mod pending;
 mod platform;
 mod replay;
-mod snapshot;
+mod snapshot_body;
+mod snapshotter;
 mod tournaments;
 mod wallet;
 
 pub use batch::{BatchOp, BatchResult};
-pub use durable::RecoveryReport;
 pub use log::{Effect, EffectRef, EngineLog};
+pub use open::RecoveryReport;
 pub use pending::Pending;
 pub use platform::PlayerSession;
 pub use tournaments::TickReport;
@@ -107,7 +108,7 @@ pub struct Engine {
     clock: Arc<dyn Clock>,
     config: EngineConfig,
     /// `None` for the in-memory engine.
-    snapshotter: Option<durable::Snapshotter>,
+    snapshotter: Option<snapshotter::Snapshotter>,
     recovery: RecoveryReport,
 }
 
@@ -128,7 +129,7 @@ impl Engine {
         log: Arc<EngineLog>,
         clock: Arc<dyn Clock>,
         config: EngineConfig,
-        snapshotter: Option<durable::Snapshotter>,
+        snapshotter: Option<snapshotter::Snapshotter>,
         recovery: RecoveryReport,
     ) -> Engine {
         Engine {

@@ -5,15 +5,15 @@
 use super::{Engine, EngineError};
 use crate::ids::{ChannelId, GameId, WalletId};
 use crate::journal::Lsn;
-use crate::leaderboard::tournament::RECENT_WINDOW_MS;
-use crate::leaderboard::{
-    BoundGame, PrizeAttempt, RankRow, RescoreScope, ScoreOutcome, TournamentError, TournamentInfo,
-    TournamentSpec, TournamentSummary, TourneyId,
-};
 use crate::ledger::error::LedgerError;
 use crate::ledger::records::{GameRecord, PageDirection, RecordQuery};
 use crate::ledger::types::PrizeRequest;
 use crate::paging::{Page, PAGE_SIZE_MAX};
+use crate::tournaments::tournament::RECENT_WINDOW_MS;
+use crate::tournaments::{
+    BoundGame, PrizeAttempt, RankRow, RescoreScope, ScoreOutcome, TournamentError, TournamentInfo,
+    TournamentSpec, TournamentSummary, TourneyId,
+};
 use std::collections::BTreeMap;
 
 /// What one tick did.

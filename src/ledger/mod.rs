@@ -16,11 +16,11 @@
 pub mod compact;
 pub mod effect;
 pub mod error;
+pub mod export;
 mod plan;
 pub mod records;
 pub mod round;
 pub mod rounds;
-pub mod snapshot;
 mod sweep;
 pub mod table;
 pub mod types;

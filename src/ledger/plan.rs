@@ -564,7 +564,7 @@ pub(crate) fn close(
         total_win: wins.total().ok_or(LedgerError::Overflow)?,
         total_bet: closing.total_bet,
         meta: round.meta,
-        play_time: round.opened_at_ms.div_euclid(1000),
+        play_time_secs: round.opened_at_ms.div_euclid(1000),
         created_at_ms: ctx.now_ms,
         end: closing.end,
         round: round.id.clone(),

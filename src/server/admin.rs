@@ -4,8 +4,9 @@
 
 use super::auth;
 use super::envelope::{data, ApiError, ApiResult, ErrorCode};
+use super::iso8601::iso8601;
 use super::request::{json, parse_id};
-use super::routes::{info_of, iso8601};
+use super::routes::info_of;
 use super::App;
 use crate::catalog::currency::CurrencySpec;
 use crate::catalog::game::{GameStatus, NewGame};

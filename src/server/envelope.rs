@@ -4,8 +4,8 @@
 use crate::catalog::CatalogError;
 use crate::engine::EngineError;
 use crate::identity::IdentityError;
-use crate::leaderboard::TournamentError;
 use crate::ledger::error::LedgerError;
+use crate::tournaments::TournamentError;
 use http_body_util::Full;
 use hyper::body::Bytes;
 use hyper::{Response, StatusCode};

@@ -9,6 +9,7 @@
 //! - [`serve`]: `pitboss serve`: data directory, engine, signals, shutdown.
 //! - [`auth`], [`nonce`]: request signatures and replay protection.
 //! - [`envelope`]: `{code, message, data}` and the one table of error codes.
+//! - [`iso8601`]: timestamps as the APIs write them.
 //! - `routes`: the platform API, one module per area; [`admin`]: administration.
 //! - [`gate`], [`bank`]: the wallet APIs, each with its own signature, codes and
 //!   envelopes; [`dialect`]: what the two share.
@@ -30,6 +31,7 @@ pub mod demo;
 pub mod dialect;
 pub mod envelope;
 pub mod gate;
+pub mod iso8601;
 pub mod nonce;
 mod request;
 mod routes;

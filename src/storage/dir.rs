@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use super::error::{IoContext, StorageError};
 use super::fs::FileSystem;
 use super::segment::parse_segment_name;
-use super::snapshot::{self, parse_snapshot_name, TMP_SUFFIX};
+use super::snapshot_file::{self, parse_snapshot_name, TMP_SUFFIX};
 use super::Lsn;
 
 /// How many readable snapshots retention keeps: the newest and one fallback.
@@ -88,7 +88,7 @@ pub(crate) fn apply_retention(
     let fallback = older
         .clone()
         .rev()
-        .find(|(lsn, path)| snapshot::check(fs, path, *lsn).is_ok())
+        .find(|(lsn, path)| snapshot_file::check(fs, path, *lsn).is_ok())
         .map(|(lsn, _)| *lsn);
     let Some(fallback) = fallback else {
         return Ok(());

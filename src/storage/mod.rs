@@ -24,8 +24,8 @@
 //! * [`segment`]: the WAL segment format (byte-level diagram there) and frame checks.
 //! * `wal`: the [`Wal`] handle, appends, the pending buffer and its backpressure.
 //! * `writer`: the writer thread (group commit, segment rolls, fsync policy).
-//! * `durable`: the durable LSN, blocking and async waiters, the failed state.
-//! * [`snapshot`]: the snapshot format, [`SnapshotWriter`] and [`SnapshotReader`].
+//! * `durable_lsn`: the durable LSN, blocking and async waiters, the failed state.
+//! * [`snapshot_file`]: the snapshot file format, [`SnapshotWriter`] and [`SnapshotReader`].
 //! * `dir`: the directory listing and the retention rule.
 //! * `recovery`: [`open`], snapshot choice, torn-tail vs corruption, [`RecordIter`].
 //! * [`fs`] / `faulty`: the file-system seam, the real [`StdFs`] and the fault-injecting
@@ -41,14 +41,14 @@
 
 mod config;
 mod dir;
-mod durable;
+mod durable_lsn;
 mod error;
 mod faulty;
 pub mod fs;
 mod lock;
 mod recovery;
 pub mod segment;
-pub mod snapshot;
+pub mod snapshot_file;
 mod wal;
 mod writer;
 
@@ -57,13 +57,13 @@ mod tests;
 
 pub use config::{Config, FsyncPolicy, ParseFsyncPolicyError};
 pub use dir::SNAPSHOTS_KEPT;
-pub use durable::DurableFuture;
+pub use durable_lsn::DurableFuture;
 pub use error::StorageError;
 pub use faulty::FaultyFs;
 pub use fs::{FileSystem, StdFs, WritableFile};
 pub use lock::LOCK_FILE;
 pub use recovery::{open, RecordIter, Recovery, RejectedSnapshot, TornTail};
-pub use snapshot::{Committed, SnapshotReader, SnapshotWriter};
+pub use snapshot_file::{Committed, SnapshotReader, SnapshotWriter};
 pub use wal::Wal;
 
 /// Log positions are the engine's `Lsn`: the storage layer hands them out.

@@ -58,7 +58,7 @@ use super::error::{IoContext, StorageError};
 use super::fs::{read_into, FileSystem};
 use super::lock::DirLock;
 use super::segment::{self, BadFrame, Resync, SEGMENT_HEADER_LEN};
-use super::snapshot::{self, SnapshotReader};
+use super::snapshot_file::{self, SnapshotReader};
 use super::wal::Wal;
 use super::writer::Tail;
 use super::{Lsn, MAX_LSN};
@@ -178,7 +178,7 @@ fn choose_snapshot(
     let mut rejected = Vec::new();
     for (lsn, path) in snapshots.iter().rev() {
         let opened =
-            snapshot::check(fs, path, *lsn).and_then(|c| SnapshotReader::open(fs, path, c));
+            snapshot_file::check(fs, path, *lsn).and_then(|c| SnapshotReader::open(fs, path, c));
         match opened {
             Ok(reader) => return (Some(reader), rejected),
             Err(error) => rejected.push(RejectedSnapshot {

@@ -11,18 +11,18 @@ use std::thread::JoinHandle;
 use parking_lot::{Condvar, Mutex};
 
 use super::config::Config;
-use super::durable::{DurableFuture, DurableState};
+use super::durable_lsn::{DurableFuture, DurableState};
 use super::error::StorageError;
 use super::fs::FileSystem;
 use super::lock::DirLock;
 use super::segment::{self, FRAME_HEADER_LEN};
-use super::snapshot::SnapshotWriter;
+use super::snapshot_file::SnapshotWriter;
 use super::writer::{Tail, Writer};
 use super::Lsn;
 
 /// Records framed by appenders and not yet taken by the writer thread.
 #[derive(Debug)]
-pub(crate) struct Pending {
+pub(crate) struct Unwritten {
     /// Whole frames (`len | crc placeholder | payload`), back to back.
     pub(crate) buf: Vec<u8>,
     /// LSN of the first frame in `buf`.
@@ -38,7 +38,7 @@ pub(crate) struct Pending {
 /// State shared by the `Wal` handle, the writer thread and snapshot writers.
 #[derive(Debug)]
 pub(crate) struct Shared {
-    pub(crate) pending: Mutex<Pending>,
+    pub(crate) pending: Mutex<Unwritten>,
     /// The writer waits here for records (or `closing`).
     pub(crate) work: Condvar,
     /// Appenders wait here while `pending.buf` is over `max_pending_bytes`.
@@ -110,7 +110,7 @@ impl Wal {
     ) -> Result<Wal, StorageError> {
         let last = Lsn(next_lsn.0 - 1);
         let shared = Arc::new(Shared {
-            pending: Mutex::new(Pending {
+            pending: Mutex::new(Unwritten {
                 buf: Vec::new(),
                 first_lsn: next_lsn,
                 next_lsn,
@@ -283,7 +283,7 @@ impl Drop for Wal {
 /// failed or is closing.
 fn wait_for_room(
     shared: &Shared,
-    p: &mut parking_lot::MutexGuard<'_, Pending>,
+    p: &mut parking_lot::MutexGuard<'_, Unwritten>,
 ) -> Result<(), StorageError> {
     loop {
         if let Some(cause) = &p.failed {

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use super::config::FsyncPolicy;
-use super::durable::WRITER_WAKES;
+use super::durable_lsn::WRITER_WAKES;
 use super::error::{IoContext, StorageError};
 use super::fs::{write_all, WritableFile};
 use super::segment::{self, SEGMENT_HEADER_LEN};

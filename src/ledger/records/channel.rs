@@ -55,7 +55,7 @@ pub(super) struct StoredRecord {
     total_win: Amount,
     total_bet: Amount,
     meta: PlayMeta,
-    play_time: i64,
+    play_time_secs: i64,
     created_at_ms: i64,
     end: RoundEnd,
 }
@@ -227,7 +227,7 @@ impl ChannelRecords {
             total_win: r.total_win,
             total_bet: r.total_bet,
             meta: r.meta,
-            play_time: r.play_time,
+            play_time_secs: r.play_time_secs,
             created_at_ms: r.created_at_ms,
             end: r.end,
         };
@@ -284,8 +284,8 @@ impl ChannelRecords {
             && q.player
                 .as_ref()
                 .is_none_or(|p| p == &self.owners.get(s.owner).player)
-            && (q.start_time == 0 || s.play_time >= q.start_time)
-            && (q.end_time == 0 || s.play_time <= q.end_time)
+            && (q.start_time_secs == 0 || s.play_time_secs >= q.start_time_secs)
+            && (q.end_time_secs == 0 || s.play_time_secs <= q.end_time_secs)
     }
 
     /// The whole record `s`, as it was inserted.
@@ -309,7 +309,7 @@ impl ChannelRecords {
             total_win: s.total_win,
             total_bet: s.total_bet,
             meta: s.meta,
-            play_time: s.play_time,
+            play_time_secs: s.play_time_secs,
             created_at_ms: s.created_at_ms,
             end: s.end,
         }
@@ -358,7 +358,7 @@ mod tests {
                 line: 20,
                 multiple: 3,
             },
-            play_time: 1_700_000_000 + id as i64,
+            play_time_secs: 1_700_000_000 + id as i64,
             created_at_ms: 1_700_000_000_123,
             end: RoundEnd::Settled,
         }

@@ -43,7 +43,7 @@ pub struct GameRecord {
     pub total_bet: Amount,
     pub meta: PlayMeta,
     /// When the round was played (its first bet), Unix seconds.
-    pub play_time: i64,
+    pub play_time_secs: i64,
     /// When the record was written, Unix milliseconds.
     pub created_at_ms: i64,
     pub end: RoundEnd,
@@ -74,8 +74,8 @@ pub struct RecordQuery {
     pub developer: Option<String>,
     pub version: Option<String>,
     /// Inclusive bounds on `play_time`, Unix seconds; 0 = unbounded.
-    pub start_time: i64,
-    pub end_time: i64,
+    pub start_time_secs: i64,
+    pub end_time_secs: i64,
     pub cursor: u64,
     pub direction: PageDirection,
     pub size: usize,

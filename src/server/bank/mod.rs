@@ -18,7 +18,7 @@ pub mod codes;
 pub mod sign;
 
 use super::dialect::{self, json_response, platform_tx_id, WalletRefusal};
-use super::routes::iso8601_millis;
+use super::iso8601::iso8601_millis;
 use super::App;
 use crate::engine::{Engine, EngineError};
 use crate::identity::types::{Operator, WalletMode};

@@ -1,7 +1,6 @@
 //! Game endpoints (Publisher Manual §3): the catalog, game records, incomplete games and
 //! expiring them. Everything is filtered to the caller's channel.
 
-use super::iso8601;
 use crate::catalog::game::{Game, GameStatus};
 use crate::identity::types::Operator;
 use crate::ids::{GameId, PlayerId};
@@ -9,6 +8,7 @@ use crate::ledger::records::{GameRecord, PageDirection, RecordQuery};
 use crate::ledger::{ExpireScope, Expiry, IncompleteGame};
 use crate::paging::{self, Page};
 use crate::server::envelope::{data, ApiError, ApiResult, ErrorCode};
+use crate::server::iso8601::iso8601;
 use crate::server::request::{self, json, json_or_default, parse_filter, parse_id};
 use crate::server::App;
 use hyper::Uri;
@@ -165,7 +165,7 @@ fn record_out(r: &GameRecord) -> RecordOut<'_> {
         base_bet: r.meta.base_bet,
         line: r.meta.line,
         multiple: r.meta.multiple,
-        play_time: r.play_time,
+        play_time: r.play_time_secs,
         create_at: iso8601(r.created_at_ms),
         version: r.game.version.as_str(),
         developer_id: r.game.developer.as_str(),
@@ -209,8 +209,8 @@ fn record_query(body: RecordsBody) -> Result<RecordQuery, ApiError> {
         game: text_filter("gameId", body.game_id, GameId::MAX_LEN)?,
         developer: text_filter("developerId", body.developer_id, max)?,
         version: text_filter("version", version, max)?,
-        start_time: time_bound("startTime", body.start_time)?,
-        end_time: time_bound("endTime", body.end_time)?,
+        start_time_secs: time_bound("startTime", body.start_time)?,
+        end_time_secs: time_bound("endTime", body.end_time)?,
         cursor: request::non_negative("cursor", body.cursor)?,
         direction,
         size: paging::page_size(body.size.unwrap_or(0))

@@ -7,7 +7,7 @@
 use proptest::prelude::*;
 
 use super::*;
-use crate::storage::snapshot::SnapshotWriter;
+use crate::storage::snapshot_file::SnapshotWriter;
 
 #[derive(Debug, Clone)]
 enum Op {

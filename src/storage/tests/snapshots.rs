@@ -4,7 +4,7 @@
 use std::io::Write;
 
 use super::*;
-use crate::storage::snapshot::snapshot_file_name;
+use crate::storage::snapshot_file::snapshot_file_name;
 
 /// Writes a snapshot at `lsn` whose body is `body`, in uneven pieces.
 fn snapshot(wal: &Wal, lsn: Lsn, body: &[u8]) -> crate::storage::Committed {

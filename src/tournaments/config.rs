@@ -13,10 +13,10 @@
 //! - `strategy.rules.multiple` (round): a rule over the win multiple (see
 //!   [`super::scoring`]).
 //! - `limitations.timezone_offset_minutes`: the calendar of every limitation (see
-//!   [`super::limits`]).
+//!   [`super::limitations`]).
 
 use super::decimal::SpecNumber;
-use super::limits::Limitations;
+use super::limitations::Limitations;
 use super::ranked::Score;
 use super::scoring::{Rules, Strategy};
 use crate::ids::{Currency, Label};

@@ -15,7 +15,7 @@
 //! round short at the close time, and rounds that had not started never run.
 
 use super::config::{rank_tier_value, Initial, TournamentConfig};
-use super::limits::{Refusal, Usage};
+use super::limitations::{Refusal, Usage};
 use super::ranked::{RankedSet, Score};
 use crate::ids::{ChannelId, GameId, PlayerId, RecordId, WalletId};
 use crate::ledger::records::GameRecord;

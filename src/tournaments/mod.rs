@@ -55,7 +55,7 @@ pub mod config;
 pub mod decimal;
 pub mod effect;
 pub mod error;
-pub mod limits;
+pub mod limitations;
 mod payout;
 mod queries;
 pub mod ranked;

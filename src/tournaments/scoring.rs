@@ -21,8 +21,8 @@
 //! score is the sum of its enabled rules. Arithmetic is `i128` and exact; a result
 //! beyond `i64` saturates (a score cannot be refused after the money moved).
 
-use crate::leaderboard::ranked::Score;
 use crate::money::Amount;
+use crate::tournaments::ranked::Score;
 use serde::{Deserialize, Serialize};
 
 /// Score units per point.

@@ -4,7 +4,7 @@
 
 use super::config::*;
 use super::decimal::SpecNumber;
-use super::limits::{
+use super::limitations::{
     Calendar, CapKind, Limitations, MatchCaps, Period, TimeLimit, Window, LATEST_DAYS_MAX,
     TZ_OFFSET_MAX_MINUTES, WINDOWS_MAX,
 };
