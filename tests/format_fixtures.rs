@@ -13,7 +13,10 @@ use pitboss::identity::secrets::Argon2Params;
 use pitboss::identity::types::{NewOperator, WalletMode};
 use pitboss::ledger::records::RecordQuery;
 use pitboss::storage::StdFs;
-use pitboss::tournaments::TournamentSpec;
+use pitboss::tournaments::config::{
+    InitialSpec, RoundSpec, RuleSpec, RulesSpec, StrategySpec, TournamentSpec,
+};
+use pitboss::tournaments::decimal::SpecNumber;
 use pitboss::*;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -71,13 +74,41 @@ fn platform(engine: &Engine, before_snapshot: bool) {
     operator(engine, "chnsz");
     game(engine, "slot_alice", 1);
     let s = START_MS / 1000;
-    let spec: TournamentSpec = serde_json::from_value(serde_json::json!({
-        "version": "1.0", "name": "cup", "start": s, "end": s + 86_400,
-        "rounds": [{"name": "r1", "start": s, "end": s + 86_400,
-            "initial": {"type": "fixed", "value": 0},
-            "strategy": {"type": 0, "rules": {"bet": {"enabled": true, "type": "rate", "rate": 0.5}}}}]
-    }))
-    .expect("spec");
+    // The spec of the fixtures' tournament, built as typed values (no JSON parser in
+    // the embedded build): a round of one day, bets score at a rate of 0.5.
+    let spec = TournamentSpec {
+        version: "1.0".into(),
+        name: "cup".into(),
+        start: s,
+        end: s + 86_400,
+        currency: None,
+        rounds: vec![RoundSpec {
+            name: "r1".into(),
+            start: s,
+            end: s + 86_400,
+            initial: InitialSpec {
+                kind: "fixed".into(),
+                value: SpecNumber::new("0"),
+                tiers: Vec::new(),
+            },
+            prize: None,
+            limitations: None,
+            strategy: StrategySpec {
+                kind: 0,
+                rules: RulesSpec {
+                    bet: Some(RuleSpec {
+                        enabled: true,
+                        kind: "rate".into(),
+                        rate: Some(SpecNumber::new("0.5")),
+                        tiers: Vec::new(),
+                    }),
+                    win: None,
+                    multiple: None,
+                },
+            },
+            required_last_round: false,
+        }],
+    };
     let t = engine
         .create_tournament(&channel("chnsz"), &spec)
         .expect("tournament");

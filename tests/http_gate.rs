@@ -133,7 +133,7 @@ async fn gate_rounds_are_incomplete_games_and_score_in_tournaments() {
     let q = funded_player(&mut c, "gate-score-2", 10_000).await;
     let chan = channel("demo");
     let start = START_MS / 1000 + 60;
-    let spec: pitboss::tournaments::TournamentSpec = serde_json::from_value(json!({
+    let spec_json = json!({
         "version": "1.0", "name": "gate cup", "start": start, "end": start + 86_400,
         "rounds": [{"name": "r1", "start": start, "end": start + 86_400,
             "initial": {"type": "fixed", "value": 0},
@@ -141,8 +141,9 @@ async fn gate_rounds_are_incomplete_games_and_score_in_tournaments() {
             "strategy": {"type": 0, "rules": {
                 "bet": {"enabled": true, "type": "rate", "rate": 1},
                 "win": {"enabled": true, "type": "rate", "rate": 1}}}}]
-    }))
-    .expect("spec");
+    });
+    let spec =
+        pitboss::server::tournament_spec::parse(spec_json.to_string().as_bytes()).expect("spec");
     let info = server
         .engine
         .create_tournament(&chan, &spec)

@@ -19,7 +19,7 @@ fn open(dir: &Path, clock: &Arc<ManualClock>) -> Engine {
 }
 
 fn spec() -> TournamentSpec {
-    serde_json::from_value(json!({
+    let v = json!({
         "version": "1.0", "name": "cup", "start": S, "end": S + 10 * DAY,
         "rounds": [{
             "name": "r1", "start": S, "end": S + 5 * DAY,
@@ -30,8 +30,8 @@ fn spec() -> TournamentSpec {
                 "bet": {"enabled": true, "type": "rate", "rate": 0.5},
                 "win": {"enabled": false, "type": "rate", "rate": 1}}}
         }]
-    }))
-    .expect("spec")
+    });
+    pitboss::server::tournament_spec::parse(v.to_string().as_bytes()).expect("spec")
 }
 
 fn play(engine: &Engine, p: &str, i: usize, amount: i64) -> WalletId {

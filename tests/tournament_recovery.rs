@@ -105,7 +105,7 @@ fn spec(rounds: usize) -> TournamentSpec {
         .collect();
     let v = json!({"version": "1.0", "name": "cup", "start": S, "end": S + 86_400,
         "rounds": rounds});
-    serde_json::from_value(v).expect("spec")
+    pitboss::server::tournament_spec::parse(v.to_string().as_bytes()).expect("spec")
 }
 
 impl Node {

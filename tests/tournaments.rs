@@ -26,7 +26,8 @@ fn points(p: i64) -> i64 {
 }
 
 fn spec(v: Value) -> TournamentSpec {
-    serde_json::from_value(v).expect("a spec the tests write")
+    pitboss::server::tournament_spec::parse(v.to_string().as_bytes())
+        .expect("a spec the tests write")
 }
 
 /// A round over `[start, end)` (seconds from `S`) with `extra` fields merged in.

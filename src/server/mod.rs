@@ -10,6 +10,7 @@
 //! - [`auth`], [`nonce`]: request signatures and replay protection.
 //! - [`envelope`]: `{code, message, data}` and the one table of error codes.
 //! - [`iso8601`]: timestamps as the APIs write them.
+//! - [`tournament_spec`]: the JSON shape of a tournament spec.
 //! - `routes`: the platform API, one module per area; [`admin`]: administration.
 //! - [`gate`], [`bank`]: the wallet APIs, each with its own signature, codes and
 //!   envelopes; [`dialect`]: what the two share.
@@ -36,6 +37,7 @@ pub mod nonce;
 mod request;
 mod routes;
 pub mod serve;
+pub mod tournament_spec;
 
 use crate::engine::Engine;
 use envelope::{ApiError, ApiResult, ErrorCode};

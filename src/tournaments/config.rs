@@ -1,9 +1,10 @@
-//! A tournament's configuration: the spec as the API receives it (Publisher Manual §5.2.2,
-//! JSON field spellings kept here, at the edge) and the typed, validated
-//! [`TournamentConfig`] that the rest of the domain uses.
+//! A tournament's configuration: the spec as a caller submits it (the fields of
+//! Publisher Manual §5.2.2, as typed values: the JSON spelling is the server's, in
+//! `server::tournament_spec`) and the validated [`TournamentConfig`] that the rest of
+//! the domain uses.
 //!
-//! Enumerations arrive as free strings and integers so that an unknown value is
-//! refused by validation with a typed error naming it, not by the JSON parser.
+//! Enumerations are kept as free strings and integers so that an unknown value is
+//! refused by validation with a typed error naming it.
 //! Fields the Publisher Manual does not list, accepted as extensions:
 //! - `currency` (tournament): only game rounds in this currency score. Without it
 //!   every currency of the channel scores, and a player who plays in two currencies
@@ -24,132 +25,109 @@ use crate::money::Amount;
 use serde::{Deserialize, Serialize};
 
 /// The create-tournament request body (Publisher Manual §5.2.2).
-#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct TournamentSpec {
     pub version: String,
     pub name: String,
     pub start: i64,
     pub end: i64,
     pub rounds: Vec<RoundSpec>,
-    #[serde(default)]
     pub currency: Option<String>,
 }
 
-#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct RoundSpec {
     pub name: String,
     pub start: i64,
     pub end: i64,
     pub initial: InitialSpec,
-    #[serde(default)]
     pub prize: Option<PrizeSpec>,
-    #[serde(default)]
     pub limitations: Option<LimitationsSpec>,
     pub strategy: StrategySpec,
-    #[serde(default)]
     pub required_last_round: bool,
 }
 
-#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct InitialSpec {
-    #[serde(rename = "type")]
     pub kind: String,
     pub value: SpecNumber,
-    #[serde(default)]
     pub tiers: Vec<TierSpec>,
 }
 
 /// `{"range": [min, max], "value": v}`: used by based initial scores (ranks), prizes
 /// (ranks → amount) and tiered rules (input → score).
-#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct TierSpec {
     pub range: Vec<SpecNumber>,
     pub value: SpecNumber,
 }
 
-#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct PrizeSpec {
-    #[serde(rename = "type")]
     pub kind: String,
     pub top: i64,
     pub tiers: Vec<TierSpec>,
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct LimitationsSpec {
-    #[serde(default)]
     pub availability: Option<AvailabilitySpec>,
-    #[serde(default)]
     pub matches: Option<MatchesSpec>,
-    #[serde(default)]
     pub user: Option<UserSpec>,
-    #[serde(default)]
     pub timezone_offset_minutes: Option<i64>,
 }
 
-#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct MatchesSpec {
     pub enabled: bool,
-    #[serde(default)]
     pub limits: Vec<MatchLimitSpec>,
 }
 
-#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct MatchLimitSpec {
-    #[serde(rename = "type")]
     pub kind: String,
     pub value: i64,
-    #[serde(default)]
     pub days: Option<i64>,
 }
 
-#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct UserSpec {
     pub enabled: bool,
     pub time_limit: i64,
-    #[serde(rename = "type", default)]
     pub kind: Option<String>,
 }
 
-#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct AvailabilitySpec {
     pub enabled: bool,
-    #[serde(default)]
     pub windows: Vec<WindowSpec>,
 }
 
-#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct WindowSpec {
     pub days: Vec<i64>,
     pub start: String,
     pub end: String,
 }
 
-#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct StrategySpec {
-    #[serde(rename = "type")]
     pub kind: i64,
     pub rules: RulesSpec,
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct RulesSpec {
-    #[serde(default)]
     pub bet: Option<RuleSpec>,
-    #[serde(default)]
     pub win: Option<RuleSpec>,
-    #[serde(default)]
     pub multiple: Option<RuleSpec>,
 }
 
-#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct RuleSpec {
     pub enabled: bool,
-    #[serde(rename = "type")]
     pub kind: String,
-    #[serde(default)]
     pub rate: Option<SpecNumber>,
-    #[serde(default)]
     pub tiers: Vec<TierSpec>,
 }
 

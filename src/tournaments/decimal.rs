@@ -1,17 +1,9 @@
-//! Exact decimal numbers read from a tournament spec, never through float arithmetic.
+//! Exact decimal numbers of a tournament spec, never through float arithmetic.
 //!
-//! The spec's `rate` and tier `value`s may be fractional JSON numbers (`0.2`). A JSON
-//! parser hands them to serde as an `f64`; the shortest text that reads back as the
-//! same `f64` (what Rust's `Display` prints, e.g. `0.2`) is the text the operator
-//! wrote whenever that text has at most 15 significant digits, so [`SpecNumber`] keeps
-//! that text and [`Decimal::parse`] turns it into an exact `mantissa / 10^scale`. The
-//! float is only formatted, never multiplied. Callers who want no float at all may
-//! send the number as a JSON string (`"0.2"`), which is accepted as is, and a JSON
-//! parser built with `arbitrary_precision` hands over the number's own text.
-
-use serde::de::{self, Deserializer, MapAccess, Visitor};
-use serde::{Deserialize, Serialize};
-use std::fmt;
+//! The spec's `rate` and tier `value`s may be fractional (`0.2`). A [`SpecNumber`] is
+//! the number's decimal text, exactly as the caller wrote it (the server reads it from
+//! the JSON body's own text, never as an `f64`), and [`Decimal::parse`] turns it into
+//! an exact `mantissa / 10^scale`.
 
 /// Longest number text accepted (digits, sign, point, exponent).
 pub const NUMBER_TEXT_MAX: usize = 48;
@@ -20,8 +12,7 @@ pub const NUMBER_TEXT_MAX: usize = 48;
 pub const SCALE_MAX: u32 = 18;
 
 /// A number as written in the spec: its decimal text.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-#[serde(transparent)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SpecNumber(String);
 
 impl SpecNumber {
@@ -139,58 +130,6 @@ fn parse_exponent(s: &str) -> Option<i64> {
     s.parse().ok()
 }
 
-impl<'de> Deserialize<'de> for SpecNumber {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<SpecNumber, D::Error> {
-        d.deserialize_any(NumberVisitor)
-    }
-}
-
-struct NumberVisitor;
-
-/// The map key serde_json uses for a number under `arbitrary_precision`.
-const ARBITRARY_PRECISION_KEY: &str = "$serde_json::private::Number";
-
-impl<'de> Visitor<'de> for NumberVisitor {
-    type Value = SpecNumber;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a number, or a decimal number as a string")
-    }
-
-    fn visit_i64<E: de::Error>(self, v: i64) -> Result<SpecNumber, E> {
-        Ok(SpecNumber(v.to_string()))
-    }
-
-    fn visit_u64<E: de::Error>(self, v: u64) -> Result<SpecNumber, E> {
-        Ok(SpecNumber(v.to_string()))
-    }
-
-    fn visit_f64<E: de::Error>(self, v: f64) -> Result<SpecNumber, E> {
-        if !v.is_finite() {
-            return Err(E::custom("the number is not finite"));
-        }
-        // Formatting only: the shortest text that reads back as `v` (module docs).
-        Ok(SpecNumber(format!("{v}")))
-    }
-
-    fn visit_str<E: de::Error>(self, v: &str) -> Result<SpecNumber, E> {
-        if v.len() > NUMBER_TEXT_MAX {
-            return Err(E::custom("the number's text is too long"));
-        }
-        Ok(SpecNumber(v.trim().to_string()))
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<SpecNumber, A::Error> {
-        match map.next_key::<String>()? {
-            Some(k) if k == ARBITRARY_PRECISION_KEY => {
-                let text: String = map.next_value()?;
-                self.visit_str(&text)
-            }
-            _ => Err(de::Error::custom("expected a number")),
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -217,13 +156,5 @@ mod tests {
         }
         assert_eq!(d(2, 1).to_fixed(6), Some(200_000));
         assert_eq!(d(1, 7).to_fixed(6), None);
-    }
-
-    #[test]
-    fn float_text_is_the_shortest_round_trip() {
-        let n = NumberVisitor.visit_f64::<de::value::Error>(0.2);
-        assert_eq!(n.map(|n| n.0), Ok("0.2".to_string()));
-        let n = NumberVisitor.visit_f64::<de::value::Error>(1e-7);
-        assert_eq!(n.map(|n| n.0), Ok("0.0000001".to_string()));
     }
 }
