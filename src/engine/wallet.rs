@@ -107,6 +107,7 @@ impl Engine {
 
     /// A wallet call's result once it (and its scoring) is durable. Borrows the log:
     /// the blocking hot path touches no reference count.
+    #[inline]
     fn wait_scored(&self, logged: Logged<Receipt>) -> Result<Receipt, EngineError> {
         let (result, lsn) = self.scored(logged);
         self.log.wait_durable(lsn)?;
@@ -115,12 +116,14 @@ impl Engine {
 
     /// A wallet call's result, to be handed out once it (and its scoring) is durable:
     /// what the async server awaits.
+    #[inline]
     fn pending_scored(&self, logged: Logged<Receipt>) -> Pending<Receipt> {
         let (result, lsn) = self.scored(logged);
         Pending::new(result, lsn, self.log.clone())
     }
 
     /// A wallet call's result, after offering the record it wrote (if any).
+    #[inline]
     pub(super) fn scored(&self, logged: Logged<Receipt>) -> (Result<Receipt, EngineError>, Lsn) {
         let offer = match &logged.result {
             Ok(r) if !r.replayed => r.record.map(|id| (r.wallet, id)),

@@ -114,6 +114,7 @@ pub struct IncompleteGame {
 /// The hash that places a wallet: its shard here, its replay lane in recovery (so that
 /// lanes on a power-of-two count never share a shard lock). Fibonacci hashing spreads
 /// the sequential wallet numbers evenly.
+#[inline]
 pub(crate) fn shard_hash(wallet: WalletId) -> usize {
     (wallet.0.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 32) as usize
 }
