@@ -79,13 +79,13 @@ fn platform(engine: &Engine, before_snapshot: bool) {
     let spec = TournamentSpec {
         version: "1.0".into(),
         name: "cup".into(),
-        start: s,
-        end: s + 86_400,
+        start_secs: s,
+        end_secs: s + 86_400,
         currency: None,
         rounds: vec![RoundSpec {
             name: "r1".into(),
-            start: s,
-            end: s + 86_400,
+            start_secs: s,
+            end_secs: s + 86_400,
             initial: InitialSpec {
                 kind: "fixed".into(),
                 value: SpecNumber::new("0"),

@@ -194,8 +194,8 @@ impl From<TournamentJson> for TournamentSpec {
         TournamentSpec {
             version: j.version,
             name: j.name,
-            start: j.start,
-            end: j.end,
+            start_secs: j.start,
+            end_secs: j.end,
             rounds: j.rounds.into_iter().map(Into::into).collect(),
             currency: j.currency,
         }
@@ -206,8 +206,8 @@ impl From<RoundJson> for RoundSpec {
     fn from(j: RoundJson) -> RoundSpec {
         RoundSpec {
             name: j.name,
-            start: j.start,
-            end: j.end,
+            start_secs: j.start,
+            end_secs: j.end,
             initial: j.initial.into(),
             prize: j.prize.map(Into::into),
             limitations: j.limitations.map(Into::into),

@@ -29,8 +29,8 @@ use serde::{Deserialize, Serialize};
 pub struct TournamentSpec {
     pub version: String,
     pub name: String,
-    pub start: i64,
-    pub end: i64,
+    pub start_secs: i64,
+    pub end_secs: i64,
     pub rounds: Vec<RoundSpec>,
     pub currency: Option<String>,
 }
@@ -38,8 +38,8 @@ pub struct TournamentSpec {
 #[derive(Clone, Debug, PartialEq)]
 pub struct RoundSpec {
     pub name: String,
-    pub start: i64,
-    pub end: i64,
+    pub start_secs: i64,
+    pub end_secs: i64,
     pub initial: InitialSpec,
     pub prize: Option<PrizeSpec>,
     pub limitations: Option<LimitationsSpec>,
@@ -136,27 +136,27 @@ pub struct RuleSpec {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TournamentConfig {
     pub name: Label,
-    pub start: i64,
-    pub end: i64,
+    pub start_secs: i64,
+    pub end_secs: i64,
     pub currency: Option<Currency>,
     pub rounds: Vec<RoundConfig>,
 }
 
 impl TournamentConfig {
     pub fn start_ms(&self) -> i64 {
-        self.start.saturating_mul(1000)
+        self.start_secs.saturating_mul(1000)
     }
 
     pub fn end_ms(&self) -> i64 {
-        self.end.saturating_mul(1000)
+        self.end_secs.saturating_mul(1000)
     }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RoundConfig {
     pub name: Label,
-    pub start: i64,
-    pub end: i64,
+    pub start_secs: i64,
+    pub end_secs: i64,
     pub initial: Initial,
     pub prize: Option<Prize>,
     pub limitations: Limitations,
@@ -167,11 +167,11 @@ pub struct RoundConfig {
 
 impl RoundConfig {
     pub fn start_ms(&self) -> i64 {
-        self.start.saturating_mul(1000)
+        self.start_secs.saturating_mul(1000)
     }
 
     pub fn end_ms(&self) -> i64 {
-        self.end.saturating_mul(1000)
+        self.end_secs.saturating_mul(1000)
     }
 }
 

@@ -192,7 +192,7 @@ impl TournamentSpec {
             return Err(ConfigError::UnsupportedVersion(self.version.clone()));
         }
         let name = name(&self.name).ok_or(ConfigError::EmptyName)??;
-        check_times(self.start, self.end).ok_or(ConfigError::TournamentTimes)??;
+        check_times(self.start_secs, self.end_secs).ok_or(ConfigError::TournamentTimes)??;
         if self.rounds.is_empty() {
             return Err(ConfigError::NoRounds);
         }
@@ -207,11 +207,11 @@ impl TournamentSpec {
         for (i, r) in self.rounds.iter().enumerate() {
             rounds.push(round(self, i, r)?);
         }
-        debug_assert!(rounds.windows(2).all(|w| w[0].end <= w[1].start));
+        debug_assert!(rounds.windows(2).all(|w| w[0].end_secs <= w[1].start_secs));
         Ok(TournamentConfig {
             name,
-            start: self.start,
-            end: self.end,
+            start_secs: self.start_secs,
+            end_secs: self.end_secs,
             currency,
             rounds,
         })
@@ -236,15 +236,15 @@ fn check_times(start: i64, end: i64) -> Option<Result<()>> {
 fn round(spec: &TournamentSpec, i: usize, r: &RoundSpec) -> Result<RoundConfig> {
     let n = i + 1;
     let name = name(&r.name).ok_or(ConfigError::EmptyRoundName { round: n })??;
-    check_times(r.start, r.end).ok_or(ConfigError::RoundTimes { round: n })??;
-    if r.start < spec.start || r.end > spec.end {
+    check_times(r.start_secs, r.end_secs).ok_or(ConfigError::RoundTimes { round: n })??;
+    if r.start_secs < spec.start_secs || r.end_secs > spec.end_secs {
         return Err(ConfigError::RoundOutsideTournament { round: n });
     }
     if let Some(prev) = i.checked_sub(1).map(|p| &spec.rounds[p]) {
-        if r.start < prev.start {
+        if r.start_secs < prev.start_secs {
             return Err(ConfigError::RoundsNotOrdered { round: n });
         }
-        if r.start < prev.end {
+        if r.start_secs < prev.end_secs {
             return Err(ConfigError::RoundsOverlap { round: n });
         }
     }
@@ -257,8 +257,8 @@ fn round(spec: &TournamentSpec, i: usize, r: &RoundSpec) -> Result<RoundConfig> 
     };
     Ok(RoundConfig {
         name,
-        start: r.start,
-        end: r.end,
+        start_secs: r.start_secs,
+        end_secs: r.end_secs,
         initial: initial(n, i > 0, &r.initial)?,
         prize: r.prize.as_ref().map(|p| prize(n, p)).transpose()?,
         limitations,
