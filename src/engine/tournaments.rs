@@ -205,7 +205,7 @@ impl Engine {
     }
 
     /// After recovery: offers again the records that may have closed without being
-    /// scored (the crash window, see the `leaderboard` module docs). Returns how many
+    /// scored (the crash window, see the `tournaments` module docs). Returns how many
     /// scored now. Offering a record that already scored changes nothing.
     pub fn rescore_recent_records(&self) -> Result<usize, EngineError> {
         let mut since: BTreeMap<(ChannelId, GameId), i64> = BTreeMap::new();

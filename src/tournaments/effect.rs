@@ -182,7 +182,7 @@ fn apply_scored(t: &mut Tournament, s: &Scored) -> bool {
         r.players.insert(s.wallet, p.clone());
         r.recent.insert((s.at_ms, s.record));
         // Forget what is older than the window before the newest record: it can no
-        // longer be offered again (see the module docs of `leaderboard`).
+        // longer be offered again (see the module docs of `tournaments`).
         if let Some(&(newest, _)) = r.recent.last() {
             let floor = (newest.saturating_sub(RECENT_WINDOW_MS), RecordId(0));
             r.recent = r.recent.split_off(&floor);

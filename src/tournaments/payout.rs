@@ -1,7 +1,7 @@
 //! The prize protocol: freeze a finished round's winners, credit each through the
 //! caller's payer (the engine's ledger), record each outcome, then complete. Every
 //! step is an effect, so a run interrupted anywhere resumes where it stopped (see
-//! the `leaderboard` module docs for why no prize is paid twice).
+//! the `tournaments` module docs for why no prize is paid twice).
 
 use super::effect::{self, TournamentEffect};
 use super::tournament::{PrizeOutcome, TourneyId, Winner};
