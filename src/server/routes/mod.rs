@@ -2,6 +2,7 @@
 //! path) to handler, authentication, and wire renderings shared by the areas.
 
 mod game;
+mod tournament;
 pub(crate) use game::info_of;
 mod user;
 mod wallet;
@@ -12,7 +13,7 @@ use super::App;
 use hyper::http::request::Parts;
 use hyper::{Method, StatusCode};
 
-/// Every signed endpoint of Publisher Manual §3, §4 and §6.
+/// Every signed endpoint of Publisher Manual §3, §4, §5 and §6.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Route {
     GameList,
@@ -29,6 +30,16 @@ enum Route {
     Login,
     Update,
     Logout,
+    TournamentCreate,
+    TournamentList,
+    TournamentInfo,
+    TournamentGames,
+    TournamentBind,
+    TournamentUnbind,
+    TournamentClose,
+    TournamentDelete,
+    TournamentRanks,
+    TournamentRank,
 }
 
 const ROUTES: &[(&str, Method, Route)] = &[
@@ -78,6 +89,56 @@ const ROUTES: &[(&str, Method, Route)] = &[
     ("/service/jsonapi/user/login", Method::POST, Route::Login),
     ("/service/jsonapi/user/update", Method::POST, Route::Update),
     ("/service/jsonapi/user/logout", Method::POST, Route::Logout),
+    (
+        "/service/jsonapi/tournament/create",
+        Method::POST,
+        Route::TournamentCreate,
+    ),
+    (
+        "/service/jsonapi/tournament/list",
+        Method::POST,
+        Route::TournamentList,
+    ),
+    (
+        "/service/jsonapi/tournament/info",
+        Method::POST,
+        Route::TournamentInfo,
+    ),
+    (
+        "/service/jsonapi/tournament/games",
+        Method::POST,
+        Route::TournamentGames,
+    ),
+    (
+        "/service/jsonapi/tournament/bind",
+        Method::POST,
+        Route::TournamentBind,
+    ),
+    (
+        "/service/jsonapi/tournament/unbind",
+        Method::POST,
+        Route::TournamentUnbind,
+    ),
+    (
+        "/service/jsonapi/tournament/close",
+        Method::POST,
+        Route::TournamentClose,
+    ),
+    (
+        "/service/jsonapi/tournament/delete",
+        Method::POST,
+        Route::TournamentDelete,
+    ),
+    (
+        "/service/jsonapi/tournament/ranks",
+        Method::POST,
+        Route::TournamentRanks,
+    ),
+    (
+        "/service/jsonapi/tournament/rank",
+        Method::POST,
+        Route::TournamentRank,
+    ),
 ];
 
 /// Finds the route of a path and checks its method.
@@ -113,6 +174,16 @@ pub(super) async fn dispatch(app: &App, parts: &Parts, body: &[u8]) -> ApiResult
         Route::Login => user::login(app, op, body).await,
         Route::Update => user::update(app, op, body).await,
         Route::Logout => user::logout(app, op, body).await,
+        Route::TournamentCreate => tournament::create(app, op, body).await,
+        Route::TournamentList => tournament::list(app, op, body),
+        Route::TournamentInfo => tournament::info(app, op, body),
+        Route::TournamentGames => tournament::games(app, op, body),
+        Route::TournamentBind => tournament::bind(app, op, body).await,
+        Route::TournamentUnbind => tournament::unbind(app, op, body).await,
+        Route::TournamentClose => tournament::close(app, op, body).await,
+        Route::TournamentDelete => tournament::delete(app, op, body).await,
+        Route::TournamentRanks => tournament::ranks(app, op, body),
+        Route::TournamentRank => tournament::rank(app, op, body),
     }
 }
 
