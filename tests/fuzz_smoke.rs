@@ -27,6 +27,11 @@ proptest! {
     fn bank_requests_never_panic(data in proptest::collection::vec(any::<u8>(), 0..512)) {
         pitboss::fuzzing::bank_requests(&data);
     }
+
+    #[test]
+    fn tournament_specs_never_panic(data in proptest::collection::vec(any::<u8>(), 0..512)) {
+        pitboss::fuzzing::tournament_spec(&data);
+    }
 }
 
 /// Runs `target` on every file under `fuzz/regressions/<name>/`; how many there were.
@@ -53,5 +58,6 @@ fn committed_fuzz_inputs_replay_clean() {
     {
         assert!(replay("gate_requests", pitboss::fuzzing::gate_requests) > 0);
         assert!(replay("bank_requests", pitboss::fuzzing::bank_requests) > 0);
+        assert!(replay("tournament_spec", pitboss::fuzzing::tournament_spec) > 0);
     }
 }
