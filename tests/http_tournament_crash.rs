@@ -174,7 +174,7 @@ async fn prizes_are_paid_exactly_once_across_a_kill_mid_payout() {
     let mut op = Operator::connect(&server.url, &creds).await;
     // Players, funded; `expected` counts every cent this test moves.
     let mut uids = Vec::new();
-    let mut expected = vec![0i64; PLAYERS];
+    let mut expected = [0i64; PLAYERS];
     for (i, owed) in expected.iter_mut().enumerate() {
         let login = op
             .call(
