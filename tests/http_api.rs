@@ -394,6 +394,58 @@ fn the_cli_commands_talk_to_a_running_server() {
     assert!(cli::admin(&conn, status)
         .expect("status")
         .contains("\"status\": -1"));
+    // Tournaments of a channel, from a spec file.
+    use pitboss::server::cli::TournamentCommand;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let spec_file = dir.path().join("spec.json");
+    let start = http::START_MS / 1000 + 60;
+    let spec = json!({"version": "1.0", "name": "cli cup", "start": start, "end": start + 3_600,
+        "rounds": [{"name": "r1", "start": start, "end": start + 3_600,
+            "initial": {"type": "fixed", "value": 0},
+            "strategy": {"type": 0, "rules": {"bet": {"enabled": true, "type": "rate", "rate": 0.25}}}}]});
+    std::fs::write(&spec_file, spec.to_string()).expect("write spec");
+    let create = TournamentCommand::Create {
+        channel_id: "cli-channel".into(),
+        file: spec_file.clone(),
+    };
+    let created = cli::admin(&conn, AdminCommand::Tournament(create)).expect("tournament create");
+    let created: serde_json::Value = serde_json::from_str(&created).expect("JSON output");
+    let id = created["tourneyId"].as_str().expect("tourneyId").to_owned();
+    let list = TournamentCommand::List {
+        channel_id: "cli-channel".into(),
+        offset: 0,
+        limit: 10,
+    };
+    let listed = cli::admin(&conn, AdminCommand::Tournament(list)).expect("tournament list");
+    assert!(
+        listed.contains(&id) && listed.contains("cli cup"),
+        "{listed}"
+    );
+    let ranks = TournamentCommand::Ranks {
+        channel_id: "cli-channel".into(),
+        tourney_id: id,
+        round: 1,
+        offset: 0,
+        limit: 10,
+    };
+    let ranked = cli::admin(&conn, AdminCommand::Tournament(ranks)).expect("tournament ranks");
+    assert_eq!(ranked.trim(), "[]");
+    let nowhere = TournamentCommand::Create {
+        channel_id: "no-such-channel".into(),
+        file: spec_file,
+    };
+    match cli::admin(&conn, AdminCommand::Tournament(nowhere)) {
+        Err(CliError::Api { code: 6, .. }) => {}
+        other => panic!("{other:?}"),
+    }
+    let missing = TournamentCommand::Create {
+        channel_id: "cli-channel".into(),
+        file: dir.path().join("absent.json"),
+    };
+    assert!(matches!(
+        cli::admin(&conn, AdminCommand::Tournament(missing)),
+        Err(CliError::SpecFile { .. })
+    ));
     match cli::login(&server.url(), "cli-op", "wrong") {
         Err(CliError::Api { code: 11, .. }) => {}
         other => panic!("{other:?}"),

@@ -131,6 +131,11 @@ impl Engine {
         self.domains.identity.operators()
     }
 
+    /// The operator of `channel`.
+    pub fn operator_of_channel(&self, channel: &ChannelId) -> Option<Arc<Operator>> {
+        self.domains.identity.operator_of(channel)
+    }
+
     /// The operator whose public `appKey` is `app_key` (the wallet APIs name it so).
     pub fn operator_by_app_key(&self, app_key: &str) -> Option<Arc<Operator>> {
         self.domains.identity.operator_by_app_key(app_key)

@@ -6,7 +6,7 @@ use super::auth;
 use super::envelope::{data, ApiError, ApiResult, ErrorCode};
 use super::iso8601::iso8601;
 use super::request::{json, parse_id};
-use super::routes::info_of;
+use super::routes::{info_of, tournament};
 use super::App;
 use crate::catalog::currency::CurrencySpec;
 use crate::catalog::game::{GameStatus, NewGame};
@@ -22,6 +22,9 @@ pub const GAMES: &str = "/admin/games";
 pub const GAME_VERSION: &str = "/admin/games/version";
 pub const GAME_STATUS: &str = "/admin/games/status";
 pub const CURRENCIES: &str = "/admin/currencies";
+pub const TOURNAMENTS: &str = "/admin/tournaments";
+pub const TOURNAMENT_LIST: &str = "/admin/tournaments/list";
+pub const TOURNAMENT_RANKS: &str = "/admin/tournaments/ranks";
 pub const CLI_LOGIN: &str = "/service/cli/login";
 
 /// Runs an `/admin/...` request after checking the admin token.
@@ -30,7 +33,9 @@ pub(super) async fn dispatch(app: &App, parts: &Parts, body: &[u8]) -> ApiResult
     let method = &parts.method;
     let allowed = match path {
         OPERATORS | CURRENCIES => *method == Method::GET || *method == Method::POST,
-        GAMES | GAME_VERSION | GAME_STATUS => *method == Method::POST,
+        GAMES | GAME_VERSION | GAME_STATUS | TOURNAMENTS | TOURNAMENT_LIST | TOURNAMENT_RANKS => {
+            *method == Method::POST
+        }
         _ => {
             return Err(ApiError::new(
                 ErrorCode::NotFound,
@@ -49,6 +54,9 @@ pub(super) async fn dispatch(app: &App, parts: &Parts, body: &[u8]) -> ApiResult
         (CURRENCIES, true) => list_currencies(app),
         (CURRENCIES, false) => register_currency(app, body).await,
         (GAMES, _) => register_game(app, body).await,
+        (TOURNAMENTS, _) => create_tournament(app, body).await,
+        (TOURNAMENT_LIST, _) => tournament::list_in(app, &channel_of(body)?, body),
+        (TOURNAMENT_RANKS, _) => tournament::ranks_in(app, &channel_of(body)?, body),
         (GAME_VERSION, _) => add_version(app, body).await,
         _ => set_status(app, body).await,
     }
@@ -161,6 +169,41 @@ async fn create_operator(app: &App, body: &[u8]) -> ApiResult {
         .await?
         .await?;
     data(&OperatorCredentials::of(&op, generated))
+}
+
+/// The `channelId` an admin tournament call names (the other fields are the
+/// Publisher Manual call's own).
+fn channel_of(body: &[u8]) -> Result<ChannelId, ApiError> {
+    #[derive(Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct ChannelBody {
+        channel_id: String,
+    }
+    let body: ChannelBody = json(body)?;
+    parse_id("channelId", &body.channel_id, ChannelId::new)
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct CreateTournamentBody<'a> {
+    channel_id: String,
+    #[serde(borrow)]
+    spec: &'a serde_json::value::RawValue,
+}
+
+/// Creates a tournament in a channel: `{channelId, spec}`, the spec as
+/// `tournament/create` takes it (what `pitboss admin tournament create` sends).
+async fn create_tournament(app: &App, body: &[u8]) -> ApiResult {
+    let body: CreateTournamentBody = json(body)?;
+    let channel = parse_id("channelId", &body.channel_id, ChannelId::new)?;
+    if app.engine.operator_of_channel(&channel).is_some() {
+        tournament::create_in(app, &channel, body.spec.get().as_bytes()).await
+    } else {
+        Err(ApiError::new(
+            ErrorCode::NotFound,
+            format!("no operator has channel {channel}"),
+        ))
+    }
 }
 
 #[derive(Serialize, Deserialize)]

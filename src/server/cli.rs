@@ -2,7 +2,10 @@
 //! a running server. The binary parses arguments into these structs and calls
 //! [`admin`] or [`login`]; what they return is printed.
 
-use super::admin::{CLI_LOGIN, CURRENCIES, GAMES, GAME_STATUS, GAME_VERSION, OPERATORS};
+use super::admin::{
+    CLI_LOGIN, CURRENCIES, GAMES, GAME_STATUS, GAME_VERSION, OPERATORS, TOURNAMENTS,
+    TOURNAMENT_LIST, TOURNAMENT_RANKS,
+};
 use super::client::{ClientError, HttpClient};
 use super::datadir::{self, DataDirError};
 use hyper::header::{HeaderName, HeaderValue, AUTHORIZATION};
@@ -24,6 +27,8 @@ pub enum CliError {
     Api { code: i64, message: String },
     #[error("cannot start the client runtime: {0}")]
     Runtime(std::io::Error),
+    #[error("cannot read the tournament spec {path}: {reason}")]
+    SpecFile { path: PathBuf, reason: String },
 }
 
 /// Where the server is and how to prove admin rights.
@@ -115,11 +120,58 @@ pub enum AdminCommand {
     },
     /// Lists the registered currencies and their exponents.
     ListCurrencies,
+    /// Tournaments of an operator's channel (Publisher Manual §5).
+    #[command(subcommand)]
+    Tournament(TournamentCommand),
+}
+
+/// A tournament command of `pitboss admin tournament`.
+#[derive(clap::Subcommand, Debug, Clone)]
+pub enum TournamentCommand {
+    /// Creates a tournament from a spec file (the JSON `tournament/create` takes).
+    Create {
+        #[arg(long)]
+        channel_id: String,
+        #[arg(long)]
+        file: PathBuf,
+    },
+    /// Lists the channel's tournaments, newest first.
+    List {
+        #[arg(long)]
+        channel_id: String,
+        #[arg(long, default_value_t = 0)]
+        offset: i64,
+        #[arg(long, default_value_t = 10)]
+        limit: i64,
+    },
+    /// A page of a tournament round's leaderboard.
+    Ranks {
+        #[arg(long)]
+        channel_id: String,
+        #[arg(long)]
+        tourney_id: String,
+        /// The round, from 1.
+        #[arg(long, default_value_t = 1)]
+        round: i64,
+        #[arg(long, default_value_t = 0)]
+        offset: i64,
+        #[arg(long, default_value_t = 10)]
+        limit: i64,
+    },
+}
+
+/// A request body: empty for `Value::Null`, else the JSON text.
+fn body_of(value: Value) -> Vec<u8> {
+    if value.is_null() {
+        Vec::new()
+    } else {
+        value.to_string().into_bytes()
+    }
 }
 
 impl AdminCommand {
-    fn request(self) -> (Method, &'static str, Value) {
-        match self {
+    fn request(self) -> Result<(Method, &'static str, Vec<u8>), CliError> {
+        let (method, path, body) = match self {
             AdminCommand::CreateOperator {
                 client_id,
                 channel_id,
@@ -166,7 +218,51 @@ impl AdminCommand {
                 json!({"code": code, "exponent": exponent}),
             ),
             AdminCommand::ListCurrencies => (Method::GET, CURRENCIES, Value::Null),
-        }
+            AdminCommand::Tournament(t) => return t.request(),
+        };
+        Ok((method, path, body_of(body)))
+    }
+}
+
+impl TournamentCommand {
+    fn request(self) -> Result<(Method, &'static str, Vec<u8>), CliError> {
+        let (method, path, body) = match self {
+            TournamentCommand::Create { channel_id, file } => {
+                let bad = |reason: String| CliError::SpecFile {
+                    path: file.clone(),
+                    reason,
+                };
+                let text = std::fs::read_to_string(&file).map_err(|e| bad(e.to_string()))?;
+                // The spec goes as written: its numbers are never re-rendered.
+                let spec: Box<serde_json::value::RawValue> =
+                    serde_json::from_str(&text).map_err(|e| bad(e.to_string()))?;
+                let channel = Value::from(channel_id).to_string();
+                let body = format!(r#"{{"channelId":{channel},"spec":{}}}"#, spec.get());
+                return Ok((Method::POST, TOURNAMENTS, body.into_bytes()));
+            }
+            TournamentCommand::List {
+                channel_id,
+                offset,
+                limit,
+            } => (
+                Method::POST,
+                TOURNAMENT_LIST,
+                json!({"channelId": channel_id, "offset": offset, "limit": limit}),
+            ),
+            TournamentCommand::Ranks {
+                channel_id,
+                tourney_id,
+                round,
+                offset,
+                limit,
+            } => (
+                Method::POST,
+                TOURNAMENT_RANKS,
+                json!({"channelId": channel_id, "tourneyId": tourney_id, "currentRound": round,
+                       "offset": offset, "limit": limit}),
+            ),
+        };
+        Ok((method, path, body_of(body)))
     }
 }
 
@@ -183,14 +279,9 @@ async fn call(
     method: Method,
     path: &str,
     headers: &[(HeaderName, HeaderValue)],
-    body: &Value,
+    body: Vec<u8>,
 ) -> Result<Value, CliError> {
     let mut client = HttpClient::connect(server).await?;
-    let body = if body.is_null() {
-        Vec::new()
-    } else {
-        body.to_string().into_bytes()
-    };
     let response = client.send(method, path, headers, body).await?;
     let envelope: Value =
         serde_json::from_slice(&response.body).map_err(|_| CliError::NotAnEnvelope {
@@ -216,17 +307,18 @@ pub fn admin(connection: &AdminConnection, command: AdminCommand) -> Result<Stri
     };
     let bearer =
         HeaderValue::try_from(format!("Bearer {token}")).map_err(|_| CliError::BadToken)?;
-    let (method, path, body) = command.request();
+    let (method, path, body) = command.request()?;
     let headers = [(AUTHORIZATION, bearer)];
-    let data = runtime()?.block_on(call(&connection.server, method, path, &headers, &body))?;
+    let data = runtime()?.block_on(call(&connection.server, method, path, &headers, body))?;
     Ok(serde_json::to_string_pretty(&data).unwrap_or_default())
 }
 
 /// `pitboss login <clientId> <password>`: the operator's apiKey, in the words of
 /// Publisher Manual §1.1.3.
 pub fn login(server: &str, client_id: &str, password: &str) -> Result<String, CliError> {
-    let body = json!({"clientId": client_id, "password": password});
-    let data = runtime()?.block_on(call(server, Method::POST, CLI_LOGIN, &[], &body))?;
+    let body = json!({"clientId": client_id, "password": password}).to_string();
+    let body = body.into_bytes();
+    let data = runtime()?.block_on(call(server, Method::POST, CLI_LOGIN, &[], body))?;
     let api_key = data["apiKey"]
         .as_str()
         .ok_or(CliError::NotAnEnvelope { status: 200 })?;

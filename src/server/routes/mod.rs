@@ -2,7 +2,7 @@
 //! path) to handler, authentication, and wire renderings shared by the areas.
 
 mod game;
-mod tournament;
+pub(crate) mod tournament;
 pub(crate) use game::info_of;
 mod user;
 mod wallet;

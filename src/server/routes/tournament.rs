@@ -9,7 +9,7 @@
 //! delete) wait for the log on the blocking pool; reads answer from memory.
 
 use crate::identity::types::Operator;
-use crate::ids::{GameId, PlayerId, TourneyId};
+use crate::ids::{ChannelId, GameId, PlayerId, TourneyId};
 use crate::paging::Page;
 use crate::server::envelope::{data, ApiError, ApiResult, ErrorCode};
 use crate::server::iso8601::iso8601;
@@ -138,8 +138,13 @@ async fn blocking<T: Send + 'static>(
 
 /// §5.2: creates a tournament from its spec; every §5.2.4 rule is checked.
 pub(super) async fn create(app: &App, op: &Operator, body: &[u8]) -> ApiResult {
-    let spec = tournament_spec::parse(body).map_err(|e| ApiError::invalid(e.to_string()))?;
-    let (engine, channel) = (app.engine.clone(), op.channel.clone());
+    create_in(app, &op.channel, body).await
+}
+
+/// `create` in `channel` (the admin API names the channel).
+pub(crate) async fn create_in(app: &App, channel: &ChannelId, spec: &[u8]) -> ApiResult {
+    let spec = tournament_spec::parse(spec).map_err(|e| ApiError::invalid(e.to_string()))?;
+    let (engine, channel) = (app.engine.clone(), channel.clone());
     let info = blocking(move || engine.create_tournament(&channel, &spec)).await?;
     let id = info.summary.id.as_str();
     data(&Created {
@@ -163,9 +168,14 @@ pub(super) async fn create(app: &App, op: &Operator, body: &[u8]) -> ApiResult {
 
 /// §5.3: the channel's tournaments, newest first.
 pub(super) fn list(app: &App, op: &Operator, body: &[u8]) -> ApiResult {
+    list_in(app, &op.channel, body)
+}
+
+/// `list` of `channel`'s tournaments.
+pub(crate) fn list_in(app: &App, channel: &ChannelId, body: &[u8]) -> ApiResult {
     let body: PageBody = json_or_default(body)?;
     let page = page(body.offset, body.limit)?;
-    let list = app.engine.list_tournaments(&op.channel, page);
+    let list = app.engine.list_tournaments(channel, page);
     data(&list.iter().map(summary_out).collect::<Vec<_>>())
 }
 
@@ -348,12 +358,17 @@ fn rank_out(r: &RankRow) -> RankOut<'_> {
 
 /// §5.10: a page of a round's leaderboard, best first.
 pub(super) fn ranks(app: &App, op: &Operator, body: &[u8]) -> ApiResult {
+    ranks_in(app, &op.channel, body)
+}
+
+/// `ranks` of a tournament of `channel`.
+pub(crate) fn ranks_in(app: &App, channel: &ChannelId, body: &[u8]) -> ApiResult {
     let body: RanksBody = json(body)?;
     let id = tourney(&body.tourney_id)?;
     let page = page(body.offset, body.limit)?;
     let rows = app
         .engine
-        .tournament_ranks(&op.channel, &id, body.current_round, page)?;
+        .tournament_ranks(channel, &id, body.current_round, page)?;
     data(&rows.iter().map(rank_out).collect::<Vec<_>>())
 }
 
