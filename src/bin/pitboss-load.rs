@@ -67,6 +67,10 @@ struct Args {
     /// What to send: `platform` (deposits and queries) or `gate` (bet + win rounds).
     #[arg(long, value_enum, default_value_t = Mode::Platform)]
     mode: Mode,
+    /// Gate mode: first create a running tournament and bind the rounds' game to it,
+    /// so that every closed round scores (to measure what scoring costs).
+    #[arg(long)]
+    bind_tournament: bool,
 }
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -203,6 +207,44 @@ async fn login_players(
         });
     }
     Ok(players)
+}
+
+/// Creates a tournament running for a day with one round that scores bets and wins,
+/// and binds [`GATE_GAME`] to it.
+async fn bind_tournament(
+    args: &Args,
+    creds: &OperatorCredentials,
+    run: &str,
+) -> Result<(), AnyError> {
+    let mut client = HttpClient::connect(&args.server).await?;
+    let now = unix_secs();
+    let spec = json!({"version": "1.0", "name": format!("load {run}"), "start": now,
+        "end": now + 86_400, "rounds": [{"name": "r1", "start": now, "end": now + 86_400,
+            "initial": {"type": "fixed", "value": 0},
+            "strategy": {"type": 0, "rules": {
+                "bet": {"enabled": true, "type": "rate", "rate": 1},
+                "win": {"enabled": true, "type": "rate", "rate": 1}}}}]});
+    let create = "/service/jsonapi/tournament/create";
+    let (code, data) = call(
+        &mut client,
+        creds,
+        &format!("{run}-tournament"),
+        create,
+        &spec,
+    )
+    .await?;
+    if code != 0 {
+        return Err(format!("creating the tournament failed with code {code}").into());
+    }
+    let id = data["tourneyId"].as_str().ok_or("no tourneyId")?;
+    let bind = json!({"tourneyId": id, "gameId": GATE_GAME});
+    let path = "/service/jsonapi/tournament/bind";
+    let (code, _) = call(&mut client, creds, &format!("{run}-bind"), path, &bind).await?;
+    if code != 0 {
+        return Err(format!("binding the game failed with code {code}").into());
+    }
+    println!("bound {GATE_GAME} to tournament {id}");
+    Ok(())
 }
 
 /// Largest response accepted (the API's wallet responses are ~100 bytes).
@@ -583,6 +625,9 @@ async fn run(args: Args) -> Result<(), AnyError> {
         SystemTime::now().duration_since(UNIX_EPOCH)?.as_millis()
     );
     let players = login_players(&args, &creds, &run).await?;
+    if args.bind_tournament {
+        bind_tournament(&args, &creds, &run).await?;
+    }
     // The measured phase starts here; a script timing the server watches for this line.
     println!(
         "logged in {} players; sending for {} s",
