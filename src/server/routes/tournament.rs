@@ -8,6 +8,7 @@
 //! `tourneyId` and `gameId`. Changes (create, bind, unbind, close with its payout,
 //! delete) wait for the log on the blocking pool; reads answer from memory.
 
+use crate::engine::{Engine, EngineError};
 use crate::identity::types::Operator;
 use crate::ids::{ChannelId, GameId, PlayerId, TourneyId};
 use crate::paging::Page;
@@ -126,11 +127,15 @@ struct Created<'a> {
     rounds: Vec<CreatedRound<'a>>,
 }
 
-/// Runs a change on the blocking pool: it waits for the log (and `close` pays prizes).
-async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> Result<T, crate::engine::EngineError> + Send + 'static,
+/// Runs a change of `channel`'s tournaments on the blocking pool: it waits for the log
+/// (and `close` pays prizes), which no tokio worker may block on.
+async fn change<T: Send + 'static>(
+    app: &App,
+    channel: &ChannelId,
+    f: impl FnOnce(&Engine, &ChannelId) -> Result<T, EngineError> + Send + 'static,
 ) -> Result<T, ApiError> {
-    match tokio::task::spawn_blocking(f).await {
+    let (engine, channel) = (app.engine.clone(), channel.clone());
+    match tokio::task::spawn_blocking(move || f(&engine, &channel)).await {
         Ok(result) => result.map_err(ApiError::from),
         Err(_) => Err(ApiError::internal()),
     }
@@ -144,8 +149,7 @@ pub(super) async fn create(app: &App, op: &Operator, body: &[u8]) -> ApiResult {
 /// `create` in `channel` (the admin API names the channel).
 pub(crate) async fn create_in(app: &App, channel: &ChannelId, spec: &[u8]) -> ApiResult {
     let spec = tournament_spec::parse(spec).map_err(|e| ApiError::invalid(e.to_string()))?;
-    let (engine, channel) = (app.engine.clone(), channel.clone());
-    let info = blocking(move || engine.create_tournament(&channel, &spec)).await?;
+    let info = change(app, channel, move |e, c| e.create_tournament(c, &spec)).await?;
     let id = info.summary.id.as_str();
     data(&Created {
         tourney_id: id,
@@ -287,16 +291,14 @@ fn bind_ids(app: &App, body: &[u8]) -> Result<(TourneyId, GameId), ApiError> {
 /// §5.6: binds a game; binding it again changes nothing.
 pub(super) async fn bind(app: &App, op: &Operator, body: &[u8]) -> ApiResult {
     let (id, game) = bind_ids(app, body)?;
-    let (engine, channel) = (app.engine.clone(), op.channel.clone());
-    blocking(move || engine.bind_game(&channel, &id, &game)).await?;
+    change(app, &op.channel, move |e, c| e.bind_game(c, &id, &game)).await?;
     data(&())
 }
 
 /// §5.7: unbinds a game; unbinding one that is not bound changes nothing.
 pub(super) async fn unbind(app: &App, op: &Operator, body: &[u8]) -> ApiResult {
     let (id, game) = bind_ids(app, body)?;
-    let (engine, channel) = (app.engine.clone(), op.channel.clone());
-    blocking(move || engine.unbind_game(&channel, &id, &game)).await?;
+    change(app, &op.channel, move |e, c| e.unbind_game(c, &id, &game)).await?;
     data(&())
 }
 
@@ -304,8 +306,7 @@ pub(super) async fn unbind(app: &App, op: &Operator, body: &[u8]) -> ApiResult {
 pub(super) async fn close(app: &App, op: &Operator, body: &[u8]) -> ApiResult {
     let body: IdBody = json(body)?;
     let id = tourney(&body.tourney_id)?;
-    let (engine, channel) = (app.engine.clone(), op.channel.clone());
-    blocking(move || engine.close_tournament(&channel, &id)).await?;
+    change(app, &op.channel, move |e, c| e.close_tournament(c, &id)).await?;
     data(&())
 }
 
@@ -313,8 +314,7 @@ pub(super) async fn close(app: &App, op: &Operator, body: &[u8]) -> ApiResult {
 pub(super) async fn delete(app: &App, op: &Operator, body: &[u8]) -> ApiResult {
     let body: IdBody = json(body)?;
     let id = tourney(&body.tourney_id)?;
-    let (engine, channel) = (app.engine.clone(), op.channel.clone());
-    blocking(move || engine.delete_tournament(&channel, &id)).await?;
+    change(app, &op.channel, move |e, c| e.delete_tournament(c, &id)).await?;
     data(&())
 }
 
