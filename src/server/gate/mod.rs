@@ -22,7 +22,7 @@ use super::App;
 use crate::catalog::game::GameStatus;
 use crate::engine::Engine;
 use crate::identity::types::{Operator, Uid, WalletMode};
-use crate::ids::{Currency, GameId, IdError, RoundId, TxId, WalletId};
+use crate::ids::{Currency, GameId, IdError, PlayerId, RoundId, TxId, WalletId};
 use crate::ledger::error::LedgerError;
 use crate::ledger::types::{
     BetRequest, PlayMeta, Receipt, RefundRequest, WinBreakdown, WinRequest,
@@ -161,7 +161,7 @@ fn tx_param(params: &GateParams<'_>, key: &str) -> Result<TxId, GateError> {
 struct Target {
     uid: i64,
     currency: Currency,
-    player: crate::ids::PlayerId,
+    player: PlayerId,
     wallet: Option<WalletId>,
 }
 
