@@ -283,6 +283,13 @@ fn normalize(value: &mut Value) {
 pub fn assert_golden(name: &str, reply: &Reply) {
     let mut actual = serde_json::json!({"status": reply.status, "body": reply.body});
     normalize(&mut actual);
+    let rendered = serde_json::to_string_pretty(&actual).expect("render") + "\n";
+    compare_golden(name, &rendered);
+}
+
+/// Compares `rendered` with `snapshots/api/<name>.json`, or (re)writes the file when
+/// `UPDATE_SNAPSHOTS=1` is in the environment.
+fn compare_golden(name: &str, rendered: &str) {
     let path: PathBuf = [
         env!("CARGO_MANIFEST_DIR"),
         "snapshots",
@@ -291,7 +298,6 @@ pub fn assert_golden(name: &str, reply: &Reply) {
     ]
     .iter()
     .collect();
-    let rendered = serde_json::to_string_pretty(&actual).expect("render") + "\n";
     if std::env::var_os("UPDATE_SNAPSHOTS").is_some_and(|v| v == "1") {
         std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
         std::fs::write(&path, rendered).expect("write snapshot");
@@ -427,28 +433,5 @@ impl WalletClient {
 /// `UPDATE_SNAPSHOTS=1` (re)writes the file instead.
 pub fn assert_wallet_golden(name: &str, reply: &WalletReply) {
     let rendered = format!("{{\"status\":{},\"body\":{}}}\n", reply.status, reply.text);
-    let path: PathBuf = [
-        env!("CARGO_MANIFEST_DIR"),
-        "snapshots",
-        "api",
-        &format!("{name}.json"),
-    ]
-    .iter()
-    .collect();
-    if std::env::var_os("UPDATE_SNAPSHOTS").is_some_and(|v| v == "1") {
-        std::fs::write(&path, rendered).expect("write snapshot");
-        return;
-    }
-    let expected = std::fs::read_to_string(&path).unwrap_or_else(|_| {
-        panic!(
-            "no snapshot {}: run with UPDATE_SNAPSHOTS=1 to create it",
-            path.display()
-        )
-    });
-    assert_eq!(
-        rendered,
-        expected,
-        "response differs from {}",
-        path.display()
-    );
+    compare_golden(name, &rendered);
 }
