@@ -394,6 +394,57 @@ fn the_cli_commands_talk_to_a_running_server() {
     assert!(cli::admin(&conn, status)
         .expect("status")
         .contains("\"status\": -1"));
+    // An operator's wallet: seamless with its own bank wallet, then transfer again.
+    let seamless = AdminCommand::SetWallet {
+        client_id: "cli-op".into(),
+        wallet_mode: "seamless".into(),
+        wallet_dialect: Some("bank".into()),
+        wallet_url: Some("http://127.0.0.1:9/wallet".into()),
+    };
+    let shown = cli::admin(&conn, seamless).expect("set-wallet");
+    assert!(
+        shown.contains("\"walletUrl\": \"http://127.0.0.1:9/wallet\""),
+        "{shown}"
+    );
+    let listed = cli::admin(&conn, AdminCommand::ListOperators).expect("list");
+    assert!(listed.contains("\"walletDialect\": \"bank\""), "{listed}");
+    for (mode, dialect, url, code) in [
+        ("seamless", None, None, 1),
+        ("seamless", Some("soap"), Some("http://x"), 1),
+        ("seamless", Some("gate"), Some("ftp://x"), 1),
+        ("transfer", Some("gate"), None, 1),
+        ("other", None, None, 1),
+    ] {
+        let command = AdminCommand::SetWallet {
+            client_id: "cli-op".into(),
+            wallet_mode: mode.into(),
+            wallet_dialect: dialect.map(Into::into),
+            wallet_url: url.map(Into::into),
+        };
+        match cli::admin(&conn, command) {
+            Err(CliError::Api { code: c, .. }) if c == code => {}
+            other => panic!("{mode} {dialect:?} {url:?}: {other:?}"),
+        }
+    }
+    let unknown = AdminCommand::SetWallet {
+        client_id: "nobody".into(),
+        wallet_mode: "transfer".into(),
+        wallet_dialect: None,
+        wallet_url: None,
+    };
+    assert!(matches!(
+        cli::admin(&conn, unknown),
+        Err(CliError::Api { code: 6, .. })
+    ));
+    let transfer = AdminCommand::SetWallet {
+        client_id: "cli-op".into(),
+        wallet_mode: "transfer".into(),
+        wallet_dialect: None,
+        wallet_url: None,
+    };
+    let shown = cli::admin(&conn, transfer).expect("set-wallet transfer");
+    assert!(shown.contains("\"walletUrl\": null"), "{shown}");
+
     // Tournaments of a channel, from a spec file.
     use pitboss::server::cli::TournamentCommand;
     let dir = tempfile::tempdir().expect("tempdir");

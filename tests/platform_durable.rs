@@ -65,3 +65,70 @@ fn operators_players_and_games_survive_reopen() {
         );
     }
 }
+
+#[test]
+fn an_operators_wallet_mode_and_remote_wallet_survive_reopen() {
+    use pitboss::identity::types::{RemoteWallet, WalletDialect};
+    let client = ClientId::new("op1").expect("client");
+    let remote = RemoteWallet::new(WalletDialect::Bank, "https://wallet.example/api").expect("url");
+    for snapshot in [false, true] {
+        let dir = tempfile::tempdir().expect("tempdir");
+        {
+            let engine = Engine::open(dir.path(), config()).expect("open");
+            engine.create_operator(new_operator()).expect("operator");
+            let op = engine
+                .set_operator_wallet(&client, WalletMode::Seamless, Some(remote.clone()))
+                .expect("seamless");
+            assert_eq!(op.wallet_mode, WalletMode::Seamless);
+            // Refused changes change nothing.
+            let mismatched = engine.set_operator_wallet(&client, WalletMode::Seamless, None);
+            assert!(mismatched.is_err());
+            let unknown = ClientId::new("nobody").expect("client");
+            assert!(engine
+                .set_operator_wallet(&unknown, WalletMode::Transfer, None)
+                .is_err());
+            if snapshot {
+                engine.shutdown().expect("shutdown");
+            }
+        }
+        let engine = Engine::open(dir.path(), config()).expect("reopen");
+        let op = engine.operator(&client).expect("operator");
+        assert_eq!(op.wallet_mode, WalletMode::Seamless, "snapshot: {snapshot}");
+        assert_eq!(engine.operator_wallet(&client), Some(remote.clone()));
+        // Back to transfer mode: the remote wallet is gone, durably too.
+        engine
+            .set_operator_wallet(&client, WalletMode::Transfer, None)
+            .expect("transfer");
+        drop(engine);
+        let engine = Engine::open(dir.path(), config()).expect("reopen again");
+        assert_eq!(engine.operator_wallet(&client), None);
+        let op = engine.operator(&client).expect("operator");
+        assert_eq!(op.wallet_mode, WalletMode::Transfer);
+    }
+}
+
+#[test]
+fn wallet_urls_are_checked() {
+    use pitboss::identity::types::{RemoteWallet, WalletDialect};
+    for good in ["http://127.0.0.1:8080", "https://wallet.example/api/v1"] {
+        assert!(
+            RemoteWallet::new(WalletDialect::Gate, good).is_some(),
+            "{good}"
+        );
+    }
+    let long = format!("https://{}", "a".repeat(2048));
+    for bad in [
+        "",
+        "ftp://x",
+        "https://",
+        "https:///x",
+        "http://a b",
+        "https://x\n",
+        &long,
+    ] {
+        assert!(
+            RemoteWallet::new(WalletDialect::Gate, bad).is_none(),
+            "{bad:?}"
+        );
+    }
+}

@@ -4,7 +4,9 @@
 use super::{wallet_key, Engine, EngineError, Pending};
 use crate::catalog::currency::CurrencySpec;
 use crate::catalog::game::{Game, GameStatus, NewGame};
-use crate::identity::types::{NewOperator, Operator, Player, Session, Uid};
+use crate::identity::types::{
+    NewOperator, Operator, Player, RemoteWallet, Session, Uid, WalletMode,
+};
 use crate::identity::PlayerLogin;
 use crate::ids::{ChannelId, ClientId, Currency, GameId, Label, PlayerId, WalletId};
 use crate::journal::Lsn;
@@ -129,6 +131,32 @@ impl Engine {
 
     pub fn operators(&self) -> Vec<Arc<Operator>> {
         self.domains.identity.operators()
+    }
+
+    /// Sets where an operator's players keep their money: transfer mode (`remote`
+    /// `None`), or seamless mode with its own wallet's dialect and URL.
+    pub fn set_operator_wallet(
+        &self,
+        client: &ClientId,
+        mode: WalletMode,
+        remote: Option<RemoteWallet>,
+    ) -> Result<Operator, EngineError> {
+        self.set_operator_wallet_pending(client, mode, remote)
+            .wait()
+    }
+
+    pub fn set_operator_wallet_pending(
+        &self,
+        client: &ClientId,
+        mode: WalletMode,
+        remote: Option<RemoteWallet>,
+    ) -> Pending<Operator> {
+        self.pending(self.domains.identity.set_wallet(client, mode, remote))
+    }
+
+    /// The remote wallet of a seamless operator.
+    pub fn operator_wallet(&self, client: &ClientId) -> Option<RemoteWallet> {
+        self.domains.identity.remote_wallet(client)
     }
 
     /// The operator of `channel`.

@@ -12,7 +12,9 @@ use super::domains::Domains;
 use super::EngineError;
 use crate::catalog::currency::CurrencySpec;
 use crate::catalog::CatalogSnapshot;
+use crate::identity::types::RemoteWallet;
 use crate::identity::IdentitySnapshot;
+use crate::ids::ClientId;
 use crate::journal::Lsn;
 use crate::ledger::export::Counters;
 use crate::ledger::records::GameRecord;
@@ -45,6 +47,8 @@ enum Section {
     /// Registered currencies (added after format 1's first fixtures: a snapshot
     /// without this section holds the default currencies only).
     Currencies(Vec<CurrencySpec>),
+    /// Seamless operators' remote wallets (likewise added later: none without it).
+    RemoteWallets(Vec<(ClientId, RemoteWallet)>),
 }
 
 fn bad(reason: impl Into<String>) -> EngineError {
@@ -87,6 +91,10 @@ pub(crate) fn write(domains: &Domains, out: impl Write) -> Result<(), EngineErro
     write_section(&mut out, &Section::Catalog(catalog.export()))?;
     write_section(&mut out, &Section::Identity(identity.export()))?;
     write_section(&mut out, &Section::Currencies(catalog.currencies()))?;
+    write_section(
+        &mut out,
+        &Section::RemoteWallets(identity.export_remote_wallets()),
+    )?;
     write_section(&mut out, &Section::End)?;
     out.flush().map_err(|e| bad(e.to_string()))
 }
@@ -224,6 +232,7 @@ fn read_body(
             Section::Catalog(c) => domains.catalog.import(c),
             Section::Identity(i) => domains.identity.import(i),
             Section::Currencies(c) => domains.catalog.import_currencies(c),
+            Section::RemoteWallets(w) => domains.identity.import_remote_wallets(w),
             Section::End => return Ok(()),
             Section::Header { .. } => return Err(bad("a second header")),
         }

@@ -92,10 +92,18 @@ pub enum IdentityError {
 
 /// What an identity mutation changed: a record's whole value afterwards.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+///
+/// Variants are only ever added at the end: their index is part of the log format.
 pub enum IdentityEffect {
     Operator(Operator),
     /// The player, its credential hash and its sessions, as they are now.
     Player(Player),
+    /// Where an operator's players keep their money: the operator as it is now (its
+    /// wallet mode), and its remote wallet (`None` in transfer mode).
+    Wallet {
+        operator: Operator,
+        remote: Option<RemoteWallet>,
+    },
 }
 
 /// Every identity, for snapshots.
@@ -125,6 +133,8 @@ struct Operators {
     by_client: HashMap<ClientId, Arc<Operator>, foldhash::fast::RandomState>,
     /// Derived from `by_client`; kept in step by `apply_operator`.
     by_app_key: HashMap<String, Arc<Operator>, foldhash::fast::RandomState>,
+    /// The remote wallets of seamless operators (snapshot section `RemoteWallets`).
+    remote: HashMap<ClientId, RemoteWallet, foldhash::fast::RandomState>,
 }
 
 pub struct Identity<J> {
@@ -147,6 +157,16 @@ fn apply_operator(ops: &mut Operators, op: Operator) {
         ops.by_app_key.remove(&old.app_key);
     }
     ops.by_app_key.insert(op.app_key.clone(), op);
+}
+
+/// An operator's new wallet mode, and its remote wallet (removed in transfer mode).
+fn apply_wallet(ops: &mut Operators, operator: Operator, remote: Option<RemoteWallet>) {
+    let client = operator.client_id.clone();
+    apply_operator(ops, operator);
+    match remote {
+        Some(r) => ops.remote.insert(client, r),
+        None => ops.remote.remove(&client),
+    };
 }
 
 fn apply_player(players: &mut Players, player: Player) {
@@ -280,10 +300,73 @@ impl<J: Journal<IdentityEffect>> Identity<J> {
         Ok(op)
     }
 
+    /// Sets where an operator's players keep their money: transfer mode (no remote
+    /// wallet), or seamless mode with its wallet's dialect and URL.
+    pub fn set_wallet(
+        &self,
+        client: &ClientId,
+        mode: WalletMode,
+        remote: Option<RemoteWallet>,
+    ) -> Result<(Operator, Lsn), IdentityError> {
+        let wrong = |why| IdentityError::Invalid {
+            what: "wallet",
+            why,
+        };
+        match (mode, &remote) {
+            (WalletMode::Transfer, Some(_)) => {
+                return Err(wrong("transfer mode has no remote wallet"))
+            }
+            (WalletMode::Seamless, None) => return Err(wrong("seamless mode needs a wallet URL")),
+            _ => {}
+        }
+        let mut ops = self.operators.write();
+        let mut operator = ops
+            .by_client
+            .get(client)
+            .map(|o| (**o).clone())
+            .ok_or_else(|| IdentityError::OperatorNotFound(client.clone()))?;
+        operator.wallet_mode = mode;
+        let effect = IdentityEffect::Wallet {
+            operator: operator.clone(),
+            remote: remote.clone(),
+        };
+        let lsn = self.journal.append(&effect)?;
+        apply_wallet(&mut ops, operator.clone(), remote);
+        Ok((operator, lsn))
+    }
+
+    /// The remote wallet of a seamless operator.
+    pub fn remote_wallet(&self, client: &ClientId) -> Option<RemoteWallet> {
+        self.operators.read().remote.get(client).cloned()
+    }
+
+    /// Every remote wallet, for snapshots.
+    pub fn export_remote_wallets(&self) -> Vec<(ClientId, RemoteWallet)> {
+        let ops = self.operators.read();
+        let mut out: Vec<_> = ops
+            .remote
+            .iter()
+            .map(|(c, r)| (c.clone(), r.clone()))
+            .collect();
+        out.sort_by(|a, b| a.0.cmp(&b.0));
+        out
+    }
+
+    /// Adds a snapshot's remote wallets (after its operators were imported).
+    pub fn import_remote_wallets(&self, wallets: Vec<(ClientId, RemoteWallet)>) {
+        let mut ops = self.operators.write();
+        for (client, remote) in wallets {
+            ops.remote.insert(client, remote);
+        }
+    }
+
     /// Applies a logged effect during recovery. Idempotent.
     pub fn replay(&self, effect: IdentityEffect) {
         match effect {
             IdentityEffect::Operator(op) => apply_operator(&mut self.operators.write(), op),
+            IdentityEffect::Wallet { operator, remote } => {
+                apply_wallet(&mut self.operators.write(), operator, remote)
+            }
             IdentityEffect::Player(p) => {
                 self.next_uid.fetch_max(p.uid.0 + 1, Ordering::Relaxed);
                 apply_player(&mut self.players.write(), p);

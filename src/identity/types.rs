@@ -35,6 +35,43 @@ pub enum WalletMode {
     Seamless,
 }
 
+/// Which wallet API a seamless operator's own wallet speaks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum WalletDialect {
+    /// `/getBalance`, `/bet`, `/win`, `/refund` (the gate wallet API).
+    Gate,
+    /// `/api/bank/...` (the bank wallet API).
+    Bank,
+}
+
+/// Where a seamless operator keeps its players' money: its wallet's dialect and base
+/// URL (`http` or `https`, at most [`RemoteWallet::MAX_URL_LEN`] bytes).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct RemoteWallet {
+    pub dialect: WalletDialect,
+    pub url: String,
+}
+
+impl RemoteWallet {
+    pub const MAX_URL_LEN: usize = 2048;
+
+    /// Checks the URL's form: `http://` or `https://`, a host, no spaces or control
+    /// characters, within the length limit.
+    pub fn new(dialect: WalletDialect, url: &str) -> Option<RemoteWallet> {
+        let rest = url
+            .strip_prefix("https://")
+            .or_else(|| url.strip_prefix("http://"))?;
+        let ok = url.len() <= Self::MAX_URL_LEN
+            && !rest.is_empty()
+            && !rest.starts_with('/')
+            && !url.chars().any(|c| c.is_control() || c.is_whitespace());
+        ok.then(|| RemoteWallet {
+            dialect,
+            url: url.to_owned(),
+        })
+    }
+}
+
 /// An operator: a channel (brand) and the credentials it calls the platform with.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Operator {

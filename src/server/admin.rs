@@ -11,13 +11,14 @@ use super::App;
 use crate::catalog::currency::CurrencySpec;
 use crate::catalog::game::{GameStatus, NewGame};
 use crate::identity::secrets;
-use crate::identity::types::{NewOperator, Operator, WalletMode};
+use crate::identity::types::{NewOperator, Operator, RemoteWallet, WalletDialect, WalletMode};
 use crate::ids::{ChannelId, ClientId, Currency, GameId, Label};
 use hyper::http::request::Parts;
 use hyper::{Method, StatusCode};
 use serde::{Deserialize, Serialize};
 
 pub const OPERATORS: &str = "/admin/operators";
+pub const OPERATOR_WALLET: &str = "/admin/operators/wallet";
 pub const GAMES: &str = "/admin/games";
 pub const GAME_VERSION: &str = "/admin/games/version";
 pub const GAME_STATUS: &str = "/admin/games/status";
@@ -33,9 +34,8 @@ pub(super) async fn dispatch(app: &App, parts: &Parts, body: &[u8]) -> ApiResult
     let method = &parts.method;
     let allowed = match path {
         OPERATORS | CURRENCIES => *method == Method::GET || *method == Method::POST,
-        GAMES | GAME_VERSION | GAME_STATUS | TOURNAMENTS | TOURNAMENT_LIST | TOURNAMENT_RANKS => {
-            *method == Method::POST
-        }
+        GAMES | GAME_VERSION | GAME_STATUS | TOURNAMENTS | TOURNAMENT_LIST | TOURNAMENT_RANKS
+        | OPERATOR_WALLET => *method == Method::POST,
         _ => {
             return Err(ApiError::new(
                 ErrorCode::NotFound,
@@ -51,6 +51,7 @@ pub(super) async fn dispatch(app: &App, parts: &Parts, body: &[u8]) -> ApiResult
     match (path, method == Method::GET) {
         (OPERATORS, true) => list_operators(app),
         (OPERATORS, false) => create_operator(app, body).await,
+        (OPERATOR_WALLET, _) => set_wallet(app, body).await,
         (CURRENCIES, true) => list_currencies(app),
         (CURRENCIES, false) => register_currency(app, body).await,
         (GAMES, _) => register_game(app, body).await,
@@ -77,16 +78,29 @@ struct OperatorOut<'a> {
     channel_id: &'a str,
     currencies: Vec<&'a str>,
     wallet_mode: &'static str,
+    /// `gate` or `bank` for a seamless operator; `null` in transfer mode.
+    wallet_dialect: Option<&'static str>,
+    wallet_url: Option<String>,
     app_key: &'a str,
     create_at: String,
 }
 
-fn operator_out(op: &Operator) -> OperatorOut<'_> {
+/// Wire spelling of a wallet dialect.
+fn dialect_name(dialect: WalletDialect) -> &'static str {
+    match dialect {
+        WalletDialect::Gate => "gate",
+        WalletDialect::Bank => "bank",
+    }
+}
+
+fn operator_out(op: &Operator, remote: Option<RemoteWallet>) -> OperatorOut<'_> {
     OperatorOut {
         client_id: op.client_id.as_str(),
         channel_id: op.channel.as_str(),
         currencies: op.currencies().map(Currency::as_str).collect(),
         wallet_mode: mode_name(op.wallet_mode),
+        wallet_dialect: remote.as_ref().map(|r| dialect_name(r.dialect)),
+        wallet_url: remote.map(|r| r.url),
         app_key: &op.app_key,
         create_at: iso8601(op.created_at_ms),
     }
@@ -94,7 +108,62 @@ fn operator_out(op: &Operator) -> OperatorOut<'_> {
 
 fn list_operators(app: &App) -> ApiResult {
     let ops = app.engine.operators();
-    data(&ops.iter().map(|o| operator_out(o)).collect::<Vec<_>>())
+    let out: Vec<_> = ops
+        .iter()
+        .map(|o| operator_out(o, app.engine.operator_wallet(&o.client_id)))
+        .collect();
+    data(&out)
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct WalletBody {
+    client_id: String,
+    wallet_mode: String,
+    wallet_dialect: Option<String>,
+    wallet_url: Option<String>,
+}
+
+/// Sets where an operator's players keep their money: `{clientId, walletMode:
+/// "transfer"}`, or `{clientId, walletMode: "seamless", walletDialect: "gate" | "bank",
+/// walletUrl}`. Answers the operator as `list-operators` shows it.
+async fn set_wallet(app: &App, body: &[u8]) -> ApiResult {
+    let body: WalletBody = json(body)?;
+    let client = parse_id("clientId", &body.client_id, ClientId::new)?;
+    let (mode, remote) = match (body.wallet_mode.as_str(), body.wallet_dialect.as_deref()) {
+        ("transfer", None) if body.wallet_url.is_none() => (WalletMode::Transfer, None),
+        ("transfer", _) => {
+            return Err(ApiError::invalid(
+                "transfer mode takes no walletDialect or walletUrl",
+            ))
+        }
+        ("seamless", Some(dialect)) => {
+            let dialect = match dialect {
+                "gate" => WalletDialect::Gate,
+                "bank" => WalletDialect::Bank,
+                _ => return Err(ApiError::invalid("walletDialect must be gate or bank")),
+            };
+            let url = body.wallet_url.as_deref().unwrap_or_default();
+            let remote = RemoteWallet::new(dialect, url).ok_or_else(|| {
+                ApiError::invalid("walletUrl must be an http or https URL of at most 2048 bytes")
+            })?;
+            (WalletMode::Seamless, Some(remote))
+        }
+        ("seamless", None) => {
+            return Err(ApiError::invalid(
+                "seamless mode needs walletDialect and walletUrl",
+            ))
+        }
+        _ => return Err(ApiError::invalid("walletMode must be transfer or seamless")),
+    };
+    let op = app
+        .engine
+        .set_operator_wallet_pending(&client, mode, remote)
+        .await?;
+    data(&operator_out(
+        &op,
+        app.engine.operator_wallet(&op.client_id),
+    ))
 }
 
 #[derive(Deserialize)]

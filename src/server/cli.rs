@@ -3,8 +3,8 @@
 //! [`admin`] or [`login`]; what they return is printed.
 
 use super::admin::{
-    CLI_LOGIN, CURRENCIES, GAMES, GAME_STATUS, GAME_VERSION, OPERATORS, TOURNAMENTS,
-    TOURNAMENT_LIST, TOURNAMENT_RANKS,
+    CLI_LOGIN, CURRENCIES, GAMES, GAME_STATUS, GAME_VERSION, OPERATORS, OPERATOR_WALLET,
+    TOURNAMENTS, TOURNAMENT_LIST, TOURNAMENT_RANKS,
 };
 use super::client::{ClientError, HttpClient};
 use super::datadir::{self, DataDirError};
@@ -111,6 +111,21 @@ pub enum AdminCommand {
     },
     /// Lists operators (without their secrets).
     ListOperators,
+    /// Sets where an operator's players keep their money: `transfer`, or `seamless`
+    /// with the operator's own wallet (`--wallet-dialect gate|bank --wallet-url URL`).
+    SetWallet {
+        #[arg(long)]
+        client_id: String,
+        /// transfer | seamless
+        #[arg(long)]
+        wallet_mode: String,
+        /// gate | bank (seamless mode)
+        #[arg(long)]
+        wallet_dialect: Option<String>,
+        /// The wallet's base URL (seamless mode).
+        #[arg(long)]
+        wallet_url: Option<String>,
+    },
     /// Registers a currency with the decimal places of its minor unit (0 to 8).
     RegisterCurrency {
         #[arg(long)]
@@ -212,6 +227,17 @@ impl AdminCommand {
                 json!({"gameId": game_id, "status": status}),
             ),
             AdminCommand::ListOperators => (Method::GET, OPERATORS, Value::Null),
+            AdminCommand::SetWallet {
+                client_id,
+                wallet_mode,
+                wallet_dialect,
+                wallet_url,
+            } => (
+                Method::POST,
+                OPERATOR_WALLET,
+                json!({"clientId": client_id, "walletMode": wallet_mode,
+                       "walletDialect": wallet_dialect, "walletUrl": wallet_url}),
+            ),
             AdminCommand::RegisterCurrency { code, exponent } => (
                 Method::POST,
                 CURRENCIES,
