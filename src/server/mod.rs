@@ -11,6 +11,8 @@
 //! - [`envelope`]: `{code, message, data}` and the one table of error codes.
 //! - [`iso8601`]: timestamps as the APIs write them.
 //! - [`tournament_spec`]: the JSON shape of a tournament spec.
+//! - [`outbound`]: the client of operators' own wallets (seamless mode), bounded per
+//!   operator and in time.
 //! - `routes`: the platform API, one module per area; [`admin`]: administration.
 //! - [`gate`], [`bank`]: the wallet APIs, each with its own signature, codes and
 //!   envelopes; [`dialect`]: what the two share.
@@ -34,6 +36,7 @@ pub mod envelope;
 pub mod gate;
 pub mod iso8601;
 pub mod nonce;
+pub mod outbound;
 mod request;
 mod routes;
 pub mod serve;
