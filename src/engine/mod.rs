@@ -13,9 +13,7 @@ use crate::catalog::CatalogError;
 use crate::clock::{Clock, SystemClock};
 use crate::identity::{IdentityConfig, IdentityError};
 use crate::ids::{ChannelId, Currency, PlayerId, RecordId, TxId, WalletId, WalletKey};
-use crate::journal::Journal;
 use crate::journal::JournalError;
-use crate::ledger::effect::LedgerEffect;
 use crate::ledger::error::LedgerError;
 use crate::ledger::records::{GameRecord, RecordQuery};
 use crate::ledger::types::*;
@@ -232,7 +230,7 @@ impl Engine {
     /// [`Engine::transaction`] without the durability wait.
     pub fn transaction_pending(&self, wallet: WalletId, tx: &TxId) -> Pending<Option<Receipt>> {
         let result = self.domains.ledger.transaction(wallet, tx);
-        let lsn = Journal::<LedgerEffect>::appended(self.domains.ledger.journal());
+        let lsn = EngineLog::appended(&self.log);
         Pending::new(result.map_err(EngineError::from), lsn, self.log.clone())
     }
 

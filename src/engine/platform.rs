@@ -9,7 +9,7 @@ use crate::identity::types::{
 };
 use crate::identity::PlayerLogin;
 use crate::ids::{ChannelId, ClientId, Currency, GameId, Label, PlayerId, WalletId};
-use crate::journal::Lsn;
+use crate::journal::Logged;
 use crate::ledger::types::{Balance, GameRef};
 use crate::paging::Page;
 use std::sync::Arc;
@@ -116,7 +116,7 @@ impl Engine {
             .find(|c| self.currency_exponent(c).is_none())
         {
             let e = EngineError::Invalid(format!("currency {unknown} is not registered"));
-            return Pending::new(Err(e), Lsn(0), self.log.clone());
+            return self.pending(Logged::<Operator, EngineError>::rejected(e));
         }
         self.pending(
             self.domains

@@ -7,6 +7,7 @@ use crate::ids::{IdError, WalletId};
 use crate::money::Amount;
 use hyper::Uri;
 use serde::Deserialize;
+use std::borrow::Cow;
 
 /// A JSON body parsed into `T` (which may borrow strings from it). Unknown fields are
 /// ignored; a wrong type, a missing field, a duplicate field or a number out of `T`'s
@@ -25,6 +26,16 @@ pub fn json_or_default<'a, T: Deserialize<'a> + Default>(body: &'a [u8]) -> Resu
         return Ok(T::default());
     }
     json(body)
+}
+
+/// A JSON string's contents from the value's raw text (`"a\"b"` → `a"b`): borrowed
+/// when the text holds no escapes; `None` when the text is not a JSON string. The
+/// wallet APIs and the tournament spec read values as sent through this.
+pub fn json_string(raw: &str) -> Option<Cow<'_, str>> {
+    match serde_json::from_str::<&str>(raw) {
+        Ok(s) => Some(Cow::Borrowed(s)),
+        Err(_) => serde_json::from_str::<String>(raw).ok().map(Cow::Owned),
+    }
 }
 
 /// The first value of query parameter `name`, percent-decoded.

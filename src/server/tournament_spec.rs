@@ -7,6 +7,7 @@
 //! also be sent as a JSON string (`"0.2"`). Unknown fields are ignored; enumerations
 //! arrive as strings and integers so that validation names an unknown value.
 
+use crate::server::request::json_string;
 use crate::tournaments::config::{
     AvailabilitySpec, InitialSpec, LimitationsSpec, MatchLimitSpec, MatchesSpec, PrizeSpec,
     RoundSpec, RuleSpec, RulesSpec, StrategySpec, TierSpec, TournamentSpec, UserSpec, WindowSpec,
@@ -42,7 +43,9 @@ impl<'de> Deserialize<'de> for JsonNumber {
         let text = raw.get();
         let text = match text.as_bytes().first() {
             Some(b'-' | b'0'..=b'9') => text.to_owned(),
-            Some(b'"') => serde_json::from_str::<String>(text).map_err(de::Error::custom)?,
+            Some(b'"') => json_string(text)
+                .ok_or_else(|| de::Error::custom("a bad string"))?
+                .into_owned(),
             _ => {
                 return Err(de::Error::custom(
                     "a number, or a decimal number as a string",

@@ -19,6 +19,7 @@ pub mod sign;
 
 use super::dialect::{self, json_response, platform_tx_id, WalletRefusal};
 use super::iso8601::iso8601_millis;
+use super::request::json_string;
 use super::App;
 use crate::engine::{Engine, EngineError};
 use crate::identity::types::{Operator, WalletMode};
@@ -220,12 +221,7 @@ async fn serve(
 /// A required JSON string field.
 fn string<'a>(raw: Option<&'a RawValue>, name: &str) -> Result<Cow<'a, str>, BankError> {
     let raw = raw.ok_or_else(|| BankError::param(format!("{name} is required")))?;
-    match serde_json::from_str::<&str>(raw.get()) {
-        Ok(s) => Ok(Cow::Borrowed(s)),
-        Err(_) => serde_json::from_str::<String>(raw.get())
-            .map(Cow::Owned)
-            .map_err(|_| BankError::param(format!("{name} must be a string"))),
-    }
+    json_string(raw.get()).ok_or_else(|| BankError::param(format!("{name} must be a string")))
 }
 
 /// A field that may be a JSON string or a JSON number: the string's contents, or the

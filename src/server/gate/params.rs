@@ -14,6 +14,7 @@
 //! signed, and an amount never passes through a float.
 
 use super::codes::{GateCode, GateError};
+use crate::server::request::json_string;
 use md5::{Digest, Md5};
 use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde_json::value::RawValue;
@@ -106,14 +107,6 @@ impl<'de> serde::Deserialize<'de> for Key<'de> {
     }
 }
 
-/// A JSON string's contents: borrowed when the text holds no escapes.
-fn decode_string(raw: &str) -> Option<Cow<'_, str>> {
-    match serde_json::from_str::<&str>(raw) {
-        Ok(s) => Some(Cow::Borrowed(s)),
-        Err(_) => serde_json::from_str::<String>(raw).ok().map(Cow::Owned),
-    }
-}
-
 fn bad_data(message: impl Into<String>) -> GateError {
     GateError::new(GateCode::BadData, message)
 }
@@ -138,7 +131,7 @@ impl<'a> GateParams<'a> {
             let text = raw.get();
             let value = match text.as_bytes().first() {
                 Some(b'"') => ParamValue::Str(
-                    decode_string(text).ok_or_else(|| bad_data(format!("{key}: bad string")))?,
+                    json_string(text).ok_or_else(|| bad_data(format!("{key}: bad string")))?,
                 ),
                 Some(b'-' | b'0'..=b'9') => ParamValue::Number(text),
                 _ if text == "true" => ParamValue::Bool(true),
