@@ -11,6 +11,7 @@
 //! - [`tournaments`]: tournaments, their leaderboards, scoring and prizes.
 //! - [`catalog`]: games, their versions and status.
 //! - [`identity`]: operators and their keys, players, credentials, sessions.
+//! - [`seamless`]: calls to operators' own wallets (seamless mode), logged until final.
 //! - [`journal`]: the seam through which the domain hands its effects to storage.
 //! - [`ids`], [`money`], [`clock`], [`paging`]: identifier newtypes, exact amounts,
 //!   injected time, the one paging rule.
@@ -35,6 +36,7 @@ pub mod journal;
 pub mod ledger;
 pub mod money;
 pub mod paging;
+pub mod seamless;
 #[cfg(feature = "server")]
 pub mod server;
 pub mod storage;

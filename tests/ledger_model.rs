@@ -666,6 +666,7 @@ proptest! {
 
 use pitboss::journal::{MemoryJournal, NoJournal};
 use pitboss::ledger::effect::LedgerEffect;
+use pitboss::ledger::types::Funds;
 use pitboss::ledger::wallet::Wallet;
 use pitboss::ledger::{ExpireScope, Ledger, LedgerConfig};
 
@@ -682,7 +683,7 @@ fn drive(ledger: &Recorded, wallets: &[WalletId], op: &Op, now: &mut i64) {
                 tx: common::tx(&t(tx)),
                 amount: Amount::new(amount),
             };
-            ledger.prize(wallets[w], &req).lsn
+            ledger.prize(wallets[w], &req, Funds::Local).lsn
         }
         Op::Withdraw { w, tx, amount } => {
             let amount = amount.map_or(WithdrawAmount::All, |a| {
@@ -710,6 +711,7 @@ fn drive(ledger: &Recorded, wallets: &[WalletId], op: &Op, now: &mut i64) {
                     wallets[w],
                     &bet(&t(tx), &r(round), GAMES[game], amount),
                     *now,
+                    Funds::Local,
                 )
                 .lsn
         }
@@ -726,6 +728,7 @@ fn drive(ledger: &Recorded, wallets: &[WalletId], op: &Op, now: &mut i64) {
                     wallets[w],
                     &win(&t(tx), &r(round), GAMES[game], amount, keep_open),
                     *now,
+                    Funds::Local,
                 )
                 .lsn
         }
@@ -734,14 +737,14 @@ fn drive(ledger: &Recorded, wallets: &[WalletId], op: &Op, now: &mut i64) {
                 tx: common::tx(&t(tx)),
                 bet_tx: common::tx(&t(bet_tx)),
             };
-            ledger.refund(wallets[w], &req, *now).lsn
+            ledger.refund(wallets[w], &req, *now, Funds::Local).lsn
         }
         Op::EndRound { w, tx, round } => {
             let req = EndRoundRequest {
                 tx: common::tx(&t(tx)),
                 round: common::round(&r(round)),
             };
-            ledger.end_round(wallets[w], &req, *now).lsn
+            ledger.end_round(wallets[w], &req, *now, Funds::Local).lsn
         }
         Op::ExpirePlayer { w } => {
             let (c, p) = wallet_names(w);
@@ -881,6 +884,7 @@ fn a_bet_logs_its_leg_not_the_whole_round() {
                 w,
                 &bet(&format!("b{i:03}"), "one-round", "slot_alice", 1),
                 1_700_000_000_000,
+                Funds::Local,
             )
             .result
             .expect("bet");

@@ -141,10 +141,16 @@ impl Node {
             w,
             &bet(&format!("b{tag}"), &tag, "slot", bet_amount),
             now_ms,
+            pitboss::ledger::types::Funds::Local,
         )
         .result
         .expect("bet");
-        let receipt = l.win(w, &win(&format!("w{tag}"), &tag, "slot", 0, false), now_ms);
+        let receipt = l.win(
+            w,
+            &win(&format!("w{tag}"), &tag, "slot", 0, false),
+            now_ms,
+            pitboss::ledger::types::Funds::Local,
+        );
         let id = receipt.result.expect("win").record.expect("closed");
         let record = l.records().get(&channel("chn"), id).expect("record");
         self.tournaments.score(&record).result.expect("scored");
@@ -165,7 +171,9 @@ impl Node {
         let mut completed = true;
         for (key, round) in self.tournaments.payouts_due(now_ms) {
             let logged = self.tournaments.run_payout(key, round, now_ms, |w, req| {
-                let paid = self.ledger.prize(w, req);
+                let paid = self
+                    .ledger
+                    .prize(w, req, pitboss::ledger::types::Funds::Local);
                 let rank = req
                     .tx
                     .as_str()

@@ -7,6 +7,7 @@ use crate::catalog::Catalog;
 use crate::identity::Identity;
 use crate::journal::Lsn;
 use crate::ledger::{Ledger, ReplayError};
+use crate::seamless::Seamless;
 use crate::tournaments::Tournaments;
 use std::sync::Arc;
 
@@ -14,6 +15,7 @@ pub(crate) type EngineLedger = Ledger<Arc<EngineLog>>;
 pub(crate) type EngineTournaments = Tournaments<Arc<EngineLog>>;
 pub(crate) type EngineCatalog = Catalog<Arc<EngineLog>>;
 pub(crate) type EngineIdentity = Identity<Arc<EngineLog>>;
+pub(crate) type EngineSeamless = Seamless<Arc<EngineLog>>;
 
 /// The engine's domains, shared (by `Arc`) with the snapshotter thread.
 #[derive(Clone)]
@@ -22,6 +24,7 @@ pub(crate) struct Domains {
     pub tournaments: Arc<EngineTournaments>,
     pub catalog: Arc<EngineCatalog>,
     pub identity: Arc<EngineIdentity>,
+    pub seamless: Arc<EngineSeamless>,
 }
 
 impl Domains {
@@ -31,6 +34,7 @@ impl Domains {
             tournaments: Arc::new(Tournaments::new(log.clone())),
             catalog: Arc::new(Catalog::new(log.clone())),
             identity: Arc::new(Identity::new(config.identity.clone(), log.clone())),
+            seamless: Arc::new(Seamless::new(config.seamless.clone(), log.clone())),
         }
     }
 
@@ -41,6 +45,7 @@ impl Domains {
             Effect::Tournament(e) => self.tournaments.replay(&e),
             Effect::Catalog(e) => self.catalog.replay(e),
             Effect::Identity(e) => self.identity.replay(e),
+            Effect::Seamless(e) => self.seamless.replay(e),
         }
         Ok(())
     }

@@ -13,6 +13,7 @@ use crate::identity::IdentityEffect;
 use crate::ids::WalletId;
 use crate::journal::{Journal, JournalError, Lsn};
 use crate::ledger::effect::LedgerEffect;
+use crate::seamless::SeamlessEffect;
 use crate::storage::Wal;
 use crate::tournaments::TournamentEffect;
 use serde::{Deserialize, Serialize};
@@ -29,6 +30,7 @@ pub enum Effect {
     Tournament(TournamentEffect),
     Catalog(CatalogEffect),
     Identity(IdentityEffect),
+    Seamless(SeamlessEffect),
 }
 
 /// The variant index of [`Effect::Ledger`] on the wire (postcard: a varint).
@@ -61,6 +63,7 @@ pub enum EffectRef<'a> {
     Tournament(&'a TournamentEffect),
     Catalog(&'a CatalogEffect),
     Identity(&'a IdentityEffect),
+    Seamless(&'a SeamlessEffect),
 }
 
 /// The engine's effect log.
@@ -182,6 +185,16 @@ impl Journal<CatalogEffect> for Arc<EngineLog> {
 impl Journal<IdentityEffect> for Arc<EngineLog> {
     fn append(&self, effect: &IdentityEffect) -> Result<Lsn, JournalError> {
         EngineLog::append(self, EffectRef::Identity(effect))
+    }
+
+    fn appended(&self) -> Lsn {
+        EngineLog::appended(self)
+    }
+}
+
+impl Journal<SeamlessEffect> for Arc<EngineLog> {
+    fn append(&self, effect: &SeamlessEffect) -> Result<Lsn, JournalError> {
+        EngineLog::append(self, EffectRef::Seamless(effect))
     }
 
     fn appended(&self) -> Lsn {

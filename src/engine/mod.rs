@@ -28,6 +28,7 @@ mod open;
 mod pending;
 mod platform;
 mod replay;
+mod seamless;
 mod snapshot_body;
 mod snapshotter;
 mod tournaments;
@@ -38,6 +39,7 @@ pub use log::{Effect, EffectRef, EngineLog};
 pub use open::RecoveryReport;
 pub use pending::Pending;
 pub use platform::PlayerSession;
+pub use seamless::refund_tx;
 pub use tournaments::TickReport;
 
 /// Everything the engine can be told at start.
@@ -54,6 +56,8 @@ pub struct EngineConfig {
     pub snapshot_every: std::time::Duration,
     /// Operators, players and sessions: hashing cost, session lifetime, limits.
     pub identity: IdentityConfig,
+    /// Seamless mode's calls: unfinished calls per operator, the retry schedule.
+    pub seamless: crate::seamless::SeamlessConfig,
 }
 
 impl Default for EngineConfig {
@@ -65,6 +69,7 @@ impl Default for EngineConfig {
             snapshot_every_records: 1_000_000,
             snapshot_every: std::time::Duration::from_secs(300),
             identity: IdentityConfig::default(),
+            seamless: crate::seamless::SeamlessConfig::default(),
         }
     }
 }
@@ -83,6 +88,8 @@ pub enum EngineError {
     Identity(#[from] IdentityError),
     #[error("invalid request: {0}")]
     Invalid(String),
+    #[error(transparent)]
+    Seamless(#[from] crate::seamless::SeamlessError),
     #[error("storage: {0}")]
     Storage(String),
 }
@@ -108,6 +115,8 @@ pub struct Engine {
     /// `None` for the in-memory engine.
     snapshotter: Option<snapshotter::Snapshotter>,
     recovery: RecoveryReport,
+    /// The transport of seamless calls, once attached.
+    remote: std::sync::OnceLock<Arc<dyn crate::seamless::RemoteWallets>>,
 }
 
 impl Engine {
@@ -130,14 +139,17 @@ impl Engine {
         snapshotter: Option<snapshotter::Snapshotter>,
         recovery: RecoveryReport,
     ) -> Engine {
-        Engine {
+        let engine = Engine {
             domains,
             log,
             clock,
             config,
             snapshotter,
             recovery,
-        }
+            remote: std::sync::OnceLock::new(),
+        };
+        engine.sync_remote_channels();
+        engine
     }
 
     /// What start-up recovered (empty for an in-memory engine).
@@ -147,6 +159,11 @@ impl Engine {
 
     pub fn clock(&self) -> &dyn Clock {
         self.clock.as_ref()
+    }
+
+    /// The engine's clock, to share with what runs beside it (the outbound client).
+    pub fn shared_clock(&self) -> Arc<dyn Clock> {
+        self.clock.clone()
     }
 
     pub fn config(&self) -> &EngineConfig {
@@ -264,13 +281,29 @@ impl Engine {
         self.expire(ExpireScope::OpenedBefore(cutoff)).wait()
     }
 
-    /// The expiry of `scope`, not yet waited for.
+    /// The expiry of `scope`, not yet waited for. For a seamless operator, first
+    /// stops the retries of the rounds' unfinished calls (recording what is left
+    /// unpaid) and asks its wallet to return the other rounds' live bets.
     pub fn expire(&self, scope: ExpireScope<'_>) -> Pending<Vec<Expiry>> {
-        self.pending_expired(
-            self.domains
-                .ledger
-                .expire_rounds(scope, self.clock.now_ms()),
-        )
+        let before = match scope {
+            ExpireScope::Player(channel, player) => {
+                self.before_seamless_expiry(channel, Some(player))
+            }
+            ExpireScope::Channel(channel) => self.before_seamless_expiry(channel, None),
+            ExpireScope::OpenedBefore(_) => Ok(crate::journal::Lsn(0)),
+        };
+        let before = match before {
+            Ok(lsn) => lsn,
+            Err(e) => return Pending::new(Err(e), crate::journal::Lsn(0), self.log.clone()),
+        };
+        let (result, lsn) = self
+            .pending_expired(
+                self.domains
+                    .ledger
+                    .expire_rounds(scope, self.clock.now_ms()),
+            )
+            .into_parts();
+        Pending::new(result, lsn.max(before), self.log.clone())
     }
 
     pub fn incomplete_games(

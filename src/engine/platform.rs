@@ -151,7 +151,24 @@ impl Engine {
         mode: WalletMode,
         remote: Option<RemoteWallet>,
     ) -> Pending<Operator> {
-        self.pending(self.domains.identity.set_wallet(client, mode, remote))
+        let pending = self.pending(self.domains.identity.set_wallet(client, mode, remote));
+        self.sync_remote_channels();
+        pending
+    }
+
+    /// Sets the keys an operator's wallet-API calls are signed with (see
+    /// [`Identity::set_wallet_keys`](crate::identity::Identity::set_wallet_keys)).
+    pub fn set_operator_wallet_keys_pending(
+        &self,
+        client: &ClientId,
+        app_key: &str,
+        app_secret: &str,
+    ) -> Pending<Operator> {
+        self.pending(
+            self.domains
+                .identity
+                .set_wallet_keys(client, app_key, app_secret),
+        )
     }
 
     /// The remote wallet of a seamless operator.

@@ -19,6 +19,7 @@ use crate::journal::Lsn;
 use crate::ledger::export::Counters;
 use crate::ledger::records::GameRecord;
 use crate::ledger::wallet::Wallet;
+use crate::seamless::SeamlessExport;
 use crate::tournaments::TournamentsSnapshot;
 use serde::{Deserialize, Serialize};
 use std::io::{self, BufWriter, Read, Write};
@@ -49,6 +50,8 @@ enum Section {
     Currencies(Vec<CurrencySpec>),
     /// Seamless operators' remote wallets (likewise added later: none without it).
     RemoteWallets(Vec<(ClientId, RemoteWallet)>),
+    /// Unfinished calls to operators' wallets (likewise added later: none without it).
+    SeamlessCalls(SeamlessExport),
 }
 
 fn bad(reason: impl Into<String>) -> EngineError {
@@ -73,6 +76,7 @@ pub(crate) fn write(domains: &Domains, out: impl Write) -> Result<(), EngineErro
         tournaments,
         catalog,
         identity,
+        seamless,
     } = domains;
     let mut out = BufWriter::with_capacity(1 << 20, out);
     let counters = ledger.counters();
@@ -95,6 +99,7 @@ pub(crate) fn write(domains: &Domains, out: impl Write) -> Result<(), EngineErro
         &mut out,
         &Section::RemoteWallets(identity.export_remote_wallets()),
     )?;
+    write_section(&mut out, &Section::SeamlessCalls(seamless.export()))?;
     write_section(&mut out, &Section::End)?;
     out.flush().map_err(|e| bad(e.to_string()))
 }
@@ -233,6 +238,7 @@ fn read_body(
             Section::Identity(i) => domains.identity.import(i),
             Section::Currencies(c) => domains.catalog.import_currencies(c),
             Section::RemoteWallets(w) => domains.identity.import_remote_wallets(w),
+            Section::SeamlessCalls(c) => domains.seamless.import(c),
             Section::End => return Ok(()),
             Section::Header { .. } => return Err(bad("a second header")),
         }

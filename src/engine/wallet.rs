@@ -13,8 +13,8 @@ use super::{Engine, EngineError, Pending};
 use crate::ids::{RecordId, WalletId};
 use crate::journal::Lsn;
 use crate::ledger::types::{
-    BetRequest, DepositRequest, EndRoundRequest, PrizeRequest, Receipt, RefundRequest, WinRequest,
-    WithdrawRequest,
+    BetRequest, DepositRequest, EndRoundRequest, Funds, PrizeRequest, Receipt, RefundRequest,
+    WinRequest, WithdrawRequest,
 };
 use crate::ledger::{Expiry, Logged};
 
@@ -45,42 +45,67 @@ impl Engine {
 
     /// Debits a bet: opens the round, or adds to it while open.
     pub fn bet(&self, wallet: WalletId, req: &BetRequest) -> Result<Receipt, EngineError> {
-        self.wait_scored(self.domains.ledger.bet(wallet, req, self.clock.now_ms()))
+        self.wait_scored(
+            self.domains
+                .ledger
+                .bet(wallet, req, self.clock.now_ms(), Funds::Local),
+        )
     }
 
     /// [`Engine::bet`] without the durability wait.
     pub fn bet_pending(&self, wallet: WalletId, req: &BetRequest) -> Pending<Receipt> {
-        self.pending_scored(self.domains.ledger.bet(wallet, req, self.clock.now_ms()))
+        self.pending_scored(
+            self.domains
+                .ledger
+                .bet(wallet, req, self.clock.now_ms(), Funds::Local),
+        )
     }
 
     /// Credits a round; closes it unless told to keep it open.
     pub fn win(&self, wallet: WalletId, req: &WinRequest) -> Result<Receipt, EngineError> {
-        self.wait_scored(self.domains.ledger.win(wallet, req, self.clock.now_ms()))
+        self.wait_scored(
+            self.domains
+                .ledger
+                .win(wallet, req, self.clock.now_ms(), Funds::Local),
+        )
     }
 
     /// [`Engine::win`] without the durability wait.
     pub fn win_pending(&self, wallet: WalletId, req: &WinRequest) -> Pending<Receipt> {
-        self.pending_scored(self.domains.ledger.win(wallet, req, self.clock.now_ms()))
+        self.pending_scored(
+            self.domains
+                .ledger
+                .win(wallet, req, self.clock.now_ms(), Funds::Local),
+        )
     }
 
     /// Returns exactly the named bet, once.
     pub fn refund(&self, wallet: WalletId, req: &RefundRequest) -> Result<Receipt, EngineError> {
-        self.wait_scored(self.domains.ledger.refund(wallet, req, self.clock.now_ms()))
+        self.wait_scored(
+            self.domains
+                .ledger
+                .refund(wallet, req, self.clock.now_ms(), Funds::Local),
+        )
     }
 
     /// [`Engine::refund`] without the durability wait.
     pub fn refund_pending(&self, wallet: WalletId, req: &RefundRequest) -> Pending<Receipt> {
-        self.pending_scored(self.domains.ledger.refund(wallet, req, self.clock.now_ms()))
+        self.pending_scored(self.domains.ledger.refund(
+            wallet,
+            req,
+            self.clock.now_ms(),
+            Funds::Local,
+        ))
     }
 
     /// Credits a prize.
     pub fn prize(&self, wallet: WalletId, req: &PrizeRequest) -> Result<Receipt, EngineError> {
-        self.wait_scored(self.domains.ledger.prize(wallet, req))
+        self.wait_scored(self.domains.ledger.prize(wallet, req, Funds::Local))
     }
 
     /// [`Engine::prize`] without the durability wait.
     pub fn prize_pending(&self, wallet: WalletId, req: &PrizeRequest) -> Pending<Receipt> {
-        self.pending_scored(self.domains.ledger.prize(wallet, req))
+        self.pending_scored(self.domains.ledger.prize(wallet, req, Funds::Local))
     }
 
     /// Closes a round without a further win.
@@ -89,20 +114,22 @@ impl Engine {
         wallet: WalletId,
         req: &EndRoundRequest,
     ) -> Result<Receipt, EngineError> {
-        self.wait_scored(
-            self.domains
-                .ledger
-                .end_round(wallet, req, self.clock.now_ms()),
-        )
+        self.wait_scored(self.domains.ledger.end_round(
+            wallet,
+            req,
+            self.clock.now_ms(),
+            Funds::Local,
+        ))
     }
 
     /// [`Engine::end_round`] without the durability wait.
     pub fn end_round_pending(&self, wallet: WalletId, req: &EndRoundRequest) -> Pending<Receipt> {
-        self.pending_scored(
-            self.domains
-                .ledger
-                .end_round(wallet, req, self.clock.now_ms()),
-        )
+        self.pending_scored(self.domains.ledger.end_round(
+            wallet,
+            req,
+            self.clock.now_ms(),
+            Funds::Local,
+        ))
     }
 
     /// A wallet call's result once it (and its scoring) is durable. Borrows the log:
@@ -117,7 +144,7 @@ impl Engine {
     /// A wallet call's result, to be handed out once it (and its scoring) is durable:
     /// what the async server awaits.
     #[inline]
-    fn pending_scored(&self, logged: Logged<Receipt>) -> Pending<Receipt> {
+    pub(super) fn pending_scored(&self, logged: Logged<Receipt>) -> Pending<Receipt> {
         let (result, lsn) = self.scored(logged);
         Pending::new(result, lsn, self.log.clone())
     }

@@ -335,6 +335,51 @@ impl<J: Journal<IdentityEffect>> Identity<J> {
         Ok((operator, lsn))
     }
 
+    /// Sets the keys the wallet APIs are signed with (`appKey`, `appSecret`): an
+    /// operator whose own wallet already verifies calls with keys it was given, or a
+    /// wallet standing in for another platform's (tests), keeps them. The appKey must
+    /// be no other operator's; both are 16 to 128 characters of `[A-Za-z0-9_-]`.
+    pub fn set_wallet_keys(
+        &self,
+        client: &ClientId,
+        app_key: &str,
+        app_secret: &str,
+    ) -> Result<(Operator, Lsn), IdentityError> {
+        let well_formed = |s: &str| {
+            (16..=128).contains(&s.len())
+                && s.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+        };
+        if !well_formed(app_key) || !well_formed(app_secret) {
+            return Err(IdentityError::Invalid {
+                what: "appKey and appSecret",
+                why: "16 to 128 characters of letters, digits, '_' and '-'",
+            });
+        }
+        let mut ops = self.operators.write();
+        let mut operator = ops
+            .by_client
+            .get(client)
+            .map(|o| (**o).clone())
+            .ok_or_else(|| IdentityError::OperatorNotFound(client.clone()))?;
+        if ops
+            .by_app_key
+            .get(app_key)
+            .is_some_and(|o| &o.client_id != client)
+        {
+            return Err(IdentityError::Invalid {
+                what: "appKey",
+                why: "another operator has it",
+            });
+        }
+        operator.app_key = app_key.to_owned();
+        operator.app_secret = Secret::new(app_secret.to_owned());
+        let effect = IdentityEffect::Operator(operator.clone());
+        let lsn = self.journal.append(&effect)?;
+        apply_operator(&mut ops, operator.clone());
+        Ok((operator, lsn))
+    }
+
     /// The remote wallet of a seamless operator.
     pub fn remote_wallet(&self, client: &ClientId) -> Option<RemoteWallet> {
         self.operators.read().remote.get(client).cloned()

@@ -41,6 +41,19 @@ pub enum LedgerError {
     NotABet(TxId),
     #[error("limit exceeded: {0}")]
     LimitExceeded(&'static str),
+    /// The call's funds do not match where the wallet's money is kept: a call that
+    /// moves local money on a wallet of a seamless operator (its money is in the
+    /// operator's own wallet), or a seamless call on a transfer-mode wallet.
+    #[error("wallet {wallet}: {}", where_kept(.remote))]
+    FundsElsewhere { wallet: WalletId, remote: bool },
     #[error("storage: {0}")]
     Journal(#[from] JournalError),
+}
+
+fn where_kept(remote: &bool) -> &'static str {
+    if *remote {
+        "its money is kept in the operator's own wallet (seamless mode)"
+    } else {
+        "its money is kept here (transfer mode), not in a remote wallet"
+    }
 }

@@ -34,13 +34,13 @@ use crate::journal::Journal;
 use crate::money::Amount;
 use effect::{apply_change, LedgerEffect, RoundChange, WalletChange};
 use error::LedgerError;
-use parking_lot::Mutex;
+use parking_lot::{Mutex, RwLock};
 use plan::{Ctx, Hashes, Plan};
 use records::{DeferredRecords, RecordStore};
-use round::RoundStatus;
+use round::{RoundStatus, MAX_ROUND_ERROR_BYTES};
 use std::collections::HashSet;
 use std::hash::BuildHasher;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use types::*;
 use wallet::{Map, TxOutcome, Wallet};
 
@@ -133,6 +133,13 @@ pub struct Ledger<J> {
     next_wallet: CacheLine<AtomicU64>,
     next_record: CacheLine<AtomicU64>,
     records: RecordStore,
+    /// Channels whose players' money is kept in the operator's own wallet (seamless
+    /// mode): their wallets take only [`Funds::Remote`] calls. Derived from the
+    /// operators' configuration (the engine keeps it in step); not logged here.
+    remote_channels: RwLock<HashSet<ChannelId, foldhash::fast::RandomState>>,
+    /// True when `remote_channels` is not empty: the hot path of a transfer-only
+    /// ledger reads this one flag, not the set.
+    any_remote: AtomicBool,
     journal: J,
 }
 
@@ -150,8 +157,26 @@ impl<J: Journal<LedgerEffect>> Ledger<J> {
             next_wallet: CacheLine(AtomicU64::new(1)),
             next_record: CacheLine(AtomicU64::new(1)),
             records: RecordStore::new(config.record_stripes),
+            remote_channels: RwLock::new(HashSet::default()),
+            any_remote: AtomicBool::new(false),
             journal,
         }
+    }
+
+    /// Says whether `channel`'s money is kept in its operator's own wallet.
+    pub fn set_remote_funds(&self, channel: &ChannelId, remote: bool) {
+        let mut set = self.remote_channels.write();
+        if remote {
+            set.insert(channel.clone());
+        } else {
+            set.remove(channel);
+        }
+        self.any_remote.store(!set.is_empty(), Ordering::Release);
+    }
+
+    /// True when `channel`'s money is kept in its operator's own wallet.
+    pub fn has_remote_funds(&self, channel: &ChannelId) -> bool {
+        self.any_remote.load(Ordering::Acquire) && self.remote_channels.read().contains(channel)
     }
 
     pub fn journal(&self) -> &J {
@@ -240,6 +265,36 @@ impl<J: Journal<LedgerEffect>> Ledger<J> {
         })
     }
 
+    /// The round, game and amount of bet `tx` of wallet `id`, if the wallet has it.
+    pub fn bet_of(&self, id: WalletId, tx: &TxId) -> Option<(RoundId, GameId, Amount)> {
+        let shard = self.shard(id).lock();
+        match &shard.wallets.get(&id)?.txs.get(tx)?.params {
+            wallet::TxParams::Bet {
+                round,
+                game,
+                amount,
+            } => Some((round.clone(), game.clone(), *amount)),
+            _ => None,
+        }
+    }
+
+    /// The live (not refunded) bets of open round `round` of wallet `id`.
+    pub fn live_bets(&self, id: WalletId, round: &RoundId) -> Vec<(TxId, Amount)> {
+        let shard = self.shard(id).lock();
+        let Some(w) = shard.wallets.get(&id) else {
+            return Vec::new();
+        };
+        match w.rounds.get(round) {
+            Some(rounds::RoundEntry::Open(r)) => r
+                .bets
+                .iter()
+                .filter(|b| !b.refunded)
+                .map(|b| (b.tx.clone(), b.amount))
+                .collect(),
+            _ => Vec::new(),
+        }
+    }
+
     /// True while the wallet has a round open (status 2, 3 or 4).
     pub fn has_open_round(&self, id: WalletId) -> Result<bool, LedgerError> {
         let shard = self.shard(id).lock();
@@ -251,31 +306,192 @@ impl<J: Journal<LedgerEffect>> Ledger<J> {
     }
 
     pub fn deposit(&self, id: WalletId, req: &DepositRequest) -> Logged<Receipt> {
-        self.execute(id, 0, |w, _| plan::deposit(w, req))
+        self.execute(id, 0, Funds::Local, |w, _| plan::deposit(w, req))
     }
 
     pub fn withdraw(&self, id: WalletId, req: &WithdrawRequest) -> Logged<Receipt> {
-        self.execute(id, 0, |w, _| plan::withdraw(w, req))
+        self.execute(id, 0, Funds::Local, |w, _| plan::withdraw(w, req))
     }
 
-    pub fn prize(&self, id: WalletId, req: &PrizeRequest) -> Logged<Receipt> {
-        self.execute(id, 0, |w, _| plan::prize(w, req))
+    pub fn prize(&self, id: WalletId, req: &PrizeRequest, funds: Funds) -> Logged<Receipt> {
+        self.execute(id, 0, funds, |w, _| plan::prize(w, req))
     }
 
-    pub fn bet(&self, id: WalletId, req: &BetRequest, now_ms: i64) -> Logged<Receipt> {
-        self.execute(id, now_ms, |w, ctx| plan::bet(w, req, ctx))
+    pub fn bet(
+        &self,
+        id: WalletId,
+        req: &BetRequest,
+        now_ms: i64,
+        funds: Funds,
+    ) -> Logged<Receipt> {
+        self.execute(id, now_ms, funds, |w, ctx| plan::bet(w, req, ctx))
     }
 
-    pub fn win(&self, id: WalletId, req: &WinRequest, now_ms: i64) -> Logged<Receipt> {
-        self.execute(id, now_ms, |w, ctx| plan::win(w, req, ctx))
+    pub fn win(
+        &self,
+        id: WalletId,
+        req: &WinRequest,
+        now_ms: i64,
+        funds: Funds,
+    ) -> Logged<Receipt> {
+        self.execute(id, now_ms, funds, |w, ctx| plan::win(w, req, ctx))
     }
 
-    pub fn refund(&self, id: WalletId, req: &RefundRequest, now_ms: i64) -> Logged<Receipt> {
-        self.execute(id, now_ms, |w, ctx| plan::refund(w, req, ctx))
+    pub fn refund(
+        &self,
+        id: WalletId,
+        req: &RefundRequest,
+        now_ms: i64,
+        funds: Funds,
+    ) -> Logged<Receipt> {
+        self.execute(id, now_ms, funds, |w, ctx| plan::refund(w, req, ctx))
     }
 
-    pub fn end_round(&self, id: WalletId, req: &EndRoundRequest, now_ms: i64) -> Logged<Receipt> {
-        self.execute(id, now_ms, |w, ctx| plan::end_round(w, req, ctx))
+    pub fn end_round(
+        &self,
+        id: WalletId,
+        req: &EndRoundRequest,
+        now_ms: i64,
+        funds: Funds,
+    ) -> Logged<Receipt> {
+        self.execute(id, now_ms, funds, |w, ctx| plan::end_round(w, req, ctx))
+    }
+
+    /// What a bet would do, without doing it: `Ok(Some(receipt))` for a replay of an
+    /// applied bet, `Ok(None)` when it would apply, the error when it would be
+    /// refused. Seamless mode asks before calling the operator's wallet, so that a
+    /// bet the ledger would refuse never takes the player's money there.
+    pub fn probe_bet(
+        &self,
+        id: WalletId,
+        req: &BetRequest,
+        now_ms: i64,
+        funds: Funds,
+    ) -> Result<Option<Receipt>, LedgerError> {
+        self.probe(id, now_ms, funds, |w, ctx| plan::bet(w, req, ctx))
+    }
+
+    /// [`Ledger::probe_bet`] for a win.
+    pub fn probe_win(
+        &self,
+        id: WalletId,
+        req: &WinRequest,
+        now_ms: i64,
+        funds: Funds,
+    ) -> Result<Option<Receipt>, LedgerError> {
+        self.probe(id, now_ms, funds, |w, ctx| plan::win(w, req, ctx))
+    }
+
+    /// [`Ledger::probe_bet`] for a refund. A refund of a bet never seen answers
+    /// `UnknownBet` (the tombstone it would leave is not written).
+    pub fn probe_refund(
+        &self,
+        id: WalletId,
+        req: &RefundRequest,
+        now_ms: i64,
+        funds: Funds,
+    ) -> Result<Option<Receipt>, LedgerError> {
+        self.probe(id, now_ms, funds, |w, ctx| plan::refund(w, req, ctx))
+    }
+
+    fn probe(
+        &self,
+        id: WalletId,
+        now_ms: i64,
+        funds: Funds,
+        planner: impl FnOnce(&Wallet, &Ctx<'_>) -> Plan,
+    ) -> Result<Option<Receipt>, LedgerError> {
+        // Record ids are not taken by a probe: a closing plan's id is a placeholder.
+        let next_record = || RecordId(u64::MAX);
+        let ctx = Ctx {
+            now_ms,
+            next_record: &next_record,
+            funds,
+        };
+        let guard = self.shard(id).lock();
+        let wallet = guard
+            .wallets
+            .get(&id)
+            .ok_or(LedgerError::WalletNotFound(id))?;
+        self.check_funds(wallet, funds)?;
+        match planner(wallet, &ctx) {
+            Plan::Reject(e) => Err(e),
+            Plan::Replay(result) => result.map(Some),
+            Plan::Apply { result, .. } => result.map(|_| None),
+        }
+    }
+
+    /// Marks an open round as failing at the operator's wallet (status 3 or 4, with
+    /// the last attempt's error), or back in play. Logged like every change.
+    pub fn mark_round(
+        &self,
+        id: WalletId,
+        round: &RoundId,
+        status: RoundStatus,
+        error: &str,
+    ) -> Logged<()> {
+        let mut guard = self.shard(id).lock();
+        let Shard { wallets, unclosed } = &mut *guard;
+        let Some(wallet) = wallets.get_mut(&id) else {
+            return Logged::rejected(LedgerError::WalletNotFound(id));
+        };
+        let mut round = match wallet.rounds.get(round) {
+            Some(rounds::RoundEntry::Open(r)) => r.clone(),
+            Some(rounds::RoundEntry::Closed(_)) => {
+                return Logged::rejected(LedgerError::RoundClosed(round.clone()))
+            }
+            None => return Logged::rejected(LedgerError::RoundNotFound(round.clone())),
+        };
+        round.status = status;
+        round.error.clear();
+        round
+            .error
+            .push_str(round::truncated(error, MAX_ROUND_ERROR_BYTES));
+        let mut effect = LedgerEffect::Wallet(WalletChange {
+            wallet: id,
+            state: wallet.state,
+            tx: None,
+            tombstone: None,
+            round: Some(RoundChange::Upsert(round)),
+            record: None,
+        });
+        let lsn = match self.journal.append(&effect) {
+            Ok(lsn) => lsn,
+            Err(e) => return Logged::rejected(e),
+        };
+        if let LedgerEffect::Wallet(change) = &mut effect {
+            self.apply_to_wallet(
+                wallet,
+                unclosed,
+                change,
+                Hashes::default(),
+                Mode::Live,
+                None,
+            );
+        }
+        Logged {
+            result: Ok(()),
+            lsn,
+        }
+    }
+
+    /// Refuses a call whose funds are not where the wallet's money is kept.
+    #[inline]
+    fn check_funds(&self, wallet: &Wallet, funds: Funds) -> Result<(), LedgerError> {
+        let remote_call = matches!(funds, Funds::Remote { .. });
+        // Transfer-only ledgers (the usual case) read one flag.
+        if !remote_call && !self.any_remote.load(Ordering::Acquire) {
+            return Ok(());
+        }
+        let remote_wallet = self.has_remote_funds(&wallet.key.channel);
+        if remote_call == remote_wallet {
+            Ok(())
+        } else {
+            Err(LedgerError::FundsElsewhere {
+                wallet: wallet.id,
+                remote: remote_wallet,
+            })
+        }
     }
 
     /// Plans, journals and applies one wallet operation under its shard lock.
@@ -283,12 +499,14 @@ impl<J: Journal<LedgerEffect>> Ledger<J> {
         &self,
         id: WalletId,
         now_ms: i64,
+        funds: Funds,
         planner: impl FnOnce(&Wallet, &Ctx<'_>) -> Plan,
     ) -> Logged<Receipt> {
         let next_record = || RecordId(self.next_record.fetch_add(1, Ordering::Relaxed));
         let ctx = Ctx {
             now_ms,
             next_record: &next_record,
+            funds,
         };
         let mut guard = self.shard(id).lock();
         let Shard { wallets, unclosed } = &mut *guard;
@@ -296,8 +514,15 @@ impl<J: Journal<LedgerEffect>> Ledger<J> {
         let Some(wallet) = wallets.get_mut(&id) else {
             return Logged::rejected(LedgerError::WalletNotFound(id));
         };
+        if let Err(e) = self.check_funds(wallet, funds) {
+            return Logged::rejected(e);
+        }
+        let mut plan = planner(wallet, &ctx);
+        if let Funds::Remote { balance } = funds {
+            plan::pass_through(wallet.state, &mut plan, balance);
+        }
         // Each arm works on the plan where it lies: the effect is some 400 bytes.
-        match planner(wallet, &ctx) {
+        match plan {
             Plan::Reject(e) => Logged::rejected(e),
             Plan::Replay(result) => Logged {
                 result,

@@ -65,6 +65,8 @@ impl Hashes {
 pub(crate) struct Ctx<'a> {
     pub now_ms: i64,
     pub next_record: &'a dyn Fn() -> RecordId,
+    /// Where the call's money lives; see [`pass_through`] for `Remote`.
+    pub funds: Funds,
 }
 
 macro_rules! reject {
@@ -305,11 +307,12 @@ pub(crate) fn bet(w: &Wallet, req: &BetRequest, ctx: &Ctx<'_>) -> Plan {
         }
         None => {
             hashes.round_is_new = true;
-            Some(new_round(w, req, ctx.now_ms))
+            Some(new_round(w, req, ctx))
         }
     };
     let mut state = w.state;
-    if req.amount > state.available {
+    // Remote money was taken by the operator's wallet already: see `pass_through`.
+    if ctx.funds == Funds::Local && req.amount > state.available {
         reject!(insufficient(state, req.amount));
     }
     match (
@@ -350,13 +353,18 @@ pub(crate) fn bet(w: &Wallet, req: &BetRequest, ctx: &Ctx<'_>) -> Plan {
     )
 }
 
-fn new_round(w: &Wallet, req: &BetRequest, now_ms: i64) -> Box<Round> {
+fn new_round(w: &Wallet, req: &BetRequest, ctx: &Ctx<'_>) -> Box<Round> {
+    let starting_credit = match ctx.funds {
+        Funds::Local => w.state.available,
+        // The operator's wallet reported its balance after the bet.
+        Funds::Remote { balance } => balance.checked_add(req.amount).unwrap_or(balance),
+    };
     Box::new(Round {
         id: req.round.clone(),
         game: req.game.clone(),
         status: RoundStatus::Open,
-        opened_at_ms: now_ms,
-        starting_credit: w.state.available,
+        opened_at_ms: ctx.now_ms,
+        starting_credit,
         meta: req.meta,
         bets: smallvec::SmallVec::new(),
         wins: WinBreakdown::default(),
@@ -695,4 +703,60 @@ pub(crate) fn expire(
         round: Some(change),
         record: Some(record),
     })
+}
+
+/// Turns a plan made as if the money were local into one whose money only passes
+/// through (seamless mode, [`Funds::Remote`]): whatever the plan would have taken from
+/// the available balance arrived from the operator's wallet (a deposit flow), and
+/// whatever it would have added left for it (a withdrawal flow), so the available
+/// balance stays as it was and conservation still holds. Receipts and the record's
+/// ending credit carry `remote`, the balance the operator's wallet reported.
+pub(crate) fn pass_through(before: WalletState, plan: &mut Plan, remote: Amount) {
+    let Plan::Apply {
+        effect: LedgerEffect::Wallet(change),
+        result,
+        ..
+    } = plan
+    else {
+        return;
+    };
+    let balance = pass_through_change(before, change, remote);
+    if let Ok(receipt) = result {
+        receipt.balance = balance;
+    }
+}
+
+/// [`pass_through`] of one change (an expiry's, which has no plan); returns the
+/// balance receipts carry.
+pub(crate) fn pass_through_change(
+    before: WalletState,
+    change: &mut WalletChange,
+    remote: Amount,
+) -> Balance {
+    let delta = i128::from(change.state.available.minor_units())
+        - i128::from(before.available.minor_units());
+    if delta > 0 {
+        change.state.flows.withdrawals += delta;
+    } else {
+        change.state.flows.deposits -= delta;
+    }
+    change.state.available = before.available;
+    let balance = Balance {
+        available: remote,
+        total: remote,
+    };
+    if let Some((
+        _,
+        TxEntry {
+            outcome: TxOutcome::Applied(stored),
+            ..
+        },
+    )) = &mut change.tx
+    {
+        stored.balance = balance;
+    }
+    if let Some(record) = &mut change.record {
+        record.ending_credit = remote;
+    }
+    balance
 }

@@ -9,6 +9,18 @@ use smallvec::SmallVec;
 /// Most bets one round may hold: a limit on everything (TigerStyle).
 pub const MAX_BETS_PER_ROUND: usize = 256;
 
+/// Longest `error` text a round keeps (the last attempt's, for the incomplete lists).
+pub const MAX_ROUND_ERROR_BYTES: usize = 256;
+
+/// `text` cut to at most `max` bytes, at a character boundary.
+pub fn truncated(text: &str, max: usize) -> &str {
+    let mut end = text.len().min(max);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
+}
+
 /// The state of a round that has not closed (Publisher Manual §3.5 `gameStatus`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum RoundStatus {

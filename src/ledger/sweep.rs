@@ -38,11 +38,20 @@ impl<J: Journal<LedgerEffect>> Ledger<J> {
         let ctx = Ctx {
             now_ms,
             next_record: &next_record,
+            // Each expiry decides its own (`expire_one`).
+            funds: super::types::Funds::Local,
         };
         let mut targets = Vec::new();
         for shard in self.shards.iter() {
             let shard = shard.lock();
             let wallets = shard.unclosed.iter().filter_map(|id| shard.wallets.get(id));
+            // The open-round time-out leaves seamless rounds alone: their money is
+            // in the operator's wallet, and only the operator expires them (the
+            // engine then returns their bets there).
+            let wallets = wallets.filter(|w| {
+                !matches!(scope, ExpireScope::OpenedBefore(_))
+                    || !self.has_remote_funds(&w.key.channel)
+            });
             targets.extend(expiry_targets(wallets.map(|w| &**w), &scope));
         }
         targets.sort();
@@ -79,7 +88,12 @@ impl<J: Journal<LedgerEffect>> Ledger<J> {
             .wallets
             .get(&wallet)
             .ok_or(LedgerError::WalletNotFound(wallet))?;
-        let change = plan::expire(w, round, ctx)?;
+        let mut change = plan::expire(w, round, ctx)?;
+        // A seamless wallet's live bets go back through the operator's wallet (the
+        // engine sends those refunds): here the money only passes through.
+        if self.has_remote_funds(&w.key.channel) {
+            plan::pass_through_change(w.state, &mut change, crate::money::Amount::ZERO);
+        }
         let record = change
             .record
             .as_ref()

@@ -92,7 +92,7 @@ pub struct WithdrawRequest {
 }
 
 /// Debit a bet: opens the round, or adds to it while it is open.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BetRequest {
     pub tx: TxId,
     pub round: RoundId,
@@ -102,7 +102,7 @@ pub struct BetRequest {
 }
 
 /// Credit a round. Closes it unless `keep_open` (several wins per round, free spins).
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WinRequest {
     pub tx: TxId,
     pub round: RoundId,
@@ -114,14 +114,14 @@ pub struct WinRequest {
 }
 
 /// Return exactly the bet named by `bet_tx`, once.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RefundRequest {
     pub tx: TxId,
     pub bet_tx: TxId,
 }
 
 /// Credit a tournament prize (or any promotional credit).
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PrizeRequest {
     pub tx: TxId,
     pub amount: Amount,
@@ -132,6 +132,21 @@ pub struct PrizeRequest {
 pub struct EndRoundRequest {
     pub tx: TxId,
     pub round: RoundId,
+}
+
+/// Where the money of a call lives.
+///
+/// `Local`: in the wallet (transfer mode): a bet needs the available balance, a win
+/// credits it. `Remote`: in the operator's own wallet (seamless mode), which already
+/// moved it: the ledger keeps the round, its legs, its record and its flows exactly
+/// as for local money, but the money only passes through: what a bet takes arrives
+/// from the operator's wallet (a deposit flow), what a credit gives leaves for it (a
+/// withdrawal flow), and the available balance stays as it was (zero). `balance` is
+/// what the operator's wallet reported after the call, for receipts and records.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Funds {
+    Local,
+    Remote { balance: Amount },
 }
 
 /// A wallet's balance. `available` excludes money held by open rounds; `total` includes it.

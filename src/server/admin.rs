@@ -19,6 +19,7 @@ use serde::{Deserialize, Serialize};
 
 pub const OPERATORS: &str = "/admin/operators";
 pub const OPERATOR_WALLET: &str = "/admin/operators/wallet";
+pub const OPERATOR_KEYS: &str = "/admin/operators/keys";
 pub const GAMES: &str = "/admin/games";
 pub const GAME_VERSION: &str = "/admin/games/version";
 pub const GAME_STATUS: &str = "/admin/games/status";
@@ -35,7 +36,7 @@ pub(super) async fn dispatch(app: &App, parts: &Parts, body: &[u8]) -> ApiResult
     let allowed = match path {
         OPERATORS | CURRENCIES => *method == Method::GET || *method == Method::POST,
         GAMES | GAME_VERSION | GAME_STATUS | TOURNAMENTS | TOURNAMENT_LIST | TOURNAMENT_RANKS
-        | OPERATOR_WALLET => *method == Method::POST,
+        | OPERATOR_WALLET | OPERATOR_KEYS => *method == Method::POST,
         _ => {
             return Err(ApiError::new(
                 ErrorCode::NotFound,
@@ -52,6 +53,7 @@ pub(super) async fn dispatch(app: &App, parts: &Parts, body: &[u8]) -> ApiResult
         (OPERATORS, true) => list_operators(app),
         (OPERATORS, false) => create_operator(app, body).await,
         (OPERATOR_WALLET, _) => set_wallet(app, body).await,
+        (OPERATOR_KEYS, _) => set_keys(app, body).await,
         (CURRENCIES, true) => list_currencies(app),
         (CURRENCIES, false) => register_currency(app, body).await,
         (GAMES, _) => register_game(app, body).await,
@@ -164,6 +166,28 @@ async fn set_wallet(app: &App, body: &[u8]) -> ApiResult {
         &op,
         app.engine.operator_wallet(&op.client_id),
     ))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct KeysBody {
+    client_id: String,
+    app_key: String,
+    app_secret: String,
+}
+
+/// Sets the keys an operator's wallet-API calls are signed with: `{clientId, appKey,
+/// appSecret}`. For a pitboss that stands as the wallet of another platform's
+/// operator (it must check that platform's signatures), or an operator moving here
+/// with keys its wallet already knows. Answers the operator's credentials.
+async fn set_keys(app: &App, body: &[u8]) -> ApiResult {
+    let body: KeysBody = json(body)?;
+    let client = parse_id("clientId", &body.client_id, ClientId::new)?;
+    let op = app
+        .engine
+        .set_operator_wallet_keys_pending(&client, &body.app_key, &body.app_secret)
+        .await?;
+    data(&OperatorCredentials::of(&op, None))
 }
 
 #[derive(Deserialize)]

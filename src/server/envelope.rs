@@ -5,6 +5,7 @@ use crate::catalog::CatalogError;
 use crate::engine::EngineError;
 use crate::identity::IdentityError;
 use crate::ledger::error::LedgerError;
+use crate::seamless::{Decline, SeamlessError};
 use crate::tournaments::TournamentError;
 use http_body_util::Full;
 use hyper::body::Bytes;
@@ -177,6 +178,7 @@ impl From<EngineError> for ApiError {
             EngineError::Tournament(e) => e.into(),
             EngineError::Catalog(e) => e.into(),
             EngineError::Identity(e) => e.into(),
+            EngineError::Seamless(e) => e.into(),
             EngineError::Invalid(m) => ApiError::invalid(m),
             EngineError::Storage(_) => ApiError::internal(),
         }
@@ -192,6 +194,7 @@ impl From<LedgerError> for ApiError {
             L::InvalidAmount(..) | L::Overflow => ErrorCode::InvalidRequest,
             L::Conflict(_) => ErrorCode::Conflict,
             L::LimitExceeded(_) => ErrorCode::LimitExceeded,
+            L::FundsElsewhere { .. } => ErrorCode::WrongState,
             L::GameMismatch { .. }
             | L::RoundClosed(_)
             | L::WrongState { .. }
@@ -200,6 +203,33 @@ impl From<LedgerError> for ApiError {
             | L::AlreadyRefunded(_)
             | L::NotABet(_) => ErrorCode::WrongState,
             L::Journal(_) => return ApiError::internal(),
+        };
+        ApiError::new(code, e.to_string())
+    }
+}
+
+impl From<SeamlessError> for ApiError {
+    fn from(e: SeamlessError) -> ApiError {
+        use SeamlessError as S;
+        let code = match &e {
+            S::Busy => ErrorCode::LimitExceeded,
+            S::Declined {
+                reason: Decline::InsufficientBalance,
+                ..
+            } => ErrorCode::InsufficientBalance,
+            S::Declined {
+                reason: Decline::UnknownPlayer,
+                ..
+            } => ErrorCode::NotFound,
+            S::Declined {
+                reason: Decline::Refused,
+                ..
+            }
+            | S::InProgress(_)
+            | S::RolledBack(_)
+            | S::CreditPending(_)
+            | S::NoRemote(_) => ErrorCode::WrongState,
+            S::Journal(_) => return ApiError::internal(),
         };
         ApiError::new(code, e.to_string())
     }

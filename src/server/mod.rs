@@ -37,6 +37,7 @@ pub mod gate;
 pub mod iso8601;
 pub mod nonce;
 pub mod outbound;
+pub mod remote_wallets;
 mod request;
 mod routes;
 pub mod serve;
@@ -79,6 +80,12 @@ pub struct ServerConfig {
     pub max_concurrent_hashes: usize,
     /// How long a request waits for a hashing slot before it is refused (code 10).
     pub hash_queue_wait: Duration,
+    /// Calls to operators' own wallets (seamless mode): time limit, bound per operator.
+    pub outbound: outbound::OutboundConfig,
+    /// How often seamless calls due for another attempt are looked for.
+    pub seamless_retry_interval: Duration,
+    /// Most seamless retries started per look.
+    pub seamless_retries_per_tick: usize,
 }
 
 impl ServerConfig {
@@ -94,6 +101,9 @@ impl ServerConfig {
             nonces: NonceLimits::default(),
             max_concurrent_hashes: 2 * cores,
             hash_queue_wait: Duration::from_secs(5),
+            outbound: outbound::OutboundConfig::default(),
+            seamless_retry_interval: Duration::from_millis(200),
+            seamless_retries_per_tick: 256,
         }
     }
 }
@@ -148,6 +158,13 @@ pub async fn run(
         .header_read_timeout(app.config.header_read_timeout)
         .keep_alive(true);
     let upkeep = tokio::spawn(upkeep(app.clone()));
+    let outbound =
+        outbound::OutboundClient::new(app.config.outbound.clone(), app.engine.shared_clock());
+    app.engine
+        .attach_remote_wallets(Arc::new(remote_wallets::HttpRemoteWallets::new(Arc::new(
+            outbound,
+        ))));
+    let retries = tokio::spawn(seamless_retries(app.clone()));
     tokio::pin!(shutdown);
     loop {
         let slot = tokio::select! {
@@ -177,6 +194,7 @@ pub async fn run(
     }
     drop(listener);
     upkeep.abort();
+    retries.abort();
     let drain = app.config.drain_timeout;
     let _ = tokio::time::timeout(drain, graceful.shutdown()).await;
 }
@@ -240,6 +258,24 @@ async fn read_body(mut body: Incoming, limit: usize) -> Result<Bytes, ApiError> 
     let body = joined.map_or(first, Bytes::from);
     debug_assert!(body.len() <= limit);
     Ok(body)
+}
+
+/// The retry driver of seamless calls: every interval, starts the calls that are due
+/// (a bounded number), each on its own task. An attempt's own time limit bounds each
+/// task; the per-operator bound of the outbound client bounds how many call at once.
+async fn seamless_retries(app: Arc<App>) {
+    let mut tick = tokio::time::interval(app.config.seamless_retry_interval);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        for call in app
+            .engine
+            .seamless_due(app.config.seamless_retries_per_tick)
+        {
+            let engine = app.engine.clone();
+            tokio::spawn(async move { engine.seamless_attempt(call).await });
+        }
+    }
 }
 
 /// Periodic upkeep: expires rounds past their time-out (on the blocking pool: it

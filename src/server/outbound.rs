@@ -141,7 +141,8 @@ impl OutboundClient {
             .map_err(|e| OutboundError::Wallet(e.message))?;
         params.insert("sign".into(), sign.into());
         let body = Value::Object(params).to_string().into_bytes();
-        self.post(creds, wallet, path, Vec::new(), body).await
+        let bytes = self.post(creds, wallet, path, Vec::new(), body).await?;
+        serde_json::from_slice(&bytes).map_err(|e| OutboundError::Malformed(e.to_string()))
     }
 
     /// A bank call (`/api/bank/...`): `body` is sent as given, signed in the headers.
@@ -152,6 +153,19 @@ impl OutboundClient {
         path: &str,
         body: &Value,
     ) -> Result<Value, OutboundError> {
+        let bytes = self.bank_raw(creds, wallet, path, body).await?;
+        serde_json::from_slice(&bytes).map_err(|e| OutboundError::Malformed(e.to_string()))
+    }
+
+    /// [`OutboundClient::bank`], answering the body's bytes: its decimal amounts are
+    /// to be read from their own text, never through a float.
+    pub async fn bank_raw(
+        &self,
+        creds: &WalletCredentials,
+        wallet: &RemoteWallet,
+        path: &str,
+        body: &Value,
+    ) -> Result<Bytes, OutboundError> {
         if wallet.dialect != WalletDialect::Bank {
             return Err(OutboundError::Wallet("not a bank wallet".into()));
         }
@@ -173,7 +187,7 @@ impl OutboundClient {
         path: &str,
         headers: Vec<(hyper::header::HeaderName, HeaderValue)>,
         body: Vec<u8>,
-    ) -> Result<Value, OutboundError> {
+    ) -> Result<Bytes, OutboundError> {
         let slots = self.slots(&creds.client_id);
         let _slot = slots.try_acquire().map_err(|_| OutboundError::Busy)?;
         let url = format!("{}{path}", wallet.url.trim_end_matches('/'));
@@ -207,6 +221,6 @@ impl OutboundClient {
         if status != 200 {
             return Err(OutboundError::Status(status));
         }
-        serde_json::from_slice(&bytes).map_err(|e| OutboundError::Malformed(e.to_string()))
+        Ok(bytes)
     }
 }

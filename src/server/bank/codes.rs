@@ -82,6 +82,9 @@ impl From<EngineError> for BankError {
         let code = match &e {
             EngineError::Ledger(l) => ledger_code(l),
             EngineError::Invalid(_) => BankCode::ParamError,
+            // Bank endpoints serve transfer-mode operators only: a seamless call
+            // cannot start from them.
+            EngineError::Seamless(_) => BankCode::SeamlessOperator,
             EngineError::Tournament(_)
             | EngineError::Catalog(_)
             | EngineError::Identity(_)
@@ -101,6 +104,7 @@ fn ledger_code(e: &LedgerError) -> BankCode {
         // A referenceId already taken: by another transfer, or cancelled by a refund.
         LedgerError::Conflict(_) | LedgerError::BetCancelled(_) => BankCode::ReferenceConflict,
         LedgerError::LimitExceeded(_) => BankCode::LimitExceeded,
+        LedgerError::FundsElsewhere { .. } => BankCode::SeamlessOperator,
         LedgerError::RoundNotFound(_)
         | LedgerError::GameMismatch { .. }
         | LedgerError::RoundClosed(_)

@@ -4,6 +4,7 @@
 
 use crate::engine::EngineError;
 use crate::ledger::error::LedgerError;
+use crate::seamless::{Decline, SeamlessError};
 
 /// Every code the gate endpoints answer with. The document's numbers; never renumber.
 /// Three of its codes cannot arise here and have no variant: 20241011 (a coupon
@@ -138,6 +139,7 @@ impl Operation {
 pub fn engine_error(op: Operation, e: EngineError) -> GateError {
     let code = match &e {
         EngineError::Ledger(l) => ledger_code(op, l),
+        EngineError::Seamless(s) => seamless_code(op, s),
         // The scoring hook, the catalog and identity fail only on storage here.
         EngineError::Tournament(_)
         | EngineError::Catalog(_)
@@ -146,6 +148,30 @@ pub fn engine_error(op: Operation, e: EngineError) -> GateError {
         EngineError::Invalid(_) => GateCode::InvalidData,
     };
     GateError::new(code, e.to_string())
+}
+
+/// Every seamless error, listed: what a game server hears when the operator's own
+/// wallet refused, did not answer, or is busy.
+fn seamless_code(op: Operation, e: &SeamlessError) -> GateCode {
+    match e {
+        SeamlessError::Declined {
+            reason: Decline::InsufficientBalance,
+            ..
+        } => GateCode::InsufficientBalance,
+        SeamlessError::Declined {
+            reason: Decline::UnknownPlayer,
+            ..
+        } => GateCode::UserNotFound,
+        SeamlessError::Declined {
+            reason: Decline::Refused,
+            ..
+        }
+        | SeamlessError::InProgress(_) => op.failed(),
+        SeamlessError::RolledBack(_) => GateCode::BetFailed,
+        SeamlessError::CreditPending(_) => GateCode::WinOrRefundFailed,
+        SeamlessError::NoRemote(_) => GateCode::NotThisSystem,
+        SeamlessError::Busy | SeamlessError::Journal(_) => GateCode::SystemError,
+    }
 }
 
 /// Every ledger error, listed: a new variant must be given a code here.
@@ -162,6 +188,7 @@ fn ledger_code(op: Operation, e: &LedgerError) -> GateCode {
         | LedgerError::BetCancelled(_)
         | LedgerError::AlreadyRefunded(_)
         | LedgerError::LimitExceeded(_) => op.failed(),
+        LedgerError::FundsElsewhere { .. } => GateCode::NotThisSystem,
         LedgerError::Journal(_) => GateCode::SystemError,
     }
 }

@@ -21,12 +21,10 @@ use super::dialect::{self, json_response, platform_tx_id, WalletRefusal};
 use super::App;
 use crate::catalog::game::GameStatus;
 use crate::engine::Engine;
-use crate::identity::types::{Operator, Uid, WalletMode};
+use crate::identity::types::{Operator, Uid};
 use crate::ids::{Currency, GameId, IdError, PlayerId, RoundId, TxId, WalletId};
 use crate::ledger::error::LedgerError;
-use crate::ledger::types::{
-    BetRequest, PlayMeta, Receipt, RefundRequest, WinBreakdown, WinRequest,
-};
+use crate::ledger::types::{BetRequest, PlayMeta, RefundRequest, WinBreakdown, WinRequest};
 use crate::money::Amount;
 use codes::{engine_error, GateCode, GateError, Operation};
 use http_body_util::Full;
@@ -98,7 +96,7 @@ async fn serve(engine: &Engine, op: Operation, body: &[u8]) -> Result<Vec<u8>, G
     let params = GateParams::parse(body)?;
     let operator = authenticate(engine, &params)?;
     match op {
-        Operation::Balance => balance(engine, &operator, &params),
+        Operation::Balance => balance(engine, &operator, &params).await,
         Operation::Bet => bet(engine, &operator, &params).await,
         Operation::Win => win(engine, &operator, &params).await,
         Operation::Refund => refund(engine, &operator, &params).await,
@@ -122,12 +120,6 @@ pub fn authenticate(engine: &Engine, params: &GateParams<'_>) -> Result<Arc<Oper
         return Err(GateError::new(
             GateCode::BadSign,
             format!("timestamp is more than 300 s from the server's time {now}"),
-        ));
-    }
-    if operator.wallet_mode != WalletMode::Transfer {
-        return Err(GateError::new(
-            GateCode::NotThisSystem,
-            "the operator keeps its players' money in its own wallet (seamless mode)",
         ));
     }
     Ok(operator)
@@ -206,10 +198,19 @@ struct BalanceOut {
 }
 
 /// `/getBalance`: the player's available balance, in minor units (as strings, as the
-/// document shows). A player with no wallet in the currency has a balance of 0.
-fn balance(engine: &Engine, op: &Operator, params: &GateParams<'_>) -> Result<Vec<u8>, GateError> {
+/// document shows). A player with no wallet in the currency has a balance of 0. For a
+/// seamless operator, the balance its own wallet reports.
+async fn balance(
+    engine: &Engine,
+    op: &Operator,
+    params: &GateParams<'_>,
+) -> Result<Vec<u8>, GateError> {
     let t = target(engine, op, params)?;
     let balance = match t.wallet {
+        _ if engine.is_seamless(&op.channel) => engine
+            .seamless_balance(&op.channel, &t.player, &t.currency)
+            .await
+            .map_err(|e| engine_error(Operation::Balance, e))?,
         Some(wallet) => {
             engine
                 .balance(wallet)
@@ -301,13 +302,23 @@ async fn bet(
             format!("game {game_id} is disabled"),
         ));
     }
-    let Some(wallet) = t.wallet else {
-        // No wallet in this currency yet: its balance is 0, and a refused bet opens none.
-        let e = LedgerError::InsufficientBalance {
-            available: 0,
-            needed: amount.minor_units(),
-        };
-        return Err(engine_error(Operation::Bet, e.into()));
+    let seamless = engine.is_seamless(&op.channel);
+    let wallet = match t.wallet {
+        Some(wallet) => wallet,
+        // The money is in the operator's wallet: the round needs a wallet here.
+        None if seamless => engine
+            .open_wallet_pending(&op.channel, &t.player, &t.currency)
+            .await
+            .map_err(|e| engine_error(Operation::Bet, e))?,
+        None => {
+            // No wallet in this currency yet: its balance is 0, and a refused bet
+            // opens none.
+            let e = LedgerError::InsufficientBalance {
+                available: 0,
+                needed: amount.minor_units(),
+            };
+            return Err(engine_error(Operation::Bet, e.into()));
+        }
     };
     let req = BetRequest {
         tx,
@@ -316,10 +327,12 @@ async fn bet(
         amount,
         meta,
     };
-    let receipt = engine
-        .bet_pending(wallet, &req)
-        .await
-        .map_err(|e| engine_error(Operation::Bet, e))?;
+    let receipt = if seamless {
+        engine.seamless_bet(wallet, &req).await
+    } else {
+        engine.bet_pending(wallet, &req).await
+    };
+    let receipt = receipt.map_err(|e| engine_error(Operation::Bet, e))?;
     render(&Success {
         success: true,
         data: BetData {
@@ -386,10 +399,12 @@ async fn win(
         breakdown,
         keep_open,
     };
-    let receipt = engine
-        .win_pending(wallet, &req)
-        .await
-        .map_err(|e| engine_error(Operation::Win, e))?;
+    let receipt = if engine.is_seamless(&op.channel) {
+        engine.seamless_win(wallet, &req).await
+    } else {
+        engine.win_pending(wallet, &req).await
+    };
+    let receipt = receipt.map_err(|e| engine_error(Operation::Win, e))?;
     render(&Success {
         success: true,
         data: WinData {
@@ -431,10 +446,12 @@ async fn refund(
             .map_err(|e| engine_error(Operation::Refund, e))?,
     };
     let req = RefundRequest { tx, bet_tx };
-    let receipt: Receipt = engine
-        .refund_pending(wallet, &req)
-        .await
-        .map_err(|e| engine_error(Operation::Refund, e))?;
+    let receipt = if engine.is_seamless(&op.channel) {
+        engine.seamless_refund(wallet, &req).await
+    } else {
+        engine.refund_pending(wallet, &req).await
+    };
+    let receipt = receipt.map_err(|e| engine_error(Operation::Refund, e))?;
     render(&Success {
         success: true,
         data: RefundData {

@@ -44,7 +44,8 @@ fn identifier(raw: &str) -> Result<PlayerId, ApiError> {
 
 /// §6.1: registers the player if the channel has none by this identifier, else
 /// checks its credential; starts a session and opens its wallet in the operator's
-/// default currency.
+/// default currency. `walletBalance` of a seamless operator's player comes from the
+/// operator's own wallet.
 pub(super) async fn login(app: &App, op: &Arc<Operator>, body: &[u8]) -> ApiResult {
     let body: LoginBody = json(body)?;
     match body.auth_type.as_deref() {
@@ -57,13 +58,23 @@ pub(super) async fn login(app: &App, op: &Arc<Operator>, body: &[u8]) -> ApiResu
         .hashing(move || engine.login_player_pending(&op2, &player, &body.credential))
         .await?;
     let s = pending.await?;
+    // A seamless operator's players keep their money in its own wallet: ask it. The
+    // login itself stands (it is durable) if the wallet does not answer.
+    let balance = if app.engine.is_seamless(&op.channel) {
+        let player = &s.login.player.identifier;
+        app.engine
+            .seamless_balance(&op.channel, player, &op.currency)
+            .await?
+    } else {
+        s.balance.available
+    };
     data(&LoginOut {
         access_token: s.login.session.token.expose().to_owned(),
         user_id: s.login.player.uid.to_string(),
         group_id: op.channel.to_string(),
         expire_time: s.login.session.expires_at_ms.div_euclid(1000),
         wallet_id: s.wallet.to_string(),
-        wallet_balance: s.balance.available.minor_units(),
+        wallet_balance: balance.minor_units(),
     })
 }
 

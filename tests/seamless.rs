@@ -1,0 +1,531 @@
+//! Seamless mode over real HTTP (DESIGN §13): a platform server whose operator keeps
+//! its players' money in its own wallet, and that wallet played by a second pitboss
+//! (transfer mode, serving the gate or bank dialect, on a data directory so that it
+//! can be restarted) behind a fault-injecting proxy written here. The proxy drops
+//! requests, applies a call and then drops its answer, delays a call past the
+//! platform's time limit, answers 502 or "in progress", and restarts the wallet.
+//!
+//! After every schedule, with the faults off and the retries run out, the
+//! reconciliation invariant holds for every transaction id: a bet is kept on one side
+//! exactly when it is kept on the other (never taken twice, never refunded without
+//! having happened), a win is paid on one side exactly when on the other, and the
+//! wallet's balance is what the platform's rounds say it must be.
+//!
+//! `SEAMLESS_SCHEDULES=N` runs N schedules per dialect (default 2), each from its own
+//! seed (printed on failure).
+
+#[path = "common/http.rs"]
+mod http;
+
+use http::{engine_config, TestServer, START_MS};
+use http_body_util::{BodyExt, Full};
+use hyper::body::{Bytes, Incoming};
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Request, Response};
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::Client as HyperClient;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use parking_lot::Mutex;
+use pitboss::identity::types::{RemoteWallet, WalletDialect, WalletMode};
+use pitboss::server::{demo, ServerConfig};
+use pitboss::storage::StdFs;
+use pitboss::*;
+use serde_json::{json, Value};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::oneshot;
+
+const GAME: &str = "slot_alice";
+const FUNDS: i64 = 10_000;
+const PLAYERS: usize = 3;
+/// The platform's time limit per outbound call in these tests.
+const CALL_TIMEOUT: Duration = Duration::from_millis(400);
+
+// --- the operator's wallet: a pitboss on a data directory ---------------------------
+
+struct WalletServer {
+    dir: PathBuf,
+    clock: Arc<ManualClock>,
+    engine: Arc<Engine>,
+    addr: SocketAddr,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+fn wallet_engine_config() -> EngineConfig {
+    EngineConfig {
+        // The test's clock jumps hours ahead to run retries out: the wallet must not
+        // expire the platform's rounds meanwhile.
+        round_timeout_ms: i64::MAX / 4,
+        ..engine_config()
+    }
+}
+
+impl WalletServer {
+    async fn start(dir: &Path, clock: Arc<ManualClock>) -> WalletServer {
+        let engine = Engine::open_with(dir, wallet_engine_config(), clock.clone(), Arc::new(StdFs))
+            .expect("open the wallet's data directory");
+        let engine = Arc::new(engine);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let (tx, rx) = oneshot::channel::<()>();
+        let config = ServerConfig::new(http::ADMIN_TOKEN.to_owned());
+        let task = tokio::spawn(pitboss::server::run(
+            listener,
+            engine.clone(),
+            config,
+            async {
+                let _ = rx.await;
+            },
+        ));
+        WalletServer {
+            dir: dir.to_owned(),
+            clock,
+            engine,
+            addr,
+            stop: Some(tx),
+            task: Some(task),
+        }
+    }
+
+    async fn stop(&mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+        if let Some(task) = self.task.take() {
+            task.await.expect("wallet server");
+        }
+    }
+
+    /// Stops the server and the engine, and opens the data directory again.
+    async fn restart(&mut self) {
+        self.stop().await;
+        let dir = self.dir.clone();
+        let clock = self.clock.clone();
+        let engine = std::mem::replace(
+            &mut self.engine,
+            Arc::new(Engine::in_memory(EngineConfig::default())),
+        );
+        // Connection tasks let go of the engine as their connections close.
+        for _ in 0..500 {
+            if Arc::strong_count(&engine) == 1 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert_eq!(
+            Arc::strong_count(&engine),
+            1,
+            "the old wallet engine is still held"
+        );
+        drop(engine);
+        *self = WalletServer::start(&dir, clock).await;
+    }
+}
+
+// --- the fault-injecting proxy ------------------------------------------------------
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Fault {
+    None,
+    /// The request never reaches the wallet; the connection closes.
+    DropRequest,
+    /// The wallet applies the call; its answer is lost.
+    DropAnswer,
+    /// The call reaches the wallet after the platform gave up on it.
+    Delay,
+    /// HTTP 502 without reaching the wallet.
+    BadGateway,
+    /// The dialect's "in progress" / system error, without reaching the wallet.
+    InProgress,
+}
+
+struct ProxyState {
+    target: SocketAddr,
+    /// Per cent of calls that meet a fault.
+    rate: u64,
+    rng: u64,
+    dialect: WalletDialect,
+    faults_seen: usize,
+}
+
+impl ProxyState {
+    fn next(&mut self) -> u64 {
+        // xorshift64*: deterministic from the schedule's seed.
+        self.rng ^= self.rng >> 12;
+        self.rng ^= self.rng << 25;
+        self.rng ^= self.rng >> 27;
+        self.rng.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+
+    fn fault(&mut self) -> Fault {
+        if self.next() % 100 >= self.rate {
+            return Fault::None;
+        }
+        self.faults_seen += 1;
+        match self.next() % 5 {
+            0 => Fault::DropRequest,
+            1 => Fault::DropAnswer,
+            2 => Fault::Delay,
+            3 => Fault::BadGateway,
+            _ => Fault::InProgress,
+        }
+    }
+}
+
+type Proxy = Arc<Mutex<ProxyState>>;
+
+async fn start_proxy(state: Proxy) -> SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let client: HyperClient<HttpConnector, Full<Bytes>> =
+        HyperClient::builder(TokioExecutor::new()).build(HttpConnector::new());
+    tokio::spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else {
+                return;
+            };
+            let (state, client) = (state.clone(), client.clone());
+            let service = service_fn(move |req| forward(state.clone(), client.clone(), req));
+            tokio::spawn(async move {
+                let _ = http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), service)
+                    .await;
+            });
+        }
+    });
+    addr
+}
+
+#[derive(Debug)]
+struct Dropped;
+
+impl std::fmt::Display for Dropped {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("dropped by the proxy")
+    }
+}
+
+impl std::error::Error for Dropped {}
+
+async fn forward(
+    state: Proxy,
+    client: HyperClient<HttpConnector, Full<Bytes>>,
+    req: Request<Incoming>,
+) -> Result<Response<Full<Bytes>>, Dropped> {
+    let (fault, target, dialect) = {
+        let mut s = state.lock();
+        (s.fault(), s.target, s.dialect)
+    };
+    let (parts, body) = req.into_parts();
+    let body = body.collect().await.map_err(|_| Dropped)?.to_bytes();
+    match fault {
+        Fault::DropRequest => return Err(Dropped),
+        Fault::BadGateway => {
+            let mut r = Response::new(Full::new(Bytes::from_static(b"bad gateway")));
+            *r.status_mut() = hyper::StatusCode::BAD_GATEWAY;
+            return Ok(r);
+        }
+        Fault::InProgress => {
+            let body = match dialect {
+                WalletDialect::Bank => json!({"traceId": "t", "code": 100003,
+                    "message": "Trading in progress", "path": parts.uri.path(), "timestamp": ""}),
+                WalletDialect::Gate => {
+                    json!({"success": false, "code": 20241002, "error_tip": "系统错误"})
+                }
+            };
+            return Ok(Response::new(Full::new(Bytes::from(body.to_string()))));
+        }
+        Fault::Delay => tokio::time::sleep(CALL_TIMEOUT + Duration::from_millis(150)).await,
+        Fault::None | Fault::DropAnswer => {}
+    }
+    let mut out = Request::builder()
+        .method(parts.method.clone())
+        .uri(format!("http://{target}{}", parts.uri.path()));
+    for (name, value) in &parts.headers {
+        if name != hyper::header::HOST {
+            out = out.header(name, value);
+        }
+    }
+    let out = out.body(Full::new(body)).map_err(|_| Dropped)?;
+    let answer = client.request(out).await.map_err(|_| Dropped)?;
+    let status = answer.status();
+    let bytes = answer
+        .into_body()
+        .collect()
+        .await
+        .map_err(|_| Dropped)?
+        .to_bytes();
+    if fault == Fault::DropAnswer {
+        return Err(Dropped);
+    }
+    let mut r = Response::new(Full::new(bytes));
+    *r.status_mut() = status;
+    Ok(r)
+}
+
+// --- the schedule ---------------------------------------------------------------------
+
+struct Rng(u64);
+
+impl Rng {
+    fn below(&mut self, n: u64) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0 % n
+    }
+}
+
+/// What the schedule sent, per player: every bet and win id.
+#[derive(Default)]
+struct Sent {
+    bets: Vec<String>,
+    wins: Vec<String>,
+}
+
+fn uid_of(login: &Value) -> i64 {
+    login["userId"]
+        .as_str()
+        .and_then(|s| s.parse().ok())
+        .expect("userId")
+}
+
+fn tx(id: &str) -> TxId {
+    TxId::new(id).expect("tx id")
+}
+
+fn has(engine: &Engine, wallet: Option<WalletId>, id: &str) -> bool {
+    wallet.is_some_and(|w| {
+        engine
+            .transaction(w, &tx(id))
+            .expect("transaction query")
+            .is_some()
+    })
+}
+
+async fn run_schedule(dialect: WalletDialect, seed: u64) {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let platform = TestServer::start_with(|c| {
+        c.outbound.timeout = CALL_TIMEOUT;
+        c.seamless_retry_interval = Duration::from_millis(20);
+    })
+    .await;
+    // The wallet shares the platform's time: both check each other's timestamps.
+    let wallet_clock = Arc::new(ManualClock::new(START_MS));
+    let mut wallet = WalletServer::start(tmp.path(), wallet_clock.clone()).await;
+    demo::register_seed_games(&wallet.engine).expect("games");
+    let wallet_op = demo::create_demo_operator(&wallet.engine)
+        .expect("operator")
+        .expect("new");
+    // The wallet checks the platform's signatures: the platform operator's keys.
+    let client = ClientId::new(&wallet_op.client_id).expect("client");
+    wallet
+        .engine
+        .set_operator_wallet_keys_pending(
+            &client,
+            &platform.demo.app_key,
+            &platform.demo.app_secret,
+        )
+        .wait()
+        .expect("keys");
+    let proxy = Arc::new(Mutex::new(ProxyState {
+        target: wallet.addr,
+        rate: 0,
+        rng: seed | 1,
+        dialect,
+        faults_seen: 0,
+    }));
+    let proxy_addr = start_proxy(proxy.clone()).await;
+    let platform_client = ClientId::new(&platform.demo.client_id).expect("client");
+    let remote = RemoteWallet::new(dialect, &format!("http://{proxy_addr}")).expect("url");
+    platform
+        .engine
+        .set_operator_wallet(&platform_client, WalletMode::Seamless, Some(remote))
+        .expect("seamless");
+
+    // Players, registered in the same order on both sides (the gate dialect names a
+    // player by the platform's uid), funded in the wallet.
+    let mut api = platform.client().await;
+    let wallet_operator = wallet.engine.operator(&client).expect("operator");
+    let mut players = Vec::new();
+    for i in 0..PLAYERS {
+        let name = format!("player-{i}");
+        let remote_login = wallet
+            .engine
+            .login_player(&wallet_operator, &PlayerId::new(&name).expect("id"), "pw")
+            .expect("wallet login");
+        wallet
+            .engine
+            .deposit(
+                remote_login.wallet,
+                &DepositRequest {
+                    tx: tx(&format!("fund-{i}")),
+                    amount: Amount::new(FUNDS),
+                },
+            )
+            .expect("fund");
+        let login = api
+            .post(
+                "/service/jsonapi/user/login",
+                json!({"identifier": name, "credential": "pw"}),
+            )
+            .await;
+        assert_eq!(
+            login.data()["walletBalance"],
+            json!(FUNDS),
+            "from the wallet"
+        );
+        let uid = uid_of(login.data());
+        assert_eq!(uid as u64, remote_login.login.player.uid.0, "same uids");
+        players.push((name, uid, Sent::default()));
+    }
+
+    // The schedule: rounds of a bet and then a win or a refund, through the
+    // platform's gate endpoints, with a fault on about a third of the wallet calls
+    // and a wallet restart now and then.
+    proxy.lock().rate = 35;
+    let mut rng = Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
+    let mut gate = platform.wallet().await;
+    let mut restarts = 0;
+    for n in 0..36 {
+        let p = rng.below(PLAYERS as u64) as usize;
+        let (_, uid, sent) = &mut players[p];
+        let round = format!("r{n}");
+        let bet_tx = format!("b{n}");
+        let amount = 1 + rng.below(400) as i64;
+        sent.bets.push(bet_tx.clone());
+        let bet = json!({"game_id": GAME, "round_id": round, "amount": amount, "uid": *uid,
+                         "transaction_id": bet_tx, "currency": "CNY"});
+        gate.gate("/bet", bet).await;
+        if rng.below(5) == 0 {
+            let refund = json!({"game_id": GAME, "round_id": round, "uid": *uid,
+                                "currency": "CNY", "bet_transaction_id": bet_tx});
+            gate.gate("/refund", refund).await;
+        } else {
+            let win_tx = format!("w{n}");
+            sent.wins.push(win_tx.clone());
+            let win = json!({"game_id": GAME, "round_id": round, "amount": rng.below(600),
+                             "uid": *uid, "transaction_id": win_tx, "currency": "CNY"});
+            gate.gate("/win", win).await;
+        }
+        if rng.below(12) == 0 {
+            wallet.restart().await;
+            proxy.lock().target = wallet.addr;
+            restarts += 1;
+        }
+    }
+
+    // Faults off; calls delayed by the proxy land first. Then the clocks run ahead
+    // (both: each side checks the other's timestamps) until every call is final.
+    proxy.lock().rate = 0;
+    tokio::time::sleep(CALL_TIMEOUT * 2).await;
+    let mut rounds = 0;
+    while platform.engine.seamless_calls_unfinished() > 0 {
+        rounds += 1;
+        assert!(
+            rounds < 200,
+            "seed {seed}: {} calls still unfinished",
+            platform.engine.seamless_calls_unfinished()
+        );
+        // In steps well inside the 300 s timestamp window: a retry may be signed
+        // between the two advances.
+        for _ in 0..3 {
+            platform.clock.advance_ms(101_000);
+            wallet_clock.advance_ms(101_000);
+        }
+        tokio::time::sleep(Duration::from_millis(60)).await;
+    }
+
+    // The reconciliation invariant, per transaction id, then per wallet.
+    let cny = Currency::new("CNY").expect("currency");
+    let channel_p = ChannelId::new(&platform.demo.channel_id).expect("channel");
+    let channel_w = ChannelId::new(&wallet_op.channel_id).expect("channel");
+    for (name, _, sent) in &players {
+        let player = PlayerId::new(name).expect("id");
+        let pw = platform.engine.wallet_id(&channel_p, &player, &cny);
+        let ww = wallet.engine.wallet_id(&channel_w, &player, &cny);
+        let mut expected = FUNDS;
+        for bet in &sent.bets {
+            let refund = format!("refund:{bet}");
+            let kept_p = has(&platform.engine, pw, bet) && !has(&platform.engine, pw, &refund);
+            let kept_w = has(&wallet.engine, ww, bet) && !has(&wallet.engine, ww, &refund);
+            assert_eq!(kept_p, kept_w, "seed {seed}: bet {bet} of {name}");
+            if kept_w {
+                let receipt = wallet
+                    .engine
+                    .transaction(ww.expect("wallet"), &tx(bet))
+                    .expect("query")
+                    .expect("kept");
+                expected -= receipt.amount.minor_units();
+            }
+        }
+        for win in &sent.wins {
+            let paid_p = has(&platform.engine, pw, win);
+            let paid_w = has(&wallet.engine, ww, win);
+            assert_eq!(paid_p, paid_w, "seed {seed}: win {win} of {name}");
+            if paid_w {
+                let receipt = wallet
+                    .engine
+                    .transaction(ww.expect("wallet"), &tx(win))
+                    .expect("query")
+                    .expect("paid");
+                expected += receipt.amount.minor_units();
+            }
+        }
+        let balance = wallet.engine.balance(ww.expect("wallet")).expect("balance");
+        assert_eq!(
+            balance.available.minor_units(),
+            expected,
+            "seed {seed}: {name}'s balance in the wallet"
+        );
+        assert_eq!(
+            balance.available, balance.total,
+            "seed {seed}: nothing held"
+        );
+    }
+    // Nothing is left open on the platform, and both sides' invariants hold.
+    assert!(
+        platform
+            .engine
+            .incomplete_games(&channel_p, None)
+            .is_empty(),
+        "seed {seed}: {:?}",
+        platform.engine.incomplete_games(&channel_p, None)
+    );
+    platform.engine.check_invariants();
+    wallet.engine.check_invariants();
+    let faults = proxy.lock().faults_seen;
+    assert!(faults > 0, "seed {seed}: the schedule met no fault");
+    eprintln!("seed {seed} ({dialect:?}): {faults} faults, {restarts} wallet restarts");
+    wallet.stop().await;
+    platform.stop().await;
+}
+
+fn schedules() -> u64 {
+    std::env::var("SEAMLESS_SCHEDULES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(2)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gate_wallet_under_faults_reconciles() {
+    for i in 0..schedules() {
+        run_schedule(WalletDialect::Gate, 0x5EED_0000 + i).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bank_wallet_under_faults_reconciles() {
+    for i in 0..schedules() {
+        run_schedule(WalletDialect::Bank, 0xB4_4C00 + i).await;
+    }
+}
