@@ -16,8 +16,10 @@
 
 #[path = "common/http.rs"]
 mod http;
+#[path = "common/wallet.rs"]
+mod wallet;
 
-use http::{engine_config, TestServer, START_MS};
+use http::{TestServer, START_MS};
 use http_body_util::{BodyExt, Full};
 use hyper::body::{Bytes, Incoming};
 use hyper::server::conn::http1;
@@ -28,105 +30,19 @@ use hyper_util::client::legacy::Client as HyperClient;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use parking_lot::Mutex;
 use pitboss::identity::types::{RemoteWallet, WalletDialect, WalletMode};
-use pitboss::server::{demo, ServerConfig};
-use pitboss::storage::StdFs;
+use pitboss::server::demo;
 use pitboss::*;
 use serde_json::{json, Value};
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::oneshot;
+use wallet::{Sent, WalletServer};
 
 const GAME: &str = "slot_alice";
 const FUNDS: i64 = 10_000;
 const PLAYERS: usize = 3;
 /// The platform's time limit per outbound call in these tests.
 const CALL_TIMEOUT: Duration = Duration::from_millis(400);
-
-// --- the operator's wallet: a pitboss on a data directory ---------------------------
-
-struct WalletServer {
-    dir: PathBuf,
-    clock: Arc<ManualClock>,
-    engine: Arc<Engine>,
-    addr: SocketAddr,
-    stop: Option<oneshot::Sender<()>>,
-    task: Option<tokio::task::JoinHandle<()>>,
-}
-
-fn wallet_engine_config() -> EngineConfig {
-    EngineConfig {
-        // The test's clock jumps hours ahead to run retries out: the wallet must not
-        // expire the platform's rounds meanwhile.
-        round_timeout_ms: i64::MAX / 4,
-        ..engine_config()
-    }
-}
-
-impl WalletServer {
-    async fn start(dir: &Path, clock: Arc<ManualClock>) -> WalletServer {
-        let engine = Engine::open_with(dir, wallet_engine_config(), clock.clone(), Arc::new(StdFs))
-            .expect("open the wallet's data directory");
-        let engine = Arc::new(engine);
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        let addr = listener.local_addr().expect("addr");
-        let (tx, rx) = oneshot::channel::<()>();
-        let config = ServerConfig::new(http::ADMIN_TOKEN.to_owned());
-        let task = tokio::spawn(pitboss::server::run(
-            listener,
-            engine.clone(),
-            config,
-            async {
-                let _ = rx.await;
-            },
-        ));
-        WalletServer {
-            dir: dir.to_owned(),
-            clock,
-            engine,
-            addr,
-            stop: Some(tx),
-            task: Some(task),
-        }
-    }
-
-    async fn stop(&mut self) {
-        if let Some(tx) = self.stop.take() {
-            let _ = tx.send(());
-        }
-        if let Some(task) = self.task.take() {
-            task.await.expect("wallet server");
-        }
-    }
-
-    /// Stops the server and the engine, and opens the data directory again.
-    async fn restart(&mut self) {
-        self.stop().await;
-        let dir = self.dir.clone();
-        let clock = self.clock.clone();
-        let engine = std::mem::replace(
-            &mut self.engine,
-            Arc::new(Engine::in_memory(EngineConfig::default())),
-        );
-        // Connection tasks let go of the engine as their connections close.
-        for _ in 0..500 {
-            if Arc::strong_count(&engine) == 1 {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-        assert_eq!(
-            Arc::strong_count(&engine),
-            1,
-            "the old wallet engine is still held"
-        );
-        drop(engine);
-        *self = WalletServer::start(&dir, clock).await;
-    }
-}
 
 // --- the fault-injecting proxy ------------------------------------------------------
 
@@ -284,31 +200,11 @@ impl Rng {
     }
 }
 
-/// What the schedule sent, per player: every bet and win id.
-#[derive(Default)]
-struct Sent {
-    bets: Vec<String>,
-    wins: Vec<String>,
-}
-
 fn uid_of(login: &Value) -> i64 {
     login["userId"]
         .as_str()
         .and_then(|s| s.parse().ok())
         .expect("userId")
-}
-
-fn tx(id: &str) -> TxId {
-    TxId::new(id).expect("tx id")
-}
-
-fn has(engine: &Engine, wallet: Option<WalletId>, id: &str) -> bool {
-    wallet.is_some_and(|w| {
-        engine
-            .transaction(w, &tx(id))
-            .expect("transaction query")
-            .is_some()
-    })
 }
 
 async fn run_schedule(dialect: WalletDialect, seed: u64) {
@@ -358,20 +254,7 @@ async fn run_schedule(dialect: WalletDialect, seed: u64) {
     let mut players = Vec::new();
     for i in 0..PLAYERS {
         let name = format!("player-{i}");
-        let remote_login = wallet
-            .engine
-            .login_player(&wallet_operator, &PlayerId::new(&name).expect("id"), "pw")
-            .expect("wallet login");
-        wallet
-            .engine
-            .deposit(
-                remote_login.wallet,
-                &DepositRequest {
-                    tx: tx(&format!("fund-{i}")),
-                    amount: Amount::new(FUNDS),
-                },
-            )
-            .expect("fund");
+        let remote_uid = wallet::funded_player(&wallet.engine, &wallet_operator, &name, FUNDS);
         let login = api
             .post(
                 "/service/jsonapi/user/login",
@@ -384,7 +267,7 @@ async fn run_schedule(dialect: WalletDialect, seed: u64) {
             "from the wallet"
         );
         let uid = uid_of(login.data());
-        assert_eq!(uid as u64, remote_login.login.player.uid.0, "same uids");
+        assert_eq!(uid as u64, remote_uid, "same uids");
         players.push((name, uid, Sent::default()));
     }
 
@@ -445,52 +328,19 @@ async fn run_schedule(dialect: WalletDialect, seed: u64) {
     }
 
     // The reconciliation invariant, per transaction id, then per wallet.
-    let cny = Currency::new("CNY").expect("currency");
     let channel_p = ChannelId::new(&platform.demo.channel_id).expect("channel");
     let channel_w = ChannelId::new(&wallet_op.channel_id).expect("channel");
-    for (name, _, sent) in &players {
-        let player = PlayerId::new(name).expect("id");
-        let pw = platform.engine.wallet_id(&channel_p, &player, &cny);
-        let ww = wallet.engine.wallet_id(&channel_w, &player, &cny);
-        let mut expected = FUNDS;
-        for bet in &sent.bets {
-            let refund = format!("refund:{bet}");
-            let kept_p = has(&platform.engine, pw, bet) && !has(&platform.engine, pw, &refund);
-            let kept_w = has(&wallet.engine, ww, bet) && !has(&wallet.engine, ww, &refund);
-            assert_eq!(kept_p, kept_w, "seed {seed}: bet {bet} of {name}");
-            if kept_w {
-                let receipt = wallet
-                    .engine
-                    .transaction(ww.expect("wallet"), &tx(bet))
-                    .expect("query")
-                    .expect("kept");
-                expected -= receipt.amount.minor_units();
-            }
-        }
-        for win in &sent.wins {
-            let paid_p = has(&platform.engine, pw, win);
-            let paid_w = has(&wallet.engine, ww, win);
-            assert_eq!(paid_p, paid_w, "seed {seed}: win {win} of {name}");
-            if paid_w {
-                let receipt = wallet
-                    .engine
-                    .transaction(ww.expect("wallet"), &tx(win))
-                    .expect("query")
-                    .expect("paid");
-                expected += receipt.amount.minor_units();
-            }
-        }
-        let balance = wallet.engine.balance(ww.expect("wallet")).expect("balance");
-        assert_eq!(
-            balance.available.minor_units(),
-            expected,
-            "seed {seed}: {name}'s balance in the wallet"
-        );
-        assert_eq!(
-            balance.available, balance.total,
-            "seed {seed}: nothing held"
-        );
-    }
+    let sent: Vec<_> = players
+        .iter()
+        .map(|(name, _, sent)| (name.clone(), sent.clone()))
+        .collect();
+    let sides = wallet::Sides {
+        platform: &platform.engine,
+        platform_channel: &channel_p,
+        wallet: &wallet.engine,
+        wallet_channel: &channel_w,
+    };
+    sides.assert_reconciled(&format!("seed {seed}"), &sent, FUNDS);
     // Nothing is left open on the platform, and both sides' invariants hold.
     assert!(
         platform
@@ -500,8 +350,6 @@ async fn run_schedule(dialect: WalletDialect, seed: u64) {
         "seed {seed}: {:?}",
         platform.engine.incomplete_games(&channel_p, None)
     );
-    platform.engine.check_invariants();
-    wallet.engine.check_invariants();
     let faults = proxy.lock().faults_seen;
     assert!(faults > 0, "seed {seed}: the schedule met no fault");
     eprintln!("seed {seed} ({dialect:?}): {faults} faults, {restarts} wallet restarts");
@@ -528,4 +376,125 @@ async fn bank_wallet_under_faults_reconciles() {
     for i in 0..schedules() {
         run_schedule(WalletDialect::Bank, 0xB4_4C00 + i).await;
     }
+}
+
+/// A wallet that accepts connections and never answers.
+async fn black_hole() -> SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((stream, _)) = listener.accept().await {
+            held.push(stream);
+        }
+    });
+    addr
+}
+
+/// A seamless operator whose wallet never answers: its calls are bounded (past the
+/// bound a bet is refused at once, and the table of unfinished calls never grows
+/// past its limit), and a transfer-mode operator's rounds on the same server go on
+/// without waiting for any of it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dead_wallet_is_bounded_and_holds_up_no_one_else() {
+    const BOUND: usize = 16;
+    let mut config = http::engine_config();
+    config.seamless.max_calls_per_channel = BOUND;
+    let platform = TestServer::start_custom(config, |c| {
+        c.outbound.timeout = Duration::from_secs(2);
+        c.seamless_retry_interval = Duration::from_millis(20);
+    })
+    .await;
+    let engine = &platform.engine;
+    let stalled = engine
+        .create_operator(pitboss::identity::types::NewOperator {
+            client_id: ClientId::new("stalled").expect("id"),
+            channel: ChannelId::new("stalled-brand").expect("id"),
+            currencies: vec![Currency::new("CNY").expect("currency")],
+            wallet_mode: WalletMode::Seamless,
+            password: "a password".into(),
+        })
+        .expect("operator");
+    let hole = black_hole().await;
+    let remote = RemoteWallet::new(WalletDialect::Gate, &format!("http://{hole}")).expect("url");
+    engine
+        .set_operator_wallet(&stalled.client_id, WalletMode::Seamless, Some(remote))
+        .expect("seamless");
+    let stalled_player = engine
+        .login_player(&stalled, &PlayerId::new("stuck").expect("id"), "pw")
+        .expect("login");
+    let stuck_uid = stalled_player.login.player.uid.0;
+
+    // The transfer-mode demo operator's player, funded.
+    let mut api = platform.client().await;
+    let login = api
+        .post(
+            "/service/jsonapi/user/login",
+            json!({"identifier": "free", "credential": "pw"}),
+        )
+        .await;
+    let free_uid = uid_of(login.data());
+    let wallet_id = login.data()["walletId"].as_str().expect("id").to_owned();
+    api.post(
+        "/service/jsonapi/wallet/deposit",
+        json!({"walletId": wallet_id, "amount": 1_000_000, "transactionId": "fund"}),
+    )
+    .await
+    .data();
+
+    // 64 bets at once against the dead wallet, each on its own connection.
+    let creds = pitboss::server::admin::OperatorCredentials::of(&stalled, None);
+    let mut storm = Vec::new();
+    for i in 0..64 {
+        let client = platform.wallet_of(&creds).await;
+        storm.push(tokio::spawn(async move {
+            let mut client = client;
+            let started = std::time::Instant::now();
+            let bet = json!({"game_id": GAME, "round_id": format!("s{i}"), "amount": 1,
+                             "uid": stuck_uid, "transaction_id": format!("s{i}"),
+                             "currency": "CNY"});
+            let reply = client.gate("/bet", bet).await;
+            (reply.code(), reply.body.to_string(), started.elapsed())
+        }));
+    }
+    // Meanwhile the transfer operator plays: no call waits on the dead wallet.
+    let mut gate = platform.wallet().await;
+    let mut slowest = Duration::ZERO;
+    for n in 0..100 {
+        let started = std::time::Instant::now();
+        let bet = json!({"game_id": GAME, "round_id": format!("f{n}"), "amount": 3,
+                         "uid": free_uid, "transaction_id": format!("fb{n}"), "currency": "CNY"});
+        assert_eq!(gate.gate("/bet", bet).await.code(), 0);
+        let win = json!({"game_id": GAME, "round_id": format!("f{n}"), "amount": 1,
+                         "uid": free_uid, "transaction_id": format!("fw{n}"), "currency": "CNY"});
+        assert_eq!(gate.gate("/win", win).await.code(), 0);
+        slowest = slowest.max(started.elapsed());
+        assert!(
+            engine.seamless_calls_unfinished() <= BOUND,
+            "the table passed its bound"
+        );
+    }
+    // Far below the dead wallet's 2 s time limit: nothing waited for it.
+    assert!(
+        slowest < Duration::from_secs(1),
+        "a transfer round took {slowest:?}"
+    );
+    let mut refused_at_once = 0;
+    let mut timed_out = 0;
+    for call in storm {
+        let (code, body, took) = call.await.expect("bet task");
+        assert_ne!(code, 0, "a dead wallet took a bet: {body}");
+        if body.contains("too many unfinished calls") {
+            assert!(took < Duration::from_secs(1), "a refusal waited {took:?}");
+            refused_at_once += 1;
+        } else {
+            timed_out += 1;
+        }
+        assert!(engine.seamless_calls_unfinished() <= BOUND);
+    }
+    assert_eq!(timed_out, BOUND, "one call per slot reached the wallet");
+    assert_eq!(refused_at_once, 64 - BOUND);
+    platform.stop().await;
 }

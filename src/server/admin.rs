@@ -20,6 +20,7 @@ use serde::{Deserialize, Serialize};
 pub const OPERATORS: &str = "/admin/operators";
 pub const OPERATOR_WALLET: &str = "/admin/operators/wallet";
 pub const OPERATOR_KEYS: &str = "/admin/operators/keys";
+pub const SEAMLESS: &str = "/admin/seamless";
 pub const GAMES: &str = "/admin/games";
 pub const GAME_VERSION: &str = "/admin/games/version";
 pub const GAME_STATUS: &str = "/admin/games/status";
@@ -35,6 +36,7 @@ pub(super) async fn dispatch(app: &App, parts: &Parts, body: &[u8]) -> ApiResult
     let method = &parts.method;
     let allowed = match path {
         OPERATORS | CURRENCIES => *method == Method::GET || *method == Method::POST,
+        SEAMLESS => *method == Method::GET,
         GAMES | GAME_VERSION | GAME_STATUS | TOURNAMENTS | TOURNAMENT_LIST | TOURNAMENT_RANKS
         | OPERATOR_WALLET | OPERATOR_KEYS => *method == Method::POST,
         _ => {
@@ -54,6 +56,9 @@ pub(super) async fn dispatch(app: &App, parts: &Parts, body: &[u8]) -> ApiResult
         (OPERATORS, false) => create_operator(app, body).await,
         (OPERATOR_WALLET, _) => set_wallet(app, body).await,
         (OPERATOR_KEYS, _) => set_keys(app, body).await,
+        (SEAMLESS, _) => data(&serde_json::json!({
+            "unfinished": app.engine.seamless_calls_unfinished()
+        })),
         (CURRENCIES, true) => list_currencies(app),
         (CURRENCIES, false) => register_currency(app, body).await,
         (GAMES, _) => register_game(app, body).await,
