@@ -207,80 +207,135 @@ fn uid_of(login: &Value) -> i64 {
         .expect("userId")
 }
 
-async fn run_schedule(dialect: WalletDialect, seed: u64) {
-    let tmp = tempfile::tempdir().expect("tempdir");
-    let platform = TestServer::start_with(|c| {
-        c.outbound.timeout = CALL_TIMEOUT;
-        c.seamless_retry_interval = Duration::from_millis(20);
-    })
-    .await;
-    // The wallet shares the platform's time: both check each other's timestamps.
-    let wallet_clock = Arc::new(ManualClock::new(START_MS));
-    let mut wallet = WalletServer::start(tmp.path(), wallet_clock.clone()).await;
-    demo::register_seed_games(&wallet.engine).expect("games");
-    let wallet_op = demo::create_demo_operator(&wallet.engine)
-        .expect("operator")
-        .expect("new");
-    // The wallet checks the platform's signatures: the platform operator's keys.
-    let client = ClientId::new(&wallet_op.client_id).expect("client");
-    wallet
-        .engine
-        .set_operator_wallet_keys_pending(
-            &client,
-            &platform.demo.app_key,
-            &platform.demo.app_secret,
-        )
-        .wait()
-        .expect("keys");
-    let proxy = Arc::new(Mutex::new(ProxyState {
-        target: wallet.addr,
-        rate: 0,
-        rng: seed | 1,
-        dialect,
-        faults_seen: 0,
-    }));
-    let proxy_addr = start_proxy(proxy.clone()).await;
-    let platform_client = ClientId::new(&platform.demo.client_id).expect("client");
-    let remote = RemoteWallet::new(dialect, &format!("http://{proxy_addr}")).expect("url");
-    platform
-        .engine
-        .set_operator_wallet(&platform_client, WalletMode::Seamless, Some(remote))
-        .expect("seamless");
+/// A platform whose demo operator is seamless, its wallet behind the proxy (faults
+/// off), and `PLAYERS` players registered on both sides and funded in the wallet.
+struct Fixture {
+    _dir: tempfile::TempDir,
+    platform: TestServer,
+    wallet: WalletServer,
+    wallet_clock: Arc<ManualClock>,
+    wallet_op: pitboss::server::admin::OperatorCredentials,
+    proxy: Proxy,
+    players: Vec<(String, i64, Sent)>,
+    /// The platform API client of the setup (its nonces continue).
+    api: http::Client,
+}
 
-    // Players, registered in the same order on both sides (the gate dialect names a
-    // player by the platform's uid), funded in the wallet.
-    let mut api = platform.client().await;
-    let wallet_operator = wallet.engine.operator(&client).expect("operator");
-    let mut players = Vec::new();
-    for i in 0..PLAYERS {
-        let name = format!("player-{i}");
-        let remote_uid = wallet::funded_player(&wallet.engine, &wallet_operator, &name, FUNDS);
-        let login = api
-            .post(
-                "/service/jsonapi/user/login",
-                json!({"identifier": name, "credential": "pw"}),
+impl Fixture {
+    async fn new(dialect: WalletDialect, seed: u64) -> Fixture {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let platform = TestServer::start_with(|c| {
+            c.outbound.timeout = CALL_TIMEOUT;
+            c.seamless_retry_interval = Duration::from_millis(20);
+        })
+        .await;
+        // The wallet shares the platform's time: both check each other's timestamps.
+        let wallet_clock = Arc::new(ManualClock::new(START_MS));
+        let wallet = WalletServer::start(tmp.path(), wallet_clock.clone()).await;
+        demo::register_seed_games(&wallet.engine).expect("games");
+        let wallet_op = demo::create_demo_operator(&wallet.engine)
+            .expect("operator")
+            .expect("new");
+        // The wallet checks the platform's signatures: the platform operator's keys.
+        let client = ClientId::new(&wallet_op.client_id).expect("client");
+        wallet
+            .engine
+            .set_operator_wallet_keys_pending(
+                &client,
+                &platform.demo.app_key,
+                &platform.demo.app_secret,
             )
-            .await;
-        assert_eq!(
-            login.data()["walletBalance"],
-            json!(FUNDS),
-            "from the wallet"
-        );
-        let uid = uid_of(login.data());
-        assert_eq!(uid as u64, remote_uid, "same uids");
-        players.push((name, uid, Sent::default()));
+            .wait()
+            .expect("keys");
+        let proxy = Arc::new(Mutex::new(ProxyState {
+            target: wallet.addr,
+            rate: 0,
+            rng: seed | 1,
+            dialect,
+            faults_seen: 0,
+        }));
+        let proxy_addr = start_proxy(proxy.clone()).await;
+        let platform_client = ClientId::new(&platform.demo.client_id).expect("client");
+        let remote = RemoteWallet::new(dialect, &format!("http://{proxy_addr}")).expect("url");
+        platform
+            .engine
+            .set_operator_wallet(&platform_client, WalletMode::Seamless, Some(remote))
+            .expect("seamless");
+
+        // Players, registered in the same order on both sides (the gate dialect names
+        // a player by the platform's uid), funded in the wallet.
+        let mut api = platform.client().await;
+        let wallet_operator = wallet.engine.operator(&client).expect("operator");
+        let mut players = Vec::new();
+        for i in 0..PLAYERS {
+            let name = format!("player-{i}");
+            let remote_uid = wallet::funded_player(&wallet.engine, &wallet_operator, &name, FUNDS);
+            let login = api
+                .post(
+                    "/service/jsonapi/user/login",
+                    json!({"identifier": name, "credential": "pw"}),
+                )
+                .await;
+            assert_eq!(
+                login.data()["walletBalance"],
+                json!(FUNDS),
+                "from the wallet"
+            );
+            let uid = uid_of(login.data());
+            assert_eq!(uid as u64, remote_uid, "same uids");
+            players.push((name, uid, Sent::default()));
+        }
+        Fixture {
+            _dir: tmp,
+            platform,
+            wallet,
+            wallet_clock,
+            wallet_op,
+            proxy,
+            players,
+            api,
+        }
     }
 
+    /// Runs both clocks ahead (in steps well inside the 300 s timestamp window: a
+    /// retry may be signed between the two advances) until no call is unfinished.
+    async fn run_retries_out(&self, label: &str) {
+        let mut rounds = 0;
+        while self.platform.engine.seamless_calls_unfinished() > 0 {
+            rounds += 1;
+            assert!(
+                rounds < 200,
+                "{label}: {} calls still unfinished",
+                self.platform.engine.seamless_calls_unfinished()
+            );
+            for _ in 0..3 {
+                self.platform.clock.advance_ms(101_000);
+                self.wallet_clock.advance_ms(101_000);
+            }
+            tokio::time::sleep(Duration::from_millis(60)).await;
+        }
+    }
+
+    fn sides(&self) -> (ChannelId, ChannelId) {
+        (
+            ChannelId::new(&self.platform.demo.channel_id).expect("channel"),
+            ChannelId::new(&self.wallet_op.channel_id).expect("channel"),
+        )
+    }
+}
+
+async fn run_schedule(dialect: WalletDialect, seed: u64) {
+    let mut f = Fixture::new(dialect, seed).await;
     // The schedule: rounds of a bet and then a win or a refund, through the
     // platform's gate endpoints, with a fault on about a third of the wallet calls
     // and a wallet restart now and then.
-    proxy.lock().rate = 35;
+    f.proxy.lock().rate = 35;
     let mut rng = Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
-    let mut gate = platform.wallet().await;
+    let mut gate = f.platform.wallet().await;
     let mut restarts = 0;
     for n in 0..36 {
         let p = rng.below(PLAYERS as u64) as usize;
-        let (_, uid, sent) = &mut players[p];
+        let (_, uid, sent) = &mut f.players[p];
         let round = format!("r{n}");
         let bet_tx = format!("b{n}");
         let amount = 1 + rng.below(400) as i64;
@@ -300,61 +355,46 @@ async fn run_schedule(dialect: WalletDialect, seed: u64) {
             gate.gate("/win", win).await;
         }
         if rng.below(12) == 0 {
-            wallet.restart().await;
-            proxy.lock().target = wallet.addr;
+            f.wallet.restart().await;
+            f.proxy.lock().target = f.wallet.addr;
             restarts += 1;
         }
     }
 
     // Faults off; calls delayed by the proxy land first. Then the clocks run ahead
     // (both: each side checks the other's timestamps) until every call is final.
-    proxy.lock().rate = 0;
+    f.proxy.lock().rate = 0;
     tokio::time::sleep(CALL_TIMEOUT * 2).await;
-    let mut rounds = 0;
-    while platform.engine.seamless_calls_unfinished() > 0 {
-        rounds += 1;
-        assert!(
-            rounds < 200,
-            "seed {seed}: {} calls still unfinished",
-            platform.engine.seamless_calls_unfinished()
-        );
-        // In steps well inside the 300 s timestamp window: a retry may be signed
-        // between the two advances.
-        for _ in 0..3 {
-            platform.clock.advance_ms(101_000);
-            wallet_clock.advance_ms(101_000);
-        }
-        tokio::time::sleep(Duration::from_millis(60)).await;
-    }
+    f.run_retries_out(&format!("seed {seed}")).await;
 
-    // The reconciliation invariant, per transaction id, then per wallet.
-    let channel_p = ChannelId::new(&platform.demo.channel_id).expect("channel");
-    let channel_w = ChannelId::new(&wallet_op.channel_id).expect("channel");
-    let sent: Vec<_> = players
+    // The reconciliation invariant, per transaction id, then per f.wallet.
+    let (channel_p, channel_w) = f.sides();
+    let sent: Vec<_> = f
+        .players
         .iter()
         .map(|(name, _, sent)| (name.clone(), sent.clone()))
         .collect();
     let sides = wallet::Sides {
-        platform: &platform.engine,
+        platform: &f.platform.engine,
         platform_channel: &channel_p,
-        wallet: &wallet.engine,
+        wallet: &f.wallet.engine,
         wallet_channel: &channel_w,
     };
     sides.assert_reconciled(&format!("seed {seed}"), &sent, FUNDS);
     // Nothing is left open on the platform, and both sides' invariants hold.
     assert!(
-        platform
+        f.platform
             .engine
             .incomplete_games(&channel_p, None)
             .is_empty(),
         "seed {seed}: {:?}",
-        platform.engine.incomplete_games(&channel_p, None)
+        f.platform.engine.incomplete_games(&channel_p, None)
     );
-    let faults = proxy.lock().faults_seen;
+    let faults = f.proxy.lock().faults_seen;
     assert!(faults > 0, "seed {seed}: the schedule met no fault");
     eprintln!("seed {seed} ({dialect:?}): {faults} faults, {restarts} wallet restarts");
-    wallet.stop().await;
-    platform.stop().await;
+    f.wallet.stop().await;
+    f.platform.stop().await;
 }
 
 fn schedules() -> u64 {
@@ -497,4 +537,102 @@ async fn a_dead_wallet_is_bounded_and_holds_up_no_one_else() {
     assert_eq!(timed_out, BOUND, "one call per slot reached the wallet");
     assert_eq!(refused_at_once, 64 - BOUND);
     platform.stop().await;
+}
+
+/// A tournament of a seamless operator: its prizes are credited through the
+/// operator's bank wallet, exactly once, as prize transactions on both sides, and
+/// survive a wallet that fails the first attempts. A gate wallet has no prize call:
+/// its prizes are refused by the payout, never credited here.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn seamless_prizes_are_paid_through_the_operators_wallet_once() {
+    let mut f = Fixture::new(WalletDialect::Bank, 7).await;
+    let start = START_MS / 1000 + 60;
+    let spec = json!({
+        "version": "1.0", "name": "seamless cup", "start": start, "end": start + 86_400,
+        "rounds": [{"name": "r1", "start": start, "end": start + 3_600,
+            "initial": {"type": "fixed", "value": 0},
+            "prize": {"type": "credit", "top": 2, "tiers": [
+                {"range": [1, 1], "value": 1000}, {"range": [2, 2], "value": 300}]},
+            "strategy": {"type": 0, "rules": {
+                "bet": {"enabled": true, "type": "rate", "rate": 1}}}}]});
+    let created = f.api.post("/service/jsonapi/tournament/create", spec).await;
+    let id = created.data()["tourneyId"].as_str().expect("id").to_owned();
+    f.api
+        .post(
+            "/service/jsonapi/tournament/bind",
+            json!({"tourneyId": id, "gameId": GAME}),
+        )
+        .await
+        .data();
+    f.platform.clock.advance_ms(120_000);
+    f.wallet_clock.advance_ms(120_000);
+    // Two players play: the first bets more and ranks first.
+    let mut gate = f.platform.wallet().await;
+    for (p, amount) in [(0usize, 500), (1, 200)] {
+        let uid = f.players[p].1;
+        let bet = json!({"game_id": GAME, "round_id": format!("t{p}"), "amount": amount,
+                         "uid": uid, "transaction_id": format!("tb{p}"), "currency": "CNY"});
+        assert_eq!(gate.gate("/bet", bet).await.code(), 0);
+        let win = json!({"game_id": GAME, "round_id": format!("t{p}"), "amount": 0,
+                         "uid": uid, "transaction_id": format!("tw{p}"), "currency": "CNY"});
+        assert_eq!(gate.gate("/win", win).await.code(), 0);
+    }
+    // The wallet fails the first prize attempts; the payout hands the prizes over.
+    f.proxy.lock().rate = 100;
+    f.api
+        .post(
+            "/service/jsonapi/tournament/close",
+            json!({"tourneyId": id}),
+        )
+        .await
+        .data();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    f.proxy.lock().rate = 0;
+    f.run_retries_out("prizes").await;
+    // Closing again (a retry) hands nothing over twice.
+    f.api
+        .post(
+            "/service/jsonapi/tournament/close",
+            json!({"tourneyId": id}),
+        )
+        .await;
+    f.run_retries_out("prizes again").await;
+    let (channel_p, channel_w) = f.sides();
+    let cny = Currency::new("CNY").expect("currency");
+    for (p, prize, bet) in [(0usize, 1000, 500), (1, 300, 200)] {
+        let player = PlayerId::new(&f.players[p].0).expect("id");
+        let pw = f
+            .platform
+            .engine
+            .wallet_id(&channel_p, &player, &cny)
+            .expect("wallet");
+        let ww = f
+            .wallet
+            .engine
+            .wallet_id(&channel_w, &player, &cny)
+            .expect("wallet");
+        let tx = TxId::new(&format!("prize:{id}:1:{}", p + 1)).expect("id");
+        let here = f
+            .platform
+            .engine
+            .transaction(pw, &tx)
+            .expect("query")
+            .expect("paid here");
+        assert_eq!(
+            (here.kind, here.amount),
+            (OpKind::Prize, Amount::new(prize))
+        );
+        let there = f
+            .wallet
+            .engine
+            .transaction(ww, &tx)
+            .expect("query")
+            .expect("paid there");
+        assert_eq!(there.amount, Amount::new(prize));
+        let balance = f.wallet.engine.balance(ww).expect("balance").available;
+        assert_eq!(balance, Amount::new(FUNDS - bet + prize), "paid once");
+    }
+    f.platform.engine.check_invariants();
+    f.wallet.stop().await;
+    f.platform.stop().await;
 }

@@ -71,6 +71,17 @@ struct Args {
     /// so that every closed round scores (to measure what scoring costs).
     #[arg(long)]
     bind_tournament: bool,
+    /// Gate mode against a seamless operator: its own wallet, a pitboss in transfer
+    /// mode whose operator checks this operator's signatures. Each player is
+    /// registered and funded there first (with `--wallet-credentials`), then logged in
+    /// on `--server`, which funds nothing. A gate wallet names players by the
+    /// platform's uid: start both servers fresh, so that each player gets the same
+    /// uid on both (a bank wallet names them by identifier).
+    #[arg(long, requires = "wallet_credentials")]
+    wallet_server: Option<String>,
+    /// The credentials of the wallet server's operator.
+    #[arg(long)]
+    wallet_credentials: Option<PathBuf>,
 }
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -174,8 +185,35 @@ async fn login_players(
 ) -> Result<Vec<LoadPlayer>, AnyError> {
     let mut players = Vec::with_capacity(args.players);
     let mut client = HttpClient::connect(&args.server).await?;
+    let mut remote = match (&args.wallet_server, &args.wallet_credentials) {
+        (Some(url), Some(path)) => {
+            check_loopback(url).await?;
+            let creds: OperatorCredentials = serde_json::from_slice(&std::fs::read(path)?)?;
+            Some((HttpClient::connect(url).await?, creds))
+        }
+        _ => None,
+    };
     for i in 0..args.players {
         let body = json!({"identifier": format!("load-{run}-{i}"), "credential": "load"});
+        // Seamless: the player's money lives in the operator's wallet; put it there.
+        let mut remote_uid = None;
+        if let Some((wallet_client, wallet_creds)) = &mut remote {
+            let nonce = format!("{run}-wallet-login-{i}");
+            let login = "/service/jsonapi/user/login";
+            let (code, data) = call(wallet_client, wallet_creds, &nonce, login, &body).await?;
+            if code != 0 {
+                return Err(format!("login at the wallet failed with code {code}").into());
+            }
+            let wallet_id = data["walletId"].as_str().ok_or("no walletId")?;
+            remote_uid = data["userId"].as_str().map(str::to_owned);
+            let fund = json!({"walletId": wallet_id, "amount": 1_000_000_000_000i64,
+                              "transactionId": format!("{run}-fund-{i}")});
+            let nonce = format!("{run}-wallet-fund-{i}");
+            let (code, _) = call(wallet_client, wallet_creds, &nonce, DEPOSIT, &fund).await?;
+            if code != 0 {
+                return Err(format!("funding at the wallet failed with code {code}").into());
+            }
+        }
         let (code, data) = call(
             &mut client,
             creds,
@@ -192,7 +230,15 @@ async fn login_players(
         if !decimal(wallet) || !decimal(uid) {
             return Err(format!("unexpected walletId {wallet:?} or userId {uid:?}").into());
         }
-        if args.mode == Mode::Gate {
+        // A gate wallet knows players by the platform's uid, a bank wallet by their
+        // identifier: only the first needs the two servers to agree on uids.
+        if i == 0 && remote_uid.as_ref().is_some_and(|r| r != uid) {
+            eprintln!(
+                "pitboss-load: player uids differ between the server ({uid}) and the wallet \
+                 ({remote_uid:?}): a gate wallet will not know the players (a bank wallet does)"
+            );
+        }
+        if args.mode == Mode::Gate && remote.is_none() {
             let body = json!({"walletId": wallet, "amount": 1_000_000_000_000i64,
                               "transactionId": format!("{run}-fund-{i}")});
             let nonce = format!("{run}-fund-{i}");

@@ -11,6 +11,7 @@
 //! | bet | the bet is applied here | refused, nothing open | the bet is applied here as a placeholder, its round is status 3, and the call becomes a refund of the bet (rollback), retried |
 //! | win | the win is applied here (the round closes) | retried | the round is status 4; retried with the same id |
 //! | refund | the refund is applied here | retried | retried |
+//! | prize | the prize is applied here | retried | retried |
 //!
 //! A refund is final only when done, or when the wallet says the bet never happened
 //! there ("no such bet", trusted from the third attempt on): any refusal (a
@@ -227,6 +228,10 @@ impl Engine {
             }
             CallKind::Win(req) => credit_op(req),
             kind @ CallKind::Refund { .. } => refund_op(kind),
+            CallKind::Prize(req) => RemoteOp::Prize {
+                tx: req.tx.clone(),
+                amount: req.amount,
+            },
         };
         let answer = match self.send(&call.key, op).await {
             Ok(answer) => answer,
@@ -314,6 +319,22 @@ impl Engine {
                 self.wait_all(marked.lsn, retry).await?;
                 Err(SeamlessError::CreditPending(why).into())
             }
+            (CallKind::Prize(req), RemoteAnswer::Done { balance }) => {
+                let paid = self
+                    .domains
+                    .ledger
+                    .prize(wallet, req, Funds::Remote { balance });
+                let (result, lsn) = self.scored(paid);
+                let ended = self.domains.seamless.end(call.id, CallEnd::Done);
+                self.wait_all(lsn, ended).await?;
+                result
+            }
+            (CallKind::Prize(req), failed) => {
+                let why = failure_text(&failed);
+                let retry = self.domains.seamless.retry_later(call.id, None, &why, now);
+                self.wait_all(Lsn(0), retry).await?;
+                Err(SeamlessError::CreditPending(format!("prize {}: {why}", req.tx)).into())
+            }
             // "No such bet" is trusted only once the bet can no longer arrive late: a
             // bet delayed in the network could land after an early answer (a bank
             // wallet has no way to cancel it in advance).
@@ -394,6 +415,42 @@ impl Engine {
             .seamless
             .retry_later(call.id, Some(kind), why, now_ms);
         self.wait_all(placed.lsn.max(marked), retry).await
+    }
+
+    /// Hands a tournament prize of a seamless wallet to the operator's wallet: logs
+    /// its call for the retry driver to send (at once, then like a win until
+    /// acknowledged); the prize transaction is applied here once it is. Answers the
+    /// log position to wait for. A prize already handed over is not handed twice.
+    pub(super) fn hand_over_prize(
+        &self,
+        wallet: WalletId,
+        req: &crate::ledger::types::PrizeRequest,
+    ) -> Result<Lsn, EngineError> {
+        let key = self
+            .domains
+            .ledger
+            .wallet_key(wallet)
+            .ok_or(LedgerError::WalletNotFound(wallet))?;
+        let to = self.destination(&key)?;
+        if to.wallet.dialect == crate::identity::types::WalletDialect::Gate {
+            return Err(SeamlessError::NoRemote(
+                "the gate wallet API has no call for a prize: pay it by hand or use a bank wallet",
+            )
+            .into());
+        }
+        if self.domains.seamless.unfinished(wallet, &req.tx).is_some()
+            || self.domains.ledger.transaction(wallet, &req.tx)?.is_some()
+        {
+            return Ok(self.log.appended());
+        }
+        let now = self.clock.now_ms();
+        let begun = self
+            .domains
+            .seamless
+            .begin(wallet, &key, CallKind::Prize(req.clone()), now);
+        let call = begun.result?;
+        self.domains.seamless.release(call.id);
+        Ok(begun.lsn)
     }
 
     /// The wallet key of a seamless wallet, if no call for `tx` is unfinished.
@@ -523,9 +580,11 @@ impl Engine {
                     local: true,
                     ..
                 } => (*amount, Some(round.clone())),
-                // A bet about to be rolled back, or a return already detached from
-                // its round: let it finish.
-                CallKind::Bet(_) | CallKind::Refund { local: false, .. } => continue,
+                // A bet about to be rolled back, a return already detached from its
+                // round, or a prize (of no round): let it finish.
+                CallKind::Bet(_) | CallKind::Refund { local: false, .. } | CallKind::Prize(_) => {
+                    continue
+                }
             };
             let ended = self
                 .domains
@@ -621,6 +680,10 @@ fn refund_op(kind: &CallKind) -> RemoteOp {
         },
         CallKind::Bet(req) => bet_op(req),
         CallKind::Win(req) => credit_op(req),
+        CallKind::Prize(req) => RemoteOp::Prize {
+            tx: req.tx.clone(),
+            amount: req.amount,
+        },
     }
 }
 

@@ -9,6 +9,7 @@ use crate::ledger::error::LedgerError;
 use crate::ledger::records::{GameRecord, PageDirection, RecordQuery};
 use crate::ledger::types::PrizeRequest;
 use crate::paging::{Page, PAGE_SIZE_MAX};
+use crate::seamless::SeamlessError;
 use crate::tournaments::tournament::RECENT_WINDOW_MS;
 use crate::tournaments::{
     BoundGame, PrizeAttempt, RankRow, RescoreScope, ScoreOutcome, TournamentError, TournamentInfo,
@@ -193,12 +194,30 @@ impl Engine {
         Ok(report)
     }
 
-    /// Credits one prize through the ledger, without waiting (the tick waits once).
+    /// Credits one prize through the ledger, without waiting (the tick waits once). A
+    /// seamless operator's prize is handed to its wallet instead (logged, then sent
+    /// and retried like a win by the retry driver): paid, as far as the payout goes.
     fn pay_prize(&self, wallet: WalletId, req: &PrizeRequest) -> (PrizeAttempt, Lsn) {
-        let (result, lsn) = self.prize_pending(wallet, req).into_parts();
+        let seamless = self
+            .domains
+            .ledger
+            .wallet_key(wallet)
+            .is_some_and(|k| self.domains.ledger.has_remote_funds(&k.channel));
+        let (result, lsn) = if seamless {
+            match self.hand_over_prize(wallet, req) {
+                Ok(lsn) => (Ok(()), lsn),
+                Err(e) => (Err(e), Lsn(0)),
+            }
+        } else {
+            let (result, lsn) = self.prize_pending(wallet, req).into_parts();
+            (result.map(|_| ()), lsn)
+        };
         let attempt = match result {
             Ok(_) => PrizeAttempt::Paid,
             Err(EngineError::Ledger(LedgerError::Journal(e))) => PrizeAttempt::Retry(e.to_string()),
+            Err(EngineError::Seamless(SeamlessError::Busy | SeamlessError::Journal(_))) => {
+                PrizeAttempt::Retry("the operator's wallet has too many unfinished calls".into())
+            }
             Err(e) => PrizeAttempt::Refused(e.to_string()),
         };
         (attempt, lsn)

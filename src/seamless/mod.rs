@@ -20,7 +20,7 @@ pub mod remote;
 use crate::identity::types::{RemoteWallet, Secret, Uid};
 use crate::ids::{ChannelId, ClientId, GameId, RoundId, TxId, WalletId, WalletKey};
 use crate::journal::{Journal, JournalError, Logged};
-use crate::ledger::types::{BetRequest, RefundRequest, WinRequest};
+use crate::ledger::types::{BetRequest, PrizeRequest, RefundRequest, WinRequest};
 use crate::money::Amount;
 use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
@@ -53,6 +53,9 @@ pub enum CallKind {
         amount: Amount,
         local: bool,
     },
+    /// Pay a tournament prize (bank `/deposit`; the gate API has no call for it),
+    /// retried with the same id until acknowledged, like a win.
+    Prize(PrizeRequest),
 }
 
 impl CallKind {
@@ -62,6 +65,7 @@ impl CallKind {
             CallKind::Bet(r) => &r.tx,
             CallKind::Win(r) => &r.tx,
             CallKind::Refund { req, .. } => &req.bet_tx,
+            CallKind::Prize(r) => &r.tx,
         }
     }
 
@@ -70,6 +74,7 @@ impl CallKind {
             CallKind::Bet(_) => "bet",
             CallKind::Win(_) => "win",
             CallKind::Refund { .. } => "refund",
+            CallKind::Prize(_) => "prize",
         }
     }
 }
@@ -256,7 +261,8 @@ impl<J: Journal<SeamlessEffect>> Seamless<J> {
     }
 
     /// Logs a new call, due now and marked in flight (its first attempt follows at
-    /// once). Refused when the channel is at its bound or the id is unfinished.
+    /// once; [`Seamless::release`] leaves it to the retry driver instead). Refused
+    /// when the channel is at its bound or the id is unfinished.
     pub fn begin(
         &self,
         wallet: WalletId,

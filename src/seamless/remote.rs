@@ -28,6 +28,11 @@ pub enum RemoteOp {
         amount: Amount,
         end_round: bool,
     },
+    /// Pay a prize of `amount` (no round).
+    Prize {
+        tx: TxId,
+        amount: Amount,
+    },
     /// Return bet `bet_tx` (of `amount`) of round `round`, if it happened.
     Refund {
         bet_tx: TxId,

@@ -5,7 +5,8 @@
 //! | --- | --- | --- |
 //! | balance | `/getBalance` | `/api/bank/balance` |
 //! | bet | `/bet` | `/api/bank/withdraw`, `referenceId` = the bet's id |
-//! | credit (win) | `/win` | `/api/bank/deposit`, `referenceId` = the win's id |
+//! | credit (win) | `/win` | `/api/bank/deposit`, `referenceId` = the win's id (a win of 0: `/api/bank/balance`) |
+//! | prize | (none: declined) | `/api/bank/deposit`, `referenceId` = the prize's id |
 //! | refund of a bet | `/refund` | `/api/bank/getsingletransaction` of the bet, then, if it happened, `/api/bank/deposit` with `referenceId` = `refund:` + the bet's id |
 //!
 //! What an answer means ([`RemoteAnswer`]): success is `Done` with the balance after
@@ -107,6 +108,12 @@ async fn gate(client: &OutboundClient, call: &RemoteCall) -> RemoteAnswer {
                 params.insert("end_round".into(), json!(false));
             }
             "/win"
+        }
+        RemoteOp::Prize { .. } => {
+            return RemoteAnswer::Declined {
+                reason: Decline::Refused,
+                message: "the gate wallet API has no call for a prize".into(),
+            }
         }
         RemoteOp::Refund {
             bet_tx,
@@ -217,7 +224,13 @@ async fn bank(client: &OutboundClient, call: &RemoteCall) -> RemoteAnswer {
         )
     };
     let (path, body) = match &call.op {
-        RemoteOp::Balance => (
+        // A lost round credits nothing, and a bank transfer of zero is refused: its
+        // answer is the balance.
+        RemoteOp::Balance
+        | RemoteOp::Credit {
+            amount: Amount::ZERO,
+            ..
+        } => (
             "/api/bank/balance",
             json!({
                 "traceId": uuid::Uuid::new_v4().to_string(),
@@ -226,7 +239,7 @@ async fn bank(client: &OutboundClient, call: &RemoteCall) -> RemoteAnswer {
             }),
         ),
         RemoteOp::Bet { tx, amount, .. } => transfer("/api/bank/withdraw", tx.to_string(), *amount),
-        RemoteOp::Credit { tx, amount, .. } => {
+        RemoteOp::Credit { tx, amount, .. } | RemoteOp::Prize { tx, amount } => {
             transfer("/api/bank/deposit", tx.to_string(), *amount)
         }
         RemoteOp::Refund { bet_tx, amount, .. } => {

@@ -13,8 +13,8 @@ use crate::seamless::{Decline, SeamlessError};
 /// not modelled).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum GateCode {
-    /// 用户不属于该系统: the uid is a player of another operator, or the operator's
-    /// money is not held here (seamless mode).
+    /// 用户不属于该系统: the uid is a player of another operator, or a seamless
+    /// operator's wallet cannot be called (not configured).
     NotThisSystem = 20240001,
     /// 游戏不存在: the catalog has no such game.
     GameNotFound = 20240002,
