@@ -526,8 +526,7 @@ impl Engine {
             .remote_wallet(&op.client_id)
             .ok_or(SeamlessError::NoRemote("the operator has no remote wallet"))?;
         let uid = identity
-            .player(&key.channel, &key.player)
-            .map(|p| p.uid)
+            .uid_of(&key.channel, &key.player)
             .ok_or(SeamlessError::NoRemote("the player is not registered"))?;
         let currency_exponent = self
             .currency_exponent(&key.currency)

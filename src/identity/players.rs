@@ -33,6 +33,12 @@ impl<J: Journal<IdentityEffect>> Identity<J> {
         self.players.read().by_key.contains_key(&key)
     }
 
+    /// The platform uid of `channel`'s player `id` (no copy of the player).
+    pub fn uid_of(&self, channel: &ChannelId, id: &PlayerId) -> Option<Uid> {
+        let key = (channel.clone(), id.clone());
+        self.players.read().by_key.get(&key).map(|p| p.uid)
+    }
+
     /// The channel and identifier of the player with platform uid `uid`.
     pub fn player_by_uid(&self, uid: Uid) -> Option<(ChannelId, PlayerId)> {
         self.players.read().by_uid.get(&uid).cloned()
