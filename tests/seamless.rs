@@ -65,6 +65,8 @@ struct ProxyState {
     target: SocketAddr,
     /// Per cent of calls that meet a fault.
     rate: u64,
+    /// When set, every call meets this fault instead.
+    forced: Option<Fault>,
     rng: u64,
     dialect: WalletDialect,
     faults_seen: usize,
@@ -80,6 +82,9 @@ impl ProxyState {
     }
 
     fn fault(&mut self) -> Fault {
+        if let Some(fault) = self.forced {
+            return fault;
+        }
         if self.next() % 100 >= self.rate {
             return Fault::None;
         }
@@ -250,6 +255,7 @@ impl Fixture {
         let proxy = Arc::new(Mutex::new(ProxyState {
             target: wallet.addr,
             rate: 0,
+            forced: None,
             rng: seed | 1,
             dialect,
             faults_seen: 0,
@@ -632,6 +638,117 @@ async fn seamless_prizes_are_paid_through_the_operators_wallet_once() {
         let balance = f.wallet.engine.balance(ww).expect("balance").available;
         assert_eq!(balance, Amount::new(FUNDS - bet + prize), "paid once");
     }
+    f.platform.engine.check_invariants();
+    f.wallet.stop().await;
+    f.platform.stop().await;
+}
+
+/// Statuses 3 and 4 over HTTP, and what an operator's expiry does to them: a win
+/// that the wallet keeps failing is listed with status 4 and its error; expiring the
+/// player stops its retries and answers the unpaid amount; an open round's live bet
+/// goes back through the wallet; another player's rolled-back bet (status 3) finishes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn expiry_stops_retries_and_answers_what_is_unpaid() {
+    let mut f = Fixture::new(WalletDialect::Gate, 11).await;
+    let mut gate = f.platform.wallet().await;
+    let (alice, bob) = (f.players[0].1, f.players[1].1);
+    let call = |uid: i64, tx: &str, round: &str, amount: i64| {
+        json!({"game_id": GAME, "round_id": round, "amount": amount, "uid": uid,
+               "transaction_id": tx, "currency": "CNY"})
+    };
+    // Round a: the bet is taken; then the wallet fails every call (502).
+    assert_eq!(
+        gate.gate("/bet", call(alice, "ba", "a", 100)).await.code(),
+        0
+    );
+    f.proxy.lock().forced = Some(Fault::BadGateway);
+    assert_eq!(
+        gate.gate("/win", call(alice, "wa", "a", 50)).await.code(),
+        20241015
+    );
+    // Round b (bob): the bet's outcome is unknown: rolled back, status 3.
+    assert_eq!(
+        gate.gate("/bet", call(bob, "bb", "b", 30)).await.code(),
+        20241014
+    );
+    let listed = f.api.get("/service/jsonapi/game/incompleteGames").await;
+    let rows = listed.data().as_array().expect("rows").clone();
+    let status = |player: &str| {
+        rows.iter()
+            .find(|r| r["userIdentity"] == json!(player))
+            .map(|r| {
+                (
+                    r["gameStatus"].clone(),
+                    r["error"].as_str().unwrap_or("").to_owned(),
+                )
+            })
+            .expect("listed")
+    };
+    let (a_status, a_error) = status(&f.players[0].0);
+    assert_eq!(a_status, json!(4));
+    assert!(a_error.contains("502"), "{a_error}");
+    let (b_status, b_error) = status(&f.players[1].0);
+    assert_eq!(b_status, json!(3));
+    assert!(b_error.contains("bet bb"), "{b_error}");
+    // Round c (alice): taken while the wallet works again, left open.
+    f.proxy.lock().forced = None;
+    assert_eq!(
+        gate.gate("/bet", call(alice, "bc", "c", 40)).await.code(),
+        0
+    );
+    f.proxy.lock().forced = Some(Fault::BadGateway);
+    // Expiring alice: round a's win stops (50 unpaid), round c's bet goes back.
+    let expired = f
+        .api
+        .post(
+            "/service/jsonapi/game/expirePlayerGames",
+            json!({"userIdentity": f.players[0].0}),
+        )
+        .await;
+    let expired = expired.data().as_array().expect("rows").clone();
+    assert_eq!(expired.len(), 2, "{expired:?}");
+    assert!(expired.iter().all(|e| e["isExpired"] == json!(true)));
+    let unpaid: Vec<_> = expired.iter().map(|e| e["unpaid"].as_i64()).collect();
+    assert!(
+        unpaid.contains(&Some(50)) && unpaid.contains(&None),
+        "{expired:?}"
+    );
+    f.proxy.lock().forced = None;
+    f.run_retries_out("expiry").await;
+    let (channel_p, channel_w) = f.sides();
+    let cny = Currency::new("CNY").expect("currency");
+    let wallet_of = |engine: &Engine, channel: &ChannelId, p: usize| {
+        let player = PlayerId::new(&f.players[p].0).expect("id");
+        engine.wallet_id(channel, &player, &cny).expect("wallet")
+    };
+    let has = |engine: &Engine, w: WalletId, tx: &str| {
+        engine
+            .transaction(w, &TxId::new(tx).expect("id"))
+            .expect("query")
+            .is_some()
+    };
+    let (aw, bw) = (
+        wallet_of(&f.wallet.engine, &channel_w, 0),
+        wallet_of(&f.wallet.engine, &channel_w, 1),
+    );
+    // Alice: a's bet kept and its win never paid (the operator settles it); c's bet
+    // returned. Bob: the rolled-back bet never happened there (or was returned).
+    assert!(has(&f.wallet.engine, aw, "ba") && !has(&f.wallet.engine, aw, "refund:ba"));
+    assert!(!has(&f.wallet.engine, aw, "wa"));
+    assert!(has(&f.wallet.engine, aw, "bc") && has(&f.wallet.engine, aw, "refund:bc"));
+    assert!(
+        !has(&f.wallet.engine, bw, "bb") || has(&f.wallet.engine, bw, "refund:bb"),
+        "bob's bet kept at the wallet"
+    );
+    let alice_here = wallet_of(&f.platform.engine, &channel_p, 0);
+    assert!(!has(&f.platform.engine, alice_here, "wa"));
+    let balance = f.wallet.engine.balance(aw).expect("balance");
+    assert_eq!(balance.available, Amount::new(FUNDS - 100));
+    assert!(f
+        .platform
+        .engine
+        .incomplete_games(&channel_p, None)
+        .is_empty());
     f.platform.engine.check_invariants();
     f.wallet.stop().await;
     f.platform.stop().await;

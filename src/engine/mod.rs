@@ -290,19 +290,29 @@ impl Engine {
                 self.before_seamless_expiry(channel, Some(player))
             }
             ExpireScope::Channel(channel) => self.before_seamless_expiry(channel, None),
-            ExpireScope::OpenedBefore(_) => Ok(crate::journal::Lsn(0)),
+            ExpireScope::OpenedBefore(_) => Ok((Vec::new(), crate::journal::Lsn(0))),
         };
-        let before = match before {
-            Ok(lsn) => lsn,
+        let (owed, before) = match before {
+            Ok(done) => done,
             Err(e) => return Pending::new(Err(e), crate::journal::Lsn(0), self.log.clone()),
         };
-        let (result, lsn) = self
+        let (mut result, lsn) = self
             .pending_expired(
                 self.domains
                     .ledger
                     .expire_rounds(scope, self.clock.now_ms()),
             )
             .into_parts();
+        if let Ok(expiries) = &mut result {
+            for e in expiries.iter_mut() {
+                if let Some((.., amount)) = owed
+                    .iter()
+                    .find(|(w, r, _)| *w == e.wallet && *r == e.round)
+                {
+                    e.unpaid = *amount;
+                }
+            }
+        }
         Pending::new(result, lsn.max(before), self.log.clone())
     }
 

@@ -556,17 +556,18 @@ impl Engine {
     /// Stops the retries of `channel`'s unfinished calls for the rounds an operator
     /// expires (one player's, or all), recording what is left unpaid, and asks the
     /// operator's wallet to return the live bets of the other rounds that expire.
-    /// Called before the ledger expires the rounds.
+    /// Called before the ledger expires the rounds; answers what each round was left
+    /// owing (wallet, round, amount) and the log position to wait for.
     pub(super) fn before_seamless_expiry(
         &self,
         channel: &ChannelId,
         player: Option<&PlayerId>,
-    ) -> Result<Lsn, EngineError> {
+    ) -> Result<(Vec<Owed>, Lsn), EngineError> {
         if !self.domains.ledger.has_remote_funds(channel) {
-            return Ok(Lsn(0));
+            return Ok((Vec::new(), Lsn(0)));
         }
         let mut lsn = Lsn(0);
-        let mut pending_rounds: Vec<(WalletId, RoundId)> = Vec::new();
+        let mut pending_rounds: Vec<Owed> = Vec::new();
         for call in self.domains.seamless.of_channel(channel) {
             if player.is_some_and(|p| p != &call.key.player) {
                 continue;
@@ -592,13 +593,21 @@ impl Engine {
             lsn = lsn.max(ended.lsn);
             ended.result?;
             if let Some(round) = round {
-                pending_rounds.push((call.wallet, round));
+                match pending_rounds
+                    .iter_mut()
+                    .find(|(w, r, _)| *w == call.wallet && *r == round)
+                {
+                    Some((_, _, owed)) => *owed = owed.checked_add(unpaid).unwrap_or(*owed),
+                    None => pending_rounds.push((call.wallet, round, unpaid)),
+                }
             }
         }
         // The live bets of rounds with nothing pending go back to the player.
         for game in self.domains.ledger.incomplete_games(channel, player) {
             if game.status != RoundStatus::Open
-                || pending_rounds.contains(&(game.wallet, game.round.clone()))
+                || pending_rounds
+                    .iter()
+                    .any(|(w, r, _)| *w == game.wallet && *r == game.round)
             {
                 continue;
             }
@@ -626,9 +635,12 @@ impl Engine {
                 }
             }
         }
-        Ok(lsn)
+        Ok((pending_rounds, lsn))
     }
 }
+
+/// A round an expiry left owing: (wallet, round, what is unpaid).
+pub(super) type Owed = (WalletId, RoundId, Amount);
 
 /// A refund that undoes bet `req`: `local` when the bet is in its round here.
 fn rollback(req: &BetRequest, local: bool) -> Result<CallKind, EngineError> {

@@ -94,6 +94,10 @@ pub struct Expiry {
     pub round: RoundId,
     pub game: GameId,
     pub result: Result<RecordId, LedgerError>,
+    /// What the player is still owed from outside this ledger for the round (a
+    /// seamless operator's wallet: a credit or a bet's return whose retries the
+    /// expiry stopped), for the operator to settle by hand. The engine fills it in.
+    pub unpaid: Amount,
 }
 
 /// An unclosed round, as the incomplete-games lists show it (Publisher Manual §3.5).

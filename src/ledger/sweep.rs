@@ -67,6 +67,7 @@ impl<J: Journal<LedgerEffect>> Ledger<J> {
                     round,
                     game,
                     result,
+                    unpaid: crate::money::Amount::ZERO,
                 }
             })
             .collect();

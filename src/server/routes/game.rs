@@ -295,6 +295,10 @@ struct ExpiryOut<'a> {
     is_expired: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     error: Option<String>,
+    /// Seamless mode: what the operator's wallet still owes the player for the round
+    /// (a credit or a bet's return whose retries the expiry stopped). Absent when 0.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    unpaid: Option<i64>,
 }
 
 fn expiry_out(e: &Expiry, with_player: bool) -> ExpiryOut<'_> {
@@ -303,6 +307,7 @@ fn expiry_out(e: &Expiry, with_player: bool) -> ExpiryOut<'_> {
         game_id: e.game.as_str(),
         is_expired: e.result.is_ok(),
         error: e.result.as_ref().err().map(ToString::to_string),
+        unpaid: e.unpaid.is_positive().then(|| e.unpaid.minor_units()),
     }
 }
 
