@@ -96,11 +96,11 @@ impl Engine {
                 Err(SeamlessError::Declined { reason, message }.into())
             }
             RemoteAnswer::Busy => Err(SeamlessError::Busy.into()),
-            RemoteAnswer::NoSuchBet => Err(SeamlessError::CreditPending(
+            RemoteAnswer::NoSuchBet => Err(SeamlessError::Unavailable(
                 "the wallet's answer does not fit a balance".into(),
             )
             .into()),
-            RemoteAnswer::Unknown(m) => Err(SeamlessError::CreditPending(m).into()),
+            RemoteAnswer::Unknown(m) => Err(SeamlessError::Unavailable(m).into()),
         }
     }
 

@@ -167,6 +167,10 @@ pub enum SeamlessError {
     /// The operator's wallet refused the call.
     #[error("the operator's wallet declined: {message}")]
     Declined { reason: Decline, message: String },
+    /// The operator's wallet gave no answer to a call that is not retried (a
+    /// balance).
+    #[error("the operator's wallet did not answer: {0}")]
+    Unavailable(String),
     /// The credit was not acknowledged yet; it is retried with the same id.
     #[error("the credit is pending at the operator's wallet and is retried: {0}")]
     CreditPending(String),

@@ -228,6 +228,7 @@ impl From<SeamlessError> for ApiError {
             | S::InProgress(_)
             | S::RolledBack(_)
             | S::CreditPending(_)
+            | S::Unavailable(_)
             | S::NoRemote(_) => ErrorCode::WrongState,
             S::Journal(_) => return ApiError::internal(),
         };

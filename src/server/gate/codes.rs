@@ -170,7 +170,9 @@ fn seamless_code(op: Operation, e: &SeamlessError) -> GateCode {
         SeamlessError::RolledBack(_) => GateCode::BetFailed,
         SeamlessError::CreditPending(_) => GateCode::WinOrRefundFailed,
         SeamlessError::NoRemote(_) => GateCode::NotThisSystem,
-        SeamlessError::Busy | SeamlessError::Journal(_) => GateCode::SystemError,
+        SeamlessError::Busy | SeamlessError::Unavailable(_) | SeamlessError::Journal(_) => {
+            GateCode::SystemError
+        }
     }
 }
 
