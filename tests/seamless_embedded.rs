@@ -1,0 +1,326 @@
+//! Seamless rounds through the library alone (no server, no tokio): an embedder
+//! attaches its own transport (`RemoteWallets`), here an in-memory wallet that can
+//! lose answers, and drives the async calls with a ten-line executor. Covers a taken
+//! bet and a paid win, a repeated id answered without a call, a bet whose answer is
+//! lost (status 3, rolled back), a win that fails (status 4, retried with the same id
+//! until paid once), and an unfinished call that survives closing and reopening the
+//! data directory.
+
+use pitboss::identity::types::{NewOperator, RemoteWallet, WalletDialect, WalletMode};
+use pitboss::ledger::round::{RoundEnd, RoundStatus};
+use pitboss::seamless::{Decline, RemoteAnswer, RemoteCall, RemoteOp, RemoteWallets};
+use pitboss::storage::StdFs;
+use pitboss::*;
+use std::collections::{HashMap, HashSet};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll, Wake};
+
+/// The defaults, with the cheapest password hashing (logins in tests).
+fn fast_config() -> EngineConfig {
+    EngineConfig {
+        identity: pitboss::identity::IdentityConfig {
+            argon2: pitboss::identity::secrets::Argon2Params::insecure_for_tests(),
+            ..Default::default()
+        },
+        ..EngineConfig::default()
+    }
+}
+
+/// Runs a future to completion on this thread.
+fn block_on<F: Future>(f: F) -> F::Output {
+    struct Unpark(std::thread::Thread);
+    impl Wake for Unpark {
+        fn wake(self: Arc<Self>) {
+            self.0.unpark();
+        }
+    }
+    let waker = Arc::new(Unpark(std::thread::current())).into();
+    let mut cx = Context::from_waker(&waker);
+    let mut f = std::pin::pin!(f);
+    loop {
+        match f.as_mut().poll(&mut cx) {
+            Poll::Ready(v) => return v,
+            Poll::Pending => std::thread::park(),
+        }
+    }
+}
+
+/// What the fake wallet does with the next calls.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Works,
+    /// Applies the call, then loses the answer.
+    LosesAnswers,
+    /// Applies nothing, answers nothing.
+    Down,
+}
+
+#[derive(Default)]
+struct Books {
+    balance: HashMap<String, i64>,
+    /// Applied transaction ids (a refund as `refund:<bet>`), with their amounts.
+    applied: HashMap<String, i64>,
+    /// Bet ids refunded before they arrived.
+    cancelled: HashSet<String>,
+    calls: usize,
+}
+
+struct FakeWallet {
+    books: Mutex<Books>,
+    mode: Mutex<Mode>,
+}
+
+impl FakeWallet {
+    fn answer(&self, call: &RemoteCall) -> RemoteAnswer {
+        let mode = *self.mode.lock().expect("mode");
+        let mut b = self.books.lock().expect("books");
+        b.calls += 1;
+        if mode == Mode::Down {
+            return RemoteAnswer::Unknown("down".into());
+        }
+        let player = call.player.to_string();
+        let balance = *b.balance.get(&player).unwrap_or(&0);
+        let (id, delta) = match &call.op {
+            RemoteOp::Balance => {
+                return RemoteAnswer::Done {
+                    balance: Amount::new(balance),
+                }
+            }
+            RemoteOp::Bet { tx, amount, .. } => {
+                if b.cancelled.contains(tx.as_str()) {
+                    return RemoteAnswer::Declined {
+                        reason: Decline::Refused,
+                        message: "cancelled".into(),
+                    };
+                }
+                if !b.applied.contains_key(tx.as_str()) && amount.minor_units() > balance {
+                    return RemoteAnswer::Declined {
+                        reason: Decline::InsufficientBalance,
+                        message: "poor".into(),
+                    };
+                }
+                (tx.to_string(), -amount.minor_units())
+            }
+            RemoteOp::Credit { tx, amount, .. } | RemoteOp::Prize { tx, amount } => {
+                (tx.to_string(), amount.minor_units())
+            }
+            RemoteOp::Refund { bet_tx, .. } => {
+                let Some(taken) = b.applied.get(bet_tx.as_str()).copied() else {
+                    b.cancelled.insert(bet_tx.to_string());
+                    return RemoteAnswer::NoSuchBet;
+                };
+                (format!("refund:{bet_tx}"), -taken)
+            }
+        };
+        // An id applied before is answered again without moving money.
+        if let std::collections::hash_map::Entry::Vacant(e) = b.applied.entry(id) {
+            e.insert(delta);
+            *b.balance.entry(player.clone()).or_default() += delta;
+        }
+        let balance = Amount::new(b.balance[&player]);
+        match mode {
+            Mode::LosesAnswers => RemoteAnswer::Unknown("answer lost".into()),
+            _ => RemoteAnswer::Done { balance },
+        }
+    }
+}
+
+struct Transport(Arc<FakeWallet>);
+
+impl RemoteWallets for Transport {
+    fn send(&self, call: RemoteCall) -> Pin<Box<dyn Future<Output = RemoteAnswer> + Send>> {
+        let answer = self.0.answer(&call);
+        Box::pin(async move { answer })
+    }
+}
+
+fn id<T>(r: Result<T, pitboss::ids::IdError>) -> T {
+    r.expect("a valid id")
+}
+
+fn bet(tx: &str, round: &str, amount: i64) -> BetRequest {
+    BetRequest {
+        tx: id(TxId::new(tx)),
+        round: id(RoundId::new(round)),
+        game: GameRef::bare(id(GameId::new("slot_alice"))),
+        amount: Amount::new(amount),
+        meta: PlayMeta::default(),
+    }
+}
+
+fn win(tx: &str, round: &str, amount: i64) -> WinRequest {
+    WinRequest {
+        tx: id(TxId::new(tx)),
+        round: id(RoundId::new(round)),
+        game: id(GameId::new("slot_alice")),
+        amount: Amount::new(amount),
+        breakdown: None,
+        keep_open: false,
+    }
+}
+
+/// A seamless operator with one player whose wallet (here) is returned.
+fn seamless_player(engine: &Engine) -> WalletId {
+    let op = match engine.operator(&id(ClientId::new("brand"))) {
+        Some(op) => op,
+        None => Arc::new(
+            engine
+                .create_operator(NewOperator {
+                    client_id: id(ClientId::new("brand")),
+                    channel: id(ChannelId::new("brand-ch")),
+                    currencies: vec![id(Currency::new("CNY"))],
+                    wallet_mode: WalletMode::Seamless,
+                    password: "a password".into(),
+                })
+                .expect("operator"),
+        ),
+    };
+    let remote = RemoteWallet::new(WalletDialect::Bank, "http://wallet.example").expect("url");
+    engine
+        .set_operator_wallet(&op.client_id, WalletMode::Seamless, Some(remote))
+        .expect("seamless");
+    engine
+        .login_player(&op, &id(PlayerId::new("ann")), "pw")
+        .expect("login")
+        .wallet
+}
+
+fn fake(balance: i64) -> Arc<FakeWallet> {
+    let mut books = Books::default();
+    books.balance.insert("ann".into(), balance);
+    Arc::new(FakeWallet {
+        books: Mutex::new(books),
+        mode: Mutex::new(Mode::Works),
+    })
+}
+
+fn set_mode(w: &FakeWallet, mode: Mode) {
+    *w.mode.lock().expect("mode") = mode;
+}
+
+/// Runs due retries until none is left, moving the clock past each backoff.
+fn run_retries_out(engine: &Engine, clock: &ManualClock) {
+    for _ in 0..20 {
+        if engine.seamless_calls_unfinished() == 0 {
+            return;
+        }
+        clock.advance_ms(301_000);
+        block_on(engine.seamless_retry_due(100));
+    }
+    panic!("{} calls unfinished", engine.seamless_calls_unfinished());
+}
+
+#[test]
+fn seamless_rounds_through_the_library() {
+    let clock = Arc::new(ManualClock::new(1_741_330_280_000));
+    let engine = Engine::in_memory_with_clock(fast_config(), clock.clone());
+    let w = seamless_player(&engine);
+    let wallet = fake(1_000);
+    engine.attach_remote_wallets(Arc::new(Transport(wallet.clone())));
+    let channel = id(ChannelId::new("brand-ch"));
+
+    // A bet and a win: the money moves there, the round and its record stay here.
+    let r = block_on(engine.seamless_bet(w, &bet("b1", "r1", 100))).expect("bet");
+    assert_eq!(
+        r.balance.available,
+        Amount::new(900),
+        "the wallet's balance"
+    );
+    let r = block_on(engine.seamless_win(w, &win("w1", "r1", 250))).expect("win");
+    assert_eq!(r.balance.available, Amount::new(1_150));
+    let record = engine
+        .game_record(&channel, r.record.expect("closed"))
+        .expect("record");
+    assert_eq!(
+        (record.total_bet, record.total_win),
+        (Amount::new(100), Amount::new(250))
+    );
+    assert_eq!(engine.balance(w).expect("balance").available, Amount::ZERO);
+    // A repeated id is answered here, without a call.
+    let calls = wallet.books.lock().expect("books").calls;
+    let again = block_on(engine.seamless_bet(w, &bet("b1", "r1", 100))).expect("replay");
+    assert!(again.replayed);
+    assert_eq!(wallet.books.lock().expect("books").calls, calls);
+    // A declined bet opens nothing.
+    let poor = block_on(engine.seamless_bet(w, &bet("b2", "r2", 5_000)));
+    assert!(matches!(poor, Err(EngineError::Seamless(_))), "{poor:?}");
+    assert!(engine.incomplete_games(&channel, None).is_empty());
+
+    // A bet whose answer is lost: status 3, then rolled back there and here.
+    set_mode(&wallet, Mode::LosesAnswers);
+    let lost = block_on(engine.seamless_bet(w, &bet("b3", "r3", 70)));
+    assert!(matches!(lost, Err(EngineError::Seamless(_))), "{lost:?}");
+    let incomplete = engine.incomplete_games(&channel, None);
+    assert_eq!(incomplete.len(), 1);
+    assert_eq!(incomplete[0].status, RoundStatus::BetFailed);
+    set_mode(&wallet, Mode::Works);
+    run_retries_out(&engine, &clock);
+    assert!(engine.incomplete_games(&channel, None).is_empty());
+    assert_eq!(wallet.books.lock().expect("books").balance["ann"], 1_150);
+
+    // A win that fails: status 4, retried with the same id, paid once.
+    block_on(engine.seamless_bet(w, &bet("b4", "r4", 50))).expect("bet");
+    set_mode(&wallet, Mode::Down);
+    let failed = block_on(engine.seamless_win(w, &win("w4", "r4", 80)));
+    assert!(
+        matches!(failed, Err(EngineError::Seamless(_))),
+        "{failed:?}"
+    );
+    assert_eq!(
+        engine.incomplete_games(&channel, None)[0].status,
+        RoundStatus::CreditFailed
+    );
+    set_mode(&wallet, Mode::LosesAnswers);
+    clock.advance_ms(1_000);
+    block_on(engine.seamless_retry_due(10));
+    set_mode(&wallet, Mode::Works);
+    run_retries_out(&engine, &clock);
+    assert!(engine.incomplete_games(&channel, None).is_empty());
+    let books = wallet.books.lock().expect("books");
+    assert_eq!(books.balance["ann"], 1_150 - 50 + 80, "the win paid once");
+    let paid = engine
+        .transaction(w, &id(TxId::new("w4")))
+        .expect("query")
+        .expect("applied here");
+    assert_eq!(paid.amount, Amount::new(80));
+    engine.check_invariants();
+}
+
+#[test]
+fn an_unfinished_call_survives_a_restart_of_an_embedded_engine() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let clock = Arc::new(ManualClock::new(1_741_330_280_000));
+    let open = || {
+        Engine::open_with(dir.path(), fast_config(), clock.clone(), Arc::new(StdFs)).expect("open")
+    };
+    let wallet = fake(500);
+    let w = {
+        let engine = open();
+        let w = seamless_player(&engine);
+        engine.attach_remote_wallets(Arc::new(Transport(wallet.clone())));
+        block_on(engine.seamless_bet(w, &bet("b1", "r1", 100))).expect("bet");
+        set_mode(&wallet, Mode::Down);
+        assert!(block_on(engine.seamless_win(w, &win("w1", "r1", 300))).is_err());
+        assert_eq!(engine.seamless_calls_unfinished(), 1);
+        w
+    };
+    // Reopened: the win's call is still there, and is paid once the wallet answers.
+    let engine = open();
+    assert_eq!(engine.seamless_calls_unfinished(), 1);
+    engine.attach_remote_wallets(Arc::new(Transport(wallet.clone())));
+    set_mode(&wallet, Mode::Works);
+    run_retries_out(&engine, &clock);
+    let r = engine
+        .transaction(w, &id(TxId::new("w1")))
+        .expect("query")
+        .expect("paid");
+    let channel = id(ChannelId::new("brand-ch"));
+    let record = engine
+        .game_record(&channel, r.record.expect("closed"))
+        .expect("record");
+    assert_eq!(record.end, RoundEnd::Settled);
+    assert_eq!(wallet.books.lock().expect("books").balance["ann"], 700);
+    engine.check_invariants();
+}
