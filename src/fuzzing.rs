@@ -10,6 +10,10 @@ pub use wallet_apis::{bank_requests, gate_requests};
 mod tournament_spec;
 #[cfg(feature = "server")]
 pub use tournament_spec::tournament_spec;
+#[cfg(feature = "server")]
+mod wallet_answers;
+#[cfg(feature = "server")]
+pub use wallet_answers::wallet_answers;
 
 use crate::engine::{Engine, EngineConfig};
 use crate::ids::*;

@@ -32,6 +32,11 @@ proptest! {
     fn tournament_specs_never_panic(data in proptest::collection::vec(any::<u8>(), 0..512)) {
         pitboss::fuzzing::tournament_spec(&data);
     }
+
+    #[test]
+    fn wallet_answers_never_panic(data in proptest::collection::vec(any::<u8>(), 0..512)) {
+        pitboss::fuzzing::wallet_answers(&data);
+    }
 }
 
 /// Runs `target` on every file under `fuzz/regressions/<name>/`; how many there were.
@@ -59,5 +64,6 @@ fn committed_fuzz_inputs_replay_clean() {
         assert!(replay("gate_requests", pitboss::fuzzing::gate_requests) > 0);
         assert!(replay("bank_requests", pitboss::fuzzing::bank_requests) > 0);
         assert!(replay("tournament_spec", pitboss::fuzzing::tournament_spec) > 0);
+        assert!(replay("wallet_answers", pitboss::fuzzing::wallet_answers) > 0);
     }
 }

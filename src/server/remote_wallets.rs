@@ -67,6 +67,33 @@ fn failed(e: OutboundError) -> RemoteAnswer {
     }
 }
 
+/// What a wallet's answer `body` to `op` means, in `dialect` (a bank refund's
+/// answer is that of its `getsingletransaction`): the readers the transport uses,
+/// over bytes, for the `wallet_answers` fuzz target. Anything a wallet sends is
+/// untrusted input: no answer may panic, and a balance is read exactly or not at all.
+pub fn read_answer(
+    dialect: WalletDialect,
+    op: &RemoteOp,
+    body: &[u8],
+    exponent: u8,
+) -> RemoteAnswer {
+    let bytes = Bytes::copy_from_slice(body);
+    match (dialect, op) {
+        (WalletDialect::Gate, _) => match serde_json::from_slice::<Value>(&bytes) {
+            Ok(answer) => read_gate(op, &answer),
+            Err(e) => RemoteAnswer::Unknown(format!("gate: unreadable answer: {e}")),
+        },
+        (WalletDialect::Bank, RemoteOp::Refund { .. }) => match read_bank_status(&bytes) {
+            Ok(true) => RemoteAnswer::Done {
+                balance: Amount::ZERO,
+            },
+            Ok(false) => RemoteAnswer::NoSuchBet,
+            Err(answer) => answer,
+        },
+        (WalletDialect::Bank, _) => read_bank(&bytes, exponent),
+    }
+}
+
 // --- gate ---------------------------------------------------------------------------
 
 /// The gate codes that say something other than "refused".
