@@ -444,6 +444,28 @@ fn the_cli_commands_talk_to_a_running_server() {
     };
     let shown = cli::admin(&conn, transfer).expect("set-wallet transfer");
     assert!(shown.contains("\"walletUrl\": null"), "{shown}");
+    // The wallet-API keys, as a wallet of another platform's operator needs them.
+    let keys = AdminCommand::SetKeys {
+        client_id: "cli-op".into(),
+        app_key: "a0b1c2d3e4f5a6b7c8d9".into(),
+        app_secret: "secret-of-the-other-platform-0123".into(),
+    };
+    let shown = cli::admin(&conn, keys).expect("set-keys");
+    assert!(
+        shown.contains("\"appKey\": \"a0b1c2d3e4f5a6b7c8d9\""),
+        "{shown}"
+    );
+    let short = AdminCommand::SetKeys {
+        client_id: "cli-op".into(),
+        app_key: "short".into(),
+        app_secret: "secret-of-the-other-platform-0123".into(),
+    };
+    assert!(matches!(
+        cli::admin(&conn, short),
+        Err(CliError::Api { code: 1, .. })
+    ));
+    let calls = cli::admin(&conn, AdminCommand::Seamless).expect("seamless");
+    assert!(calls.contains("\"unfinished\": 0"), "{calls}");
 
     // Tournaments of a channel, from a spec file.
     use pitboss::server::cli::TournamentCommand;

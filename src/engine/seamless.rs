@@ -626,12 +626,19 @@ impl Engine {
                     local: false,
                 };
                 let now = self.clock.now_ms();
-                let begun = self.domains.seamless.begin(game.wallet, &key, kind, now);
+                let begun = self
+                    .domains
+                    .seamless
+                    .begin_owed(game.wallet, &key, kind, now);
                 lsn = lsn.max(begun.lsn);
-                // Due at once, for the retry driver (not attempted here: expiry is
-                // not async).
-                if let Ok(call) = begun.result {
-                    self.domains.seamless.release(call.id);
+                match begun.result {
+                    // Due at once, for the retry driver (not attempted here: expiry
+                    // is not async).
+                    Ok(call) => self.domains.seamless.release(call.id),
+                    // Already being returned.
+                    Err(SeamlessError::InProgress(_)) => {}
+                    // Nothing is expired unless every return is logged.
+                    Err(e) => return Err(e.into()),
                 }
             }
         }

@@ -274,13 +274,36 @@ impl<J: Journal<SeamlessEffect>> Seamless<J> {
         kind: CallKind,
         now_ms: i64,
     ) -> Logged<Call, SeamlessError> {
+        self.log_new(wallet, key, kind, now_ms, true)
+    }
+
+    /// [`Seamless::begin`] for a call the channel's bound must not refuse: what an
+    /// operator's expiry owes a player back (one per live bet of the rounds it
+    /// expires, so finite), which the expiry must not drop once it closes the round.
+    pub fn begin_owed(
+        &self,
+        wallet: WalletId,
+        key: &WalletKey,
+        kind: CallKind,
+        now_ms: i64,
+    ) -> Logged<Call, SeamlessError> {
+        self.log_new(wallet, key, kind, now_ms, false)
+    }
+
+    fn log_new(
+        &self,
+        wallet: WalletId,
+        key: &WalletKey,
+        kind: CallKind,
+        now_ms: i64,
+        bounded: bool,
+    ) -> Logged<Call, SeamlessError> {
         let mut t = self.table.lock();
-        if let Some(id) = t.by_tx.get(&(wallet, kind.tx().clone())) {
-            let _ = id;
+        if t.by_tx.contains_key(&(wallet, kind.tx().clone())) {
             return Logged::rejected(SeamlessError::InProgress(kind.tx().clone()));
         }
         let open = t.per_channel.get(&key.channel).copied().unwrap_or(0);
-        if open >= self.config.max_calls_per_channel {
+        if bounded && open >= self.config.max_calls_per_channel {
             return Logged::rejected(SeamlessError::Busy);
         }
         let call = Call {

@@ -68,7 +68,15 @@ fn one_unfinished_call_per_transaction_and_a_bound_per_channel() {
         .id;
     t.end(id, CallEnd::Done).result.expect("end");
     t.begin(WalletId(1), &a, bet("x"), 0).result.expect("again");
-    assert_eq!(t.len(), 3);
+    // What an expiry owes back is logged past the bound, and counts in it.
+    t.begin_owed(WalletId(3), &a, bet("owed"), 0)
+        .result
+        .expect("owed");
+    assert_eq!(
+        t.begin(WalletId(3), &a, bet("z"), 0).result,
+        Err(SeamlessError::Busy)
+    );
+    assert_eq!(t.len(), 4);
 }
 
 #[test]

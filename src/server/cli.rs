@@ -3,8 +3,8 @@
 //! [`admin`] or [`login`]; what they return is printed.
 
 use super::admin::{
-    CLI_LOGIN, CURRENCIES, GAMES, GAME_STATUS, GAME_VERSION, OPERATORS, OPERATOR_WALLET,
-    TOURNAMENTS, TOURNAMENT_LIST, TOURNAMENT_RANKS,
+    CLI_LOGIN, CURRENCIES, GAMES, GAME_STATUS, GAME_VERSION, OPERATORS, OPERATOR_KEYS,
+    OPERATOR_WALLET, SEAMLESS, TOURNAMENTS, TOURNAMENT_LIST, TOURNAMENT_RANKS,
 };
 use super::client::{ClientError, HttpClient};
 use super::datadir::{self, DataDirError};
@@ -126,6 +126,20 @@ pub enum AdminCommand {
         #[arg(long)]
         wallet_url: Option<String>,
     },
+    /// Sets the keys an operator's wallet-API calls are signed with (`appKey`,
+    /// `appSecret`): on a pitboss that stands as another platform's wallet, that
+    /// platform operator's keys. Prints the operator's credentials.
+    SetKeys {
+        #[arg(long)]
+        client_id: String,
+        #[arg(long)]
+        app_key: String,
+        #[arg(long, env = "PITBOSS_APP_SECRET", hide_env_values = true)]
+        app_secret: String,
+    },
+    /// Counts the calls to seamless operators' wallets that are unfinished (being
+    /// sent, or waiting for a retry).
+    Seamless,
     /// Registers a currency with the decimal places of its minor unit (0 to 8).
     RegisterCurrency {
         #[arg(long)]
@@ -238,6 +252,16 @@ impl AdminCommand {
                 json!({"clientId": client_id, "walletMode": wallet_mode,
                        "walletDialect": wallet_dialect, "walletUrl": wallet_url}),
             ),
+            AdminCommand::SetKeys {
+                client_id,
+                app_key,
+                app_secret,
+            } => (
+                Method::POST,
+                OPERATOR_KEYS,
+                json!({"clientId": client_id, "appKey": app_key, "appSecret": app_secret}),
+            ),
+            AdminCommand::Seamless => (Method::GET, SEAMLESS, Value::Null),
             AdminCommand::RegisterCurrency { code, exponent } => (
                 Method::POST,
                 CURRENCIES,
