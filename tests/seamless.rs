@@ -1,4 +1,4 @@
-//! Seamless mode over real HTTP (DESIGN §13): a platform server whose operator keeps
+//! Seamless mode over real HTTP (docs/seamless.md): a platform server whose operator keeps
 //! its players' money in its own wallet, and that wallet played by a second pitboss
 //! (transfer mode, serving the gate or bank dialect, on a data directory so that it
 //! can be restarted) behind a fault-injecting proxy written here. The proxy drops

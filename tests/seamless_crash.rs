@@ -4,7 +4,7 @@
 //! the platform's gate endpoints; the platform is killed while calls are in flight and
 //! started again on the same data directory. Every unfinished call resumes (a bet
 //! without an outcome is rolled back, a win is sent again with its id), and once none
-//! is left the reconciliation invariant of DESIGN §13 holds for every transaction id.
+//! is left the reconciliation invariant of docs/seamless.md holds for every transaction id.
 //!
 //! `PITBOSS_SEAMLESS_CRASH_CYCLES=N` kills and restarts N times per dialect (default 1).
 

@@ -218,6 +218,10 @@ fn seamless_rounds_through_the_library() {
     let engine = Engine::in_memory_with_clock(fast_config(), clock.clone());
     let w = seamless_player(&engine);
     let wallet = fake(1_000);
+    // Without a transport nothing can be sent: refused, and nothing is left logged.
+    let early = block_on(engine.seamless_bet(w, &bet("b0", "r0", 100)));
+    assert!(matches!(early, Err(EngineError::Seamless(_))), "{early:?}");
+    assert_eq!(engine.seamless_calls_unfinished(), 0);
     engine.attach_remote_wallets(Arc::new(Transport(wallet.clone())));
     let channel = id(ChannelId::new("brand-ch"));
 

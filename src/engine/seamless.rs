@@ -1,4 +1,4 @@
-//! Seamless rounds: the engine as the client of an operator's own wallet (DESIGN §13;
+//! Seamless rounds: the engine as the client of an operator's own wallet (docs/seamless.md;
 //! ARCHITECTURE.md, "Seamless mode").
 //!
 //! Each call is logged ([`crate::seamless`]) and durable before it is sent; its
@@ -125,7 +125,7 @@ impl Engine {
         let call = self
             .begin_call(wallet, &key, CallKind::Bet(req.clone()))
             .await?;
-        let answer = self.send(&key, bet_op(req)).await?;
+        let answer = self.send_logged(&key, bet_op(req)).await;
         self.settle(call, answer).await
     }
 
@@ -148,7 +148,7 @@ impl Engine {
         let call = self
             .begin_call(wallet, &key, CallKind::Win(req.clone()))
             .await?;
-        let answer = self.send(&key, credit_op(req)).await?;
+        let answer = self.send_logged(&key, credit_op(req)).await;
         self.settle(call, answer).await
     }
 
@@ -193,7 +193,7 @@ impl Engine {
         };
         let op = refund_op(&kind);
         let call = self.begin_call(wallet, &key, kind).await?;
-        let answer = self.send(&key, op).await?;
+        let answer = self.send_logged(&key, op).await;
         self.settle(call, answer).await
     }
 
@@ -233,10 +233,7 @@ impl Engine {
                 amount: req.amount,
             },
         };
-        let answer = match self.send(&call.key, op).await {
-            Ok(answer) => answer,
-            Err(e) => RemoteAnswer::Unknown(e.to_string()),
-        };
+        let answer = self.send_logged(&call.key, op).await;
         let _ = self.settle(call, answer).await;
     }
 
@@ -487,24 +484,42 @@ impl Engine {
     }
 
     /// Logs a call and waits until the log record is durable: nothing is sent first.
+    /// Refused before anything is logged if the call could not be sent at all (no
+    /// transport attached, no remote wallet, an unregistered player or currency).
     async fn begin_call(
         &self,
         wallet: WalletId,
         key: &WalletKey,
         kind: CallKind,
     ) -> Result<Call, EngineError> {
+        self.transport()?;
+        self.destination(key)?;
         let now = self.clock.now_ms();
         let logged = self.domains.seamless.begin(wallet, key, kind, now);
         self.pending(logged).await
     }
 
-    /// Sends one call through the attached transport.
-    async fn send(&self, key: &WalletKey, op: RemoteOp) -> Result<RemoteAnswer, EngineError> {
+    /// Sends a logged call: a failure to send at all (the operator's wallet was
+    /// unconfigured meanwhile) is an unknown outcome, settled like any other, so that
+    /// a logged call always reaches `settle`.
+    async fn send_logged(&self, key: &WalletKey, op: RemoteOp) -> RemoteAnswer {
+        match self.send(key, op).await {
+            Ok(answer) => answer,
+            Err(e) => RemoteAnswer::Unknown(e.to_string()),
+        }
+    }
+
+    fn transport(&self) -> Result<Arc<dyn RemoteWallets>, EngineError> {
         let remote = self
             .remote
             .get()
-            .ok_or(SeamlessError::NoRemote("no transport is attached"))?
-            .clone();
+            .ok_or(SeamlessError::NoRemote("no transport is attached"))?;
+        Ok(remote.clone())
+    }
+
+    /// Sends one call through the attached transport.
+    async fn send(&self, key: &WalletKey, op: RemoteOp) -> Result<RemoteAnswer, EngineError> {
+        let remote = self.transport()?;
         let to = self.destination(key)?;
         let call = RemoteCall {
             to,

@@ -1,6 +1,6 @@
 //! Seamless mode's calls to operators' own wallets: each one logged before it is
 //! first sent, again after every failed attempt, and once more when its outcome is
-//! final, so that a restart resumes every unfinished call (DESIGN §13; ARCHITECTURE.md,
+//! final, so that a restart resumes every unfinished call (docs/seamless.md; ARCHITECTURE.md,
 //! "Seamless mode").
 //!
 //! This module keeps the table of unfinished calls and the retry schedule. It knows
@@ -132,7 +132,7 @@ pub struct SeamlessConfig {
 impl Default for SeamlessConfig {
     /// 10,000 unfinished calls per operator: some minutes of a busy operator's
     /// rounds with its wallet down, each a few hundred bytes. Retries: 1 s doubling to
-    /// 5 min (DESIGN §13).
+    /// 5 min (docs/seamless.md).
     fn default() -> Self {
         SeamlessConfig {
             max_calls_per_channel: 10_000,

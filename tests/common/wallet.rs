@@ -150,7 +150,7 @@ pub struct Sides<'a> {
 }
 
 impl Sides<'_> {
-    /// The reconciliation invariant of DESIGN §13, once no call is unfinished: for
+    /// The reconciliation invariant of docs/seamless.md, once no call is unfinished: for
     /// every transaction id, both sides agree on whether it took effect (a bet is
     /// kept on one side exactly when on the other: never taken twice, never refunded
     /// without having happened; a win is paid on one side exactly when on the other),
