@@ -14,7 +14,7 @@
 //! | prize | the prize is applied here | retried | retried |
 //!
 //! A refund is final only when done, or when the wallet says the bet never happened
-//! there ("no such bet", trusted from the third attempt on): any refusal (a
+//! there ("no such bet", trusted once three attempts failed): any refusal (a
 //! signature refused for clock skew, a conflict) is retried, and the round stays
 //! listed (status 3) for the operator to see and, if need be, expire. A bet is never
 //! sent twice: after a restart, a bet call without an outcome is rolled back like an
@@ -41,9 +41,9 @@ pub fn refund_tx(bet_tx: &TxId) -> Result<TxId, EngineError> {
     TxId::new(&format!("refund:{bet_tx}")).map_err(|e| EngineError::Invalid(e.to_string()))
 }
 
-/// A refund's "no such bet" is trusted from this attempt on: with the retry schedule
-/// (1 s, 2 s, 4 s) that is at least 7 s after the first, past the outbound time
-/// limit (5 s) within which the bet itself was sent.
+/// A refund's "no such bet" is trusted once this many attempts failed: with the retry
+/// schedule (1 s, 2 s, 4 s) that is at least 7 s after the call began, past the
+/// outbound time limit (5 s) within which the bet itself was sent.
 const TRUST_NO_SUCH_BET_AFTER_ATTEMPTS: u32 = 3;
 
 /// Funds whose balance is not known (a placeholder bet, an expiry).
