@@ -5,8 +5,9 @@
 //! requests, applies a call and then drops its answer, delays a call past the
 //! platform's time limit, answers 502 or "in progress", and restarts the wallet.
 //!
-//! After every schedule, with the faults off and the retries run out, the
-//! reconciliation invariant holds for every transaction id: a bet is kept on one side
+//! Game servers play concurrently, one per player. After every schedule, with the
+//! faults off and the retries run out, the reconciliation invariant holds for every
+//! transaction id: a bet is kept on one side
 //! exactly when it is kept on the other (never taken twice, never refunded without
 //! having happened), a win is paid on one side exactly when on the other, and the
 //! wallet's balance is what the platform's rounds say it must be.
@@ -41,6 +42,8 @@ use wallet::{Sent, WalletServer};
 const GAME: &str = "slot_alice";
 const FUNDS: i64 = 10_000;
 const PLAYERS: usize = 3;
+/// Rounds each player's game server plays in a fault schedule.
+const ROUNDS_PER_PLAYER: usize = 12;
 /// The platform's time limit per outbound call in these tests.
 const CALL_TIMEOUT: Duration = Duration::from_millis(400);
 
@@ -332,39 +335,52 @@ impl Fixture {
 
 async fn run_schedule(dialect: WalletDialect, seed: u64) {
     let mut f = Fixture::new(dialect, seed).await;
-    // The schedule: rounds of a bet and then a win or a refund, through the
-    // platform's gate endpoints, with a fault on about a third of the wallet calls
-    // and a wallet restart now and then.
+    // The schedule: one game server per player, all at once, each playing rounds of
+    // a bet and then a win or a refund through the platform's gate endpoints, with a
+    // fault on about a third of the wallet calls, while the wallet restarts now and
+    // then.
     f.proxy.lock().rate = 35;
-    let mut rng = Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
-    let mut gate = f.platform.wallet().await;
+    let mut games = Vec::new();
+    for p in 0..PLAYERS {
+        let mut gate = f.platform.wallet().await;
+        let uid = f.players[p].1;
+        let mut rng = Rng((seed ^ (p as u64 + 1)).wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
+        games.push(tokio::spawn(async move {
+            let mut sent = Sent::default();
+            for n in 0..ROUNDS_PER_PLAYER {
+                let round = format!("p{p}r{n}");
+                let bet_tx = format!("p{p}b{n}");
+                let amount = 1 + rng.below(400) as i64;
+                sent.bets.push(bet_tx.clone());
+                let bet = json!({"game_id": GAME, "round_id": round, "amount": amount,
+                                 "uid": uid, "transaction_id": bet_tx, "currency": "CNY"});
+                gate.gate("/bet", bet).await;
+                if rng.below(5) == 0 {
+                    let refund = json!({"game_id": GAME, "round_id": round, "uid": uid,
+                                        "currency": "CNY", "bet_transaction_id": bet_tx});
+                    gate.gate("/refund", refund).await;
+                } else {
+                    let win_tx = format!("p{p}w{n}");
+                    sent.wins.push(win_tx.clone());
+                    let win = json!({"game_id": GAME, "round_id": round,
+                                     "amount": rng.below(600), "uid": uid,
+                                     "transaction_id": win_tx, "currency": "CNY"});
+                    gate.gate("/win", win).await;
+                }
+            }
+            sent
+        }));
+    }
+    let mut rng = Rng(seed.wrapping_mul(0x2545_F491_4F6C_DD1D) | 1);
     let mut restarts = 0;
-    for n in 0..36 {
-        let p = rng.below(PLAYERS as u64) as usize;
-        let (_, uid, sent) = &mut f.players[p];
-        let round = format!("r{n}");
-        let bet_tx = format!("b{n}");
-        let amount = 1 + rng.below(400) as i64;
-        sent.bets.push(bet_tx.clone());
-        let bet = json!({"game_id": GAME, "round_id": round, "amount": amount, "uid": *uid,
-                         "transaction_id": bet_tx, "currency": "CNY"});
-        gate.gate("/bet", bet).await;
-        if rng.below(5) == 0 {
-            let refund = json!({"game_id": GAME, "round_id": round, "uid": *uid,
-                                "currency": "CNY", "bet_transaction_id": bet_tx});
-            gate.gate("/refund", refund).await;
-        } else {
-            let win_tx = format!("w{n}");
-            sent.wins.push(win_tx.clone());
-            let win = json!({"game_id": GAME, "round_id": round, "amount": rng.below(600),
-                             "uid": *uid, "transaction_id": win_tx, "currency": "CNY"});
-            gate.gate("/win", win).await;
-        }
-        if rng.below(12) == 0 {
-            f.wallet.restart().await;
-            f.proxy.lock().target = f.wallet.addr;
-            restarts += 1;
-        }
+    while restarts < 2 && !games.iter().all(|g| g.is_finished()) {
+        tokio::time::sleep(Duration::from_millis(100 + rng.below(400))).await;
+        f.wallet.restart().await;
+        f.proxy.lock().target = f.wallet.addr;
+        restarts += 1;
+    }
+    for (p, game) in games.into_iter().enumerate() {
+        f.players[p].2 = game.await.expect("game server");
     }
 
     // Faults off; calls delayed by the proxy land first. Then the clocks run ahead
