@@ -159,6 +159,14 @@ fn apply_operator(ops: &mut Operators, op: Operator) {
     ops.by_app_key.insert(op.app_key.clone(), op);
 }
 
+/// A copy of `client`'s operator, to change and log.
+fn operator_copy(ops: &Operators, client: &ClientId) -> Result<Operator, IdentityError> {
+    ops.by_client
+        .get(client)
+        .map(|o| (**o).clone())
+        .ok_or_else(|| IdentityError::OperatorNotFound(client.clone()))
+}
+
 /// An operator's new wallet mode, and its remote wallet (removed in transfer mode).
 fn apply_wallet(ops: &mut Operators, operator: Operator, remote: Option<RemoteWallet>) {
     let client = operator.client_id.clone();
@@ -320,11 +328,7 @@ impl<J: Journal<IdentityEffect>> Identity<J> {
             _ => {}
         }
         let mut ops = self.operators.write();
-        let mut operator = ops
-            .by_client
-            .get(client)
-            .map(|o| (**o).clone())
-            .ok_or_else(|| IdentityError::OperatorNotFound(client.clone()))?;
+        let mut operator = operator_copy(&ops, client)?;
         operator.wallet_mode = mode;
         let effect = IdentityEffect::Wallet {
             operator: operator.clone(),
@@ -357,11 +361,7 @@ impl<J: Journal<IdentityEffect>> Identity<J> {
             });
         }
         let mut ops = self.operators.write();
-        let mut operator = ops
-            .by_client
-            .get(client)
-            .map(|o| (**o).clone())
-            .ok_or_else(|| IdentityError::OperatorNotFound(client.clone()))?;
+        let mut operator = operator_copy(&ops, client)?;
         if ops
             .by_app_key
             .get(app_key)

@@ -16,8 +16,11 @@
 //! or a body not understood is `Unknown`; any other refusal is `Declined`. Amounts of
 //! the bank dialect are read from their own text ([`Amount::parse_decimal`]).
 
+use super::bank::codes::BankCode;
+use super::gate::codes::GateCode;
 use super::outbound::{OutboundClient, OutboundError, WalletCredentials};
 use crate::identity::types::WalletDialect;
+use crate::ids::{GameId, RoundId, TxId};
 use crate::money::Amount;
 use crate::seamless::{Decline, RemoteAnswer, RemoteCall, RemoteOp, RemoteWallets};
 use hyper::body::Bytes;
@@ -96,11 +99,12 @@ pub fn read_answer(
 
 // --- gate ---------------------------------------------------------------------------
 
-/// The gate codes that say something other than "refused".
-const GATE_USER_NOT_FOUND: i64 = 20241001;
-const GATE_SYSTEM_ERROR: i64 = 20241002;
-const GATE_INSUFFICIENT: i64 = 20241003;
-const GATE_BET_NOT_FOUND: i64 = 20241004;
+/// The gate codes that say something other than "refused" (the codes pitboss's own
+/// gate endpoints answer with).
+const GATE_USER_NOT_FOUND: i64 = GateCode::UserNotFound as i64;
+const GATE_SYSTEM_ERROR: i64 = GateCode::SystemError as i64;
+const GATE_INSUFFICIENT: i64 = GateCode::InsufficientBalance as i64;
+const GATE_BET_NOT_FOUND: i64 = GateCode::BetNotFound as i64;
 
 async fn gate(client: &OutboundClient, call: &RemoteCall) -> RemoteAnswer {
     let mut params = Map::new();
@@ -114,10 +118,7 @@ async fn gate(client: &OutboundClient, call: &RemoteCall) -> RemoteAnswer {
             game,
             amount,
         } => {
-            params.insert("transaction_id".into(), json!(tx.as_str()));
-            params.insert("round_id".into(), json!(round.as_str()));
-            params.insert("game_id".into(), json!(game.as_str()));
-            params.insert("amount".into(), json!(amount.minor_units()));
+            round_params(&mut params, tx, round, game, *amount);
             "/bet"
         }
         RemoteOp::Credit {
@@ -127,10 +128,7 @@ async fn gate(client: &OutboundClient, call: &RemoteCall) -> RemoteAnswer {
             amount,
             end_round,
         } => {
-            params.insert("transaction_id".into(), json!(tx.as_str()));
-            params.insert("round_id".into(), json!(round.as_str()));
-            params.insert("game_id".into(), json!(game.as_str()));
-            params.insert("amount".into(), json!(amount.minor_units()));
+            round_params(&mut params, tx, round, game, *amount);
             if !end_round {
                 params.insert("end_round".into(), json!(false));
             }
@@ -162,6 +160,20 @@ async fn gate(client: &OutboundClient, call: &RemoteCall) -> RemoteAnswer {
         Err(e) => return failed(e),
     };
     read_gate(&call.op, &answer)
+}
+
+/// The parameters a gate `/bet` and `/win` share.
+fn round_params(
+    params: &mut Map<String, Value>,
+    tx: &TxId,
+    round: &RoundId,
+    game: &GameId,
+    amount: Amount,
+) {
+    params.insert("transaction_id".into(), json!(tx.as_str()));
+    params.insert("round_id".into(), json!(round.as_str()));
+    params.insert("game_id".into(), json!(game.as_str()));
+    params.insert("amount".into(), json!(amount.minor_units()));
 }
 
 /// A gate answer: `/getBalance` is `{code: 0, data: {balance: "…"}}`, the round
@@ -211,11 +223,11 @@ fn read_gate(op: &RemoteOp, answer: &Value) -> RemoteAnswer {
 
 // --- bank ---------------------------------------------------------------------------
 
-const BANK_SUCCESS: i64 = 200;
-const BANK_IN_PROGRESS: i64 = 100003;
-const BANK_INSUFFICIENT: i64 = 100010;
-const BANK_PLAYER_NOT_FOUND: i64 = 100011;
-const BANK_INTERNAL: i64 = 100099;
+const BANK_SUCCESS: i64 = BankCode::Success as i64;
+const BANK_IN_PROGRESS: i64 = BankCode::TransferInProgress as i64;
+const BANK_INSUFFICIENT: i64 = BankCode::InsufficientBalance as i64;
+const BANK_PLAYER_NOT_FOUND: i64 = BankCode::PlayerNotFound as i64;
+const BANK_INTERNAL: i64 = BankCode::Internal as i64;
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]

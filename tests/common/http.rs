@@ -44,6 +44,23 @@ pub fn engine_config() -> EngineConfig {
     }
 }
 
+/// Runs `pitboss::server::run` for `engine` on 127.0.0.1:0: its address, the sender
+/// that stops it, and its task.
+pub async fn serve(
+    engine: Arc<Engine>,
+    config: ServerConfig,
+) -> (SocketAddr, oneshot::Sender<()>, JoinHandle<()>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let (tx, rx) = oneshot::channel::<()>();
+    let task = tokio::spawn(pitboss::server::run(listener, engine, config, async {
+        let _ = rx.await;
+    }));
+    (addr, tx, task)
+}
+
 impl TestServer {
     pub async fn start() -> TestServer {
         TestServer::start_with(|_| {}).await
@@ -65,19 +82,7 @@ impl TestServer {
             .expect("a new engine has no operator");
         let mut config = ServerConfig::new(ADMIN_TOKEN.to_owned());
         tune(&mut config);
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        let addr = listener.local_addr().expect("addr");
-        let (tx, rx) = oneshot::channel::<()>();
-        let task = tokio::spawn(pitboss::server::run(
-            listener,
-            engine.clone(),
-            config,
-            async {
-                let _ = rx.await;
-            },
-        ));
+        let (addr, tx, task) = serve(engine.clone(), config).await;
         TestServer {
             addr,
             engine,

@@ -39,20 +39,8 @@ impl WalletServer {
         let engine = Engine::open_with(dir, wallet_engine_config(), clock.clone(), Arc::new(StdFs))
             .expect("open the wallet's data directory");
         let engine = Arc::new(engine);
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        let addr = listener.local_addr().expect("addr");
-        let (tx, rx) = oneshot::channel::<()>();
         let config = ServerConfig::new(ADMIN_TOKEN.to_owned());
-        let task = tokio::spawn(pitboss::server::run(
-            listener,
-            engine.clone(),
-            config,
-            async {
-                let _ = rx.await;
-            },
-        ));
+        let (addr, tx, task) = super::http::serve(engine.clone(), config).await;
         WalletServer {
             dir: dir.to_owned(),
             clock,
