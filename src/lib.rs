@@ -12,6 +12,7 @@
 //! - [`catalog`]: games, their versions and status.
 //! - [`identity`]: operators and their keys, players, credentials, sessions.
 //! - [`seamless`]: calls to operators' own wallets (seamless mode), logged until final.
+//! - [`webhooks`]: operators' subscriptions and the outbox of event deliveries.
 //! - [`journal`]: the seam through which the domain hands its effects to storage.
 //! - [`ids`], [`money`], [`clock`], [`paging`]: identifier newtypes, exact amounts,
 //!   injected time, the one paging rule.
@@ -41,6 +42,7 @@ pub mod seamless;
 pub mod server;
 pub mod storage;
 pub mod tournaments;
+pub mod webhooks;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use engine::{BatchOp, Engine, EngineConfig, EngineError, Pending};

@@ -664,7 +664,7 @@ proptest! {
 
 // ---------------------------------------------------------------- replaying effects
 
-use pitboss::journal::{MemoryJournal, NoJournal};
+use pitboss::journal::{Lsn, MemoryJournal, NoJournal};
 use pitboss::ledger::effect::LedgerEffect;
 use pitboss::ledger::types::Funds;
 use pitboss::ledger::wallet::Wallet;
@@ -815,14 +815,14 @@ proptest! {
 
         let once = Ledger::new(&LedgerConfig::default(), NoJournal);
         for e in effects.iter().cloned() {
-            once.replay(e).expect("replay");
+            once.replay(Lsn(0), e).expect("replay");
         }
         prop_assert_eq!(state_of(&once), state_of(&ledger));
         once.check_invariants();
 
         let fuzzy = Ledger::new(&LedgerConfig::default(), NoJournal);
         for e in effects.iter().cloned().chain(effects[cut..].iter().cloned()) {
-            fuzzy.replay(e).expect("replay");
+            fuzzy.replay(Lsn(0), e).expect("replay");
         }
         prop_assert_eq!(state_of(&fuzzy), state_of(&ledger));
         fuzzy.check_invariants();
@@ -856,7 +856,7 @@ proptest! {
         restored.import_records(snap_records);
         restored.restore_counters(counters);
         for e in ledger.journal().effects().into_iter().skip(position) {
-            restored.replay(e).expect("replay");
+            restored.replay(Lsn(0), e).expect("replay");
         }
         prop_assert_eq!(state_of(&restored), state_of(&ledger));
         prop_assert_eq!(restored.counters().next_record, ledger.counters().next_record);
@@ -905,7 +905,7 @@ fn a_bet_logs_its_leg_not_the_whole_round() {
 
     let replayed = Ledger::new(&LedgerConfig::default(), NoJournal);
     for e in ledger.journal().effects() {
-        replayed.replay(e).expect("replay");
+        replayed.replay(Lsn(0), e).expect("replay");
     }
     assert_eq!(state_of(&replayed), state_of(&ledger));
     let (wallets_after, _) = state_of(&replayed);

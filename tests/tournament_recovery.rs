@@ -83,8 +83,8 @@ fn recover(effects: &[Effect]) -> Node {
     let n = node();
     for e in effects {
         match e {
-            Effect::Ledger(l) => n.ledger.replay(l.clone()).expect("replay"),
-            Effect::Tournament(t) => n.tournaments.replay(t),
+            Effect::Ledger(l) => n.ledger.replay(Lsn(0), l.clone()).expect("replay"),
+            Effect::Tournament(t) => n.tournaments.replay(Lsn(0), t),
             // This node holds only the ledger and the tournaments.
             _ => {}
         }
@@ -278,7 +278,7 @@ fn export_import_and_the_tail_reproduce_the_state() {
     let fresh = node();
     fresh.tournaments.import(snapshot);
     for e in &tail {
-        fresh.tournaments.replay(e);
+        fresh.tournaments.replay(Lsn(0), e);
     }
     assert_eq!(fresh.tournaments.export(), expected);
 
@@ -287,7 +287,7 @@ fn export_import_and_the_tail_reproduce_the_state() {
     // Twice over: replaying the whole log again changes nothing.
     for e in n.log.effects() {
         if let Effect::Tournament(t) = e {
-            replayed.tournaments.replay(&t);
+            replayed.tournaments.replay(Lsn(0), &t);
         }
     }
     assert_eq!(replayed.tournaments.export(), expected);

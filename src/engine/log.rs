@@ -16,6 +16,7 @@ use crate::ledger::effect::LedgerEffect;
 use crate::seamless::SeamlessEffect;
 use crate::storage::Wal;
 use crate::tournaments::TournamentEffect;
+use crate::webhooks::WebhookEffect;
 use serde::{Deserialize, Serialize};
 use std::cell::RefCell;
 use std::sync::Arc;
@@ -31,6 +32,7 @@ pub enum Effect {
     Catalog(CatalogEffect),
     Identity(IdentityEffect),
     Seamless(SeamlessEffect),
+    Webhook(WebhookEffect),
 }
 
 /// The variant index of [`Effect::Ledger`] on the wire (postcard: a varint).
@@ -64,6 +66,7 @@ pub enum EffectRef<'a> {
     Catalog(&'a CatalogEffect),
     Identity(&'a IdentityEffect),
     Seamless(&'a SeamlessEffect),
+    Webhook(&'a WebhookEffect),
 }
 
 /// The engine's effect log.
@@ -195,6 +198,16 @@ impl Journal<IdentityEffect> for Arc<EngineLog> {
 impl Journal<SeamlessEffect> for Arc<EngineLog> {
     fn append(&self, effect: &SeamlessEffect) -> Result<Lsn, JournalError> {
         EngineLog::append(self, EffectRef::Seamless(effect))
+    }
+
+    fn appended(&self) -> Lsn {
+        EngineLog::appended(self)
+    }
+}
+
+impl Journal<WebhookEffect> for Arc<EngineLog> {
+    fn append(&self, effect: &WebhookEffect) -> Result<Lsn, JournalError> {
+        EngineLog::append(self, EffectRef::Webhook(effect))
     }
 
     fn appended(&self) -> Lsn {

@@ -33,6 +33,7 @@ mod snapshot_body;
 mod snapshotter;
 mod tournaments;
 mod wallet;
+mod webhooks;
 
 pub use batch::{BatchOp, BatchResult};
 pub use log::{Effect, EffectRef, EngineLog};
@@ -58,6 +59,8 @@ pub struct EngineConfig {
     pub identity: IdentityConfig,
     /// Seamless mode's calls: unfinished calls per operator, the retry schedule.
     pub seamless: crate::seamless::SeamlessConfig,
+    /// Webhooks: subscriptions per operator, the outbox's bounds, the retry schedule.
+    pub webhooks: crate::webhooks::WebhookConfig,
 }
 
 impl Default for EngineConfig {
@@ -70,6 +73,7 @@ impl Default for EngineConfig {
             snapshot_every: std::time::Duration::from_secs(300),
             identity: IdentityConfig::default(),
             seamless: crate::seamless::SeamlessConfig::default(),
+            webhooks: crate::webhooks::WebhookConfig::default(),
         }
     }
 }
@@ -90,6 +94,8 @@ pub enum EngineError {
     Invalid(String),
     #[error(transparent)]
     Seamless(#[from] crate::seamless::SeamlessError),
+    #[error(transparent)]
+    Webhook(#[from] crate::webhooks::WebhookError),
     #[error("storage: {0}")]
     Storage(String),
 }
@@ -127,7 +133,7 @@ impl Engine {
 
     pub fn in_memory_with_clock(config: EngineConfig, clock: Arc<dyn Clock>) -> Engine {
         let log = Arc::new(EngineLog::memory());
-        let domains = domains::Domains::new(&config, &log);
+        let domains = domains::Domains::new(&config, &clock, &log);
         Engine::assemble(domains, log, clock, config, None, RecoveryReport::default())
     }
 

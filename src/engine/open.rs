@@ -47,7 +47,7 @@ impl Engine {
         let (wal, mut recovery) =
             storage::open(dir, config.wal.clone(), fs).map_err(EngineError::from)?;
         let log = Arc::new(EngineLog::on_wal(wal));
-        let domains = Domains::new(&config, &log);
+        let domains = Domains::new(&config, &clock, &log);
         let mut report = RecoveryReport {
             rejected_snapshots: recovery
                 .rejected_snapshots
@@ -65,7 +65,9 @@ impl Engine {
             snapshot_body::read(&domains, snap, lsn)?;
             report.snapshot_lsn = Some(lsn);
         }
+        domains.webhooks.begin_replay();
         report.replayed = replay::replay(&domains, &mut recovery.records)?;
+        domains.webhooks.finish_replay();
         if cfg!(debug_assertions) {
             domains.check_invariants();
         }

@@ -301,7 +301,7 @@ fn apply_routed(
     match &mut effect {
         Effect::Ledger(e) if wallet_of(e) == r.wallet => domains
             .ledger
-            .replay_deferring_records(e, records)
+            .replay_deferring_records(r.lsn, e, records)
             .map_err(|e| replay_failed(r.lsn, e)),
         _ => Err(EngineError::Storage(format!(
             "log record {} was routed as an effect on wallet {} but decodes to another \

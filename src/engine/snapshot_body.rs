@@ -21,6 +21,7 @@ use crate::ledger::records::GameRecord;
 use crate::ledger::wallet::Wallet;
 use crate::seamless::SeamlessExport;
 use crate::tournaments::TournamentsSnapshot;
+use crate::webhooks::WebhooksExport;
 use serde::{Deserialize, Serialize};
 use std::io::{self, BufWriter, Read, Write};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -52,6 +53,10 @@ enum Section {
     RemoteWallets(Vec<(ClientId, RemoteWallet)>),
     /// Unfinished calls to operators' wallets (likewise added later: none without it).
     SeamlessCalls(SeamlessExport),
+    /// Webhook subscriptions and their outbox (likewise added later: none without it).
+    /// Written after the ledger and tournament sections: once those have locked every
+    /// shard and tournament, every event of a record at or below P has been queued.
+    Webhooks(WebhooksExport),
 }
 
 fn bad(reason: impl Into<String>) -> EngineError {
@@ -77,6 +82,7 @@ pub(crate) fn write(domains: &Domains, out: impl Write) -> Result<(), EngineErro
         catalog,
         identity,
         seamless,
+        webhooks,
     } = domains;
     let mut out = BufWriter::with_capacity(1 << 20, out);
     let counters = ledger.counters();
@@ -100,6 +106,7 @@ pub(crate) fn write(domains: &Domains, out: impl Write) -> Result<(), EngineErro
         &Section::RemoteWallets(identity.export_remote_wallets()),
     )?;
     write_section(&mut out, &Section::SeamlessCalls(seamless.export()))?;
+    write_section(&mut out, &Section::Webhooks(webhooks.export()))?;
     write_section(&mut out, &Section::End)?;
     out.flush().map_err(|e| bad(e.to_string()))
 }
@@ -239,6 +246,7 @@ fn read_body(
             Section::Currencies(c) => domains.catalog.import_currencies(c),
             Section::RemoteWallets(w) => domains.identity.import_remote_wallets(w),
             Section::SeamlessCalls(c) => domains.seamless.import(c),
+            Section::Webhooks(w) => domains.webhooks.import(w),
             Section::End => return Ok(()),
             Section::Header { .. } => return Err(bad("a second header")),
         }

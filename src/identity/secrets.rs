@@ -68,7 +68,7 @@ pub fn verify(secret: &str, hash: &Secret) -> Result<bool, IdentityError> {
 }
 
 /// `N` bytes from the operating system's RNG.
-fn random_bytes<const N: usize>() -> Result<[u8; N], IdentityError> {
+pub fn random_bytes<const N: usize>() -> Result<[u8; N], IdentityError> {
     let mut bytes = [0u8; N];
     SysRng
         .try_fill_bytes(&mut bytes)

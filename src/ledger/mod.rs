@@ -30,7 +30,7 @@ use crate::cache_line::CacheLine;
 use crate::ids::{
     ChannelId, Currency, GameId, PlayerId, RecordId, RoundId, TxId, WalletId, WalletKey,
 };
-use crate::journal::Journal;
+use crate::journal::{Journal, Lsn};
 use crate::money::Amount;
 use effect::{apply_change, LedgerEffect, RoundChange, WalletChange};
 use error::LedgerError;
@@ -41,6 +41,7 @@ use round::{RoundStatus, MAX_ROUND_ERROR_BYTES};
 use std::collections::HashSet;
 use std::hash::BuildHasher;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 use types::*;
 use wallet::{Map, TxOutcome, Wallet};
 
@@ -144,7 +145,16 @@ pub struct Ledger<J> {
     /// True when `remote_channels` is not empty: the hot path of a transfer-only
     /// ledger reads this one flag, not the set.
     any_remote: AtomicBool,
+    /// Told of every wallet change as it is applied (the webhooks' outbox), once set.
+    observer: OnceLock<Arc<dyn ChangeObserver>>,
     journal: J,
+}
+
+/// Told of every wallet change, live and on replay, under the wallet's lock, after
+/// the change was logged at `lsn` and before it is applied (`before` is the wallet as
+/// it was). Must be quick and must not call back into the ledger.
+pub trait ChangeObserver: Send + Sync {
+    fn wallet_changing(&self, lsn: Lsn, before: &Wallet, change: &WalletChange);
 }
 
 impl<J: Journal<LedgerEffect>> Ledger<J> {
@@ -163,8 +173,14 @@ impl<J: Journal<LedgerEffect>> Ledger<J> {
             records: RecordStore::new(config.record_stripes),
             remote_channels: RwLock::new(HashSet::default()),
             any_remote: AtomicBool::new(false),
+            observer: OnceLock::new(),
             journal,
         }
+    }
+
+    /// Sets the observer of wallet changes (once; a second call is ignored).
+    pub fn observe(&self, observer: Arc<dyn ChangeObserver>) {
+        let _ = self.observer.set(observer);
     }
 
     /// Says whether `channel`'s money is kept in its operator's own wallet.
@@ -223,7 +239,7 @@ impl<J: Journal<LedgerEffect>> Ledger<J> {
             Err(e) => return Logged::rejected(e),
         };
         // Opening cannot fail to apply: it creates what it needs.
-        let _ = self.apply_locked(&mut shard, &mut effect, Mode::Live, None);
+        let _ = self.apply_locked(&mut shard, lsn, &mut effect, Mode::Live, None);
         drop(shard);
         // The id is unknown to anyone until the directory has it: no window where
         // the id leads nowhere.
@@ -467,6 +483,7 @@ impl<J: Journal<LedgerEffect>> Ledger<J> {
             self.apply_to_wallet(
                 wallet,
                 unclosed,
+                lsn,
                 change,
                 Hashes::default(),
                 Mode::Live,
@@ -542,9 +559,15 @@ impl<J: Journal<LedgerEffect>> Ledger<J> {
                     Err(e) => return Logged::rejected(e),
                 };
                 match effect {
-                    LedgerEffect::Wallet(change) => {
-                        self.apply_to_wallet(wallet, unclosed, change, hashes, Mode::Live, None)
-                    }
+                    LedgerEffect::Wallet(change) => self.apply_to_wallet(
+                        wallet,
+                        unclosed,
+                        lsn,
+                        change,
+                        hashes,
+                        Mode::Live,
+                        None,
+                    ),
                     LedgerEffect::WalletOpened { .. } => {
                         debug_assert!(false, "a planner opened a wallet")
                     }
@@ -563,6 +586,7 @@ impl<J: Journal<LedgerEffect>> Ledger<J> {
     fn apply_locked(
         &self,
         shard: &mut Shard,
+        lsn: Lsn,
         effect: &mut LedgerEffect,
         mode: Mode,
         deferred: Option<&mut DeferredRecords>,
@@ -592,7 +616,7 @@ impl<J: Journal<LedgerEffect>> Ledger<J> {
                 });
             }
         }
-        self.apply_to_wallet(w, unclosed, change, Hashes::default(), mode, deferred);
+        self.apply_to_wallet(w, unclosed, lsn, change, Hashes::default(), mode, deferred);
         Ok(())
     }
 
@@ -600,16 +624,21 @@ impl<J: Journal<LedgerEffect>> Ledger<J> {
     /// with unclosed rounds, and stores the change's record (or adds it to
     /// `deferred`, for the caller to store). Takes the change's parts out of it (see
     /// `apply_change`).
+    #[allow(clippy::too_many_arguments)]
     fn apply_to_wallet(
         &self,
         w: &mut Wallet,
         unclosed: &mut HashSet<WalletId, foldhash::fast::RandomState>,
+        lsn: Lsn,
         change: &mut WalletChange,
         hashes: Hashes,
         mode: Mode,
         deferred: Option<&mut DeferredRecords>,
     ) {
         let id = w.id;
+        if let Some(observer) = self.observer.get() {
+            observer.wallet_changing(lsn, w, change);
+        }
         let had_open = w.rounds.has_open();
         let record = apply_change(w, change, hashes);
         // During replay a wallet passes through states older than what a fuzzy
@@ -636,8 +665,8 @@ impl<J: Journal<LedgerEffect>> Ledger<J> {
     }
 
     /// Applies a logged effect during recovery. Idempotent.
-    pub fn replay(&self, mut effect: LedgerEffect) -> Result<(), ReplayError> {
-        self.replay_to(&mut effect, None)
+    pub fn replay(&self, lsn: Lsn, mut effect: LedgerEffect) -> Result<(), ReplayError> {
+        self.replay_to(lsn, &mut effect, None)
     }
 
     /// [`replay`](Self::replay), except that a game record the effect writes is added
@@ -648,10 +677,11 @@ impl<J: Journal<LedgerEffect>> Ledger<J> {
     /// The effect is left emptied (its parts are moved into the ledger).
     pub(crate) fn replay_deferring_records(
         &self,
+        lsn: Lsn,
         effect: &mut LedgerEffect,
         records: &mut DeferredRecords,
     ) -> Result<(), ReplayError> {
-        self.replay_to(effect, Some(records))
+        self.replay_to(lsn, effect, Some(records))
     }
 
     /// Stores records kept by [`replay_deferring_records`](Self::replay_deferring_records),
@@ -669,6 +699,7 @@ impl<J: Journal<LedgerEffect>> Ledger<J> {
 
     fn replay_to(
         &self,
+        lsn: Lsn,
         effect: &mut LedgerEffect,
         deferred: Option<&mut DeferredRecords>,
     ) -> Result<(), ReplayError> {
@@ -691,6 +722,7 @@ impl<J: Journal<LedgerEffect>> Ledger<J> {
         }
         self.apply_locked(
             &mut self.shard(wallet).lock(),
+            lsn,
             effect,
             Mode::Replay,
             deferred,

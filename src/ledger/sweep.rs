@@ -101,8 +101,9 @@ impl<J: Journal<LedgerEffect>> Ledger<J> {
             .map(|r| r.id)
             .ok_or(LedgerError::RoundNotFound(round.clone()))?;
         let mut effect = LedgerEffect::Wallet(change);
-        *lsn = (*lsn).max(self.journal.append(&effect)?);
-        let applied = self.apply_locked(shard, &mut effect, Mode::Live, None);
+        let at = self.journal.append(&effect)?;
+        *lsn = (*lsn).max(at);
+        let applied = self.apply_locked(shard, at, &mut effect, Mode::Live, None);
         debug_assert!(applied.is_ok());
         Ok(record)
     }

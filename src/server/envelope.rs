@@ -7,6 +7,7 @@ use crate::identity::IdentityError;
 use crate::ledger::error::LedgerError;
 use crate::seamless::{Decline, SeamlessError};
 use crate::tournaments::TournamentError;
+use crate::webhooks::WebhookError;
 use http_body_util::Full;
 use hyper::body::Bytes;
 use hyper::{Response, StatusCode};
@@ -179,6 +180,7 @@ impl From<EngineError> for ApiError {
             EngineError::Catalog(e) => e.into(),
             EngineError::Identity(e) => e.into(),
             EngineError::Seamless(e) => e.into(),
+            EngineError::Webhook(e) => e.into(),
             EngineError::Invalid(m) => ApiError::invalid(m),
             EngineError::Storage(_) => ApiError::internal(),
         }
@@ -203,6 +205,19 @@ impl From<LedgerError> for ApiError {
             | L::AlreadyRefunded(_)
             | L::NotABet(_) => ErrorCode::WrongState,
             L::Journal(_) => return ApiError::internal(),
+        };
+        ApiError::new(code, e.to_string())
+    }
+}
+
+impl From<WebhookError> for ApiError {
+    fn from(e: WebhookError) -> ApiError {
+        use WebhookError as W;
+        let code = match &e {
+            W::TooManySubscriptions { .. } => ErrorCode::LimitExceeded,
+            W::PayloadTooLarge { .. } | W::NoEvents => ErrorCode::InvalidRequest,
+            W::NoSuchDelivery(_) => ErrorCode::NotFound,
+            W::Rng(_) | W::Journal(_) => return ApiError::internal(),
         };
         ApiError::new(code, e.to_string())
     }

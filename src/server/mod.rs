@@ -13,6 +13,7 @@
 //! - [`tournament_spec`]: the JSON shape of a tournament spec.
 //! - [`outbound`]: the client of operators' own wallets (seamless mode), bounded per
 //!   operator and in time.
+//! - [`webhooks`]: webhook deliveries: body, signature, address guard, the sending task.
 //! - `routes`: the platform API, one module per area; [`admin`]: administration.
 //! - [`gate`], [`bank`]: the wallet APIs, each with its own signature, codes and
 //!   envelopes; [`dialect`]: what the two share.
@@ -42,6 +43,7 @@ mod request;
 mod routes;
 pub mod serve;
 pub mod tournament_spec;
+pub mod webhooks;
 
 use crate::engine::Engine;
 use envelope::{ApiError, ApiResult, ErrorCode};
@@ -86,6 +88,8 @@ pub struct ServerConfig {
     pub seamless_retry_interval: Duration,
     /// Most seamless retries started per look.
     pub seamless_retries_per_tick: usize,
+    /// Webhook deliveries: the address guard, time limit, bounds, pace.
+    pub webhooks: webhooks::SenderConfig,
 }
 
 impl ServerConfig {
@@ -104,6 +108,7 @@ impl ServerConfig {
             outbound: outbound::OutboundConfig::default(),
             seamless_retry_interval: Duration::from_millis(200),
             seamless_retries_per_tick: 256,
+            webhooks: webhooks::SenderConfig::default(),
         }
     }
 }
@@ -165,6 +170,8 @@ pub async fn run(
             outbound,
         ))));
     let retries = tokio::spawn(seamless_retries(app.clone()));
+    let sender = webhooks::Sender::new(app.config.webhooks.clone(), app.engine.shared_clock());
+    let deliveries = tokio::spawn(webhooks::deliveries(app.engine.clone(), Arc::new(sender)));
     tokio::pin!(shutdown);
     loop {
         let slot = tokio::select! {
@@ -195,6 +202,7 @@ pub async fn run(
     drop(listener);
     upkeep.abort();
     retries.abort();
+    deliveries.abort();
     let drain = app.config.drain_timeout;
     let _ = tokio::time::timeout(drain, graceful.shutdown()).await;
 }

@@ -24,6 +24,10 @@ pub struct ServeArgs {
     /// When the log is fsynced: always | interval:<ms> | never (benchmarks only).
     #[arg(long, default_value = "always")]
     pub fsync: FsyncPolicy,
+    /// Allow webhook receivers at loopback, private and link-local addresses (tests
+    /// and on-premises setups; refused by default against request forgery).
+    #[arg(long)]
+    pub webhook_allow_private: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -79,13 +83,9 @@ async fn serve_async(args: ServeArgs) -> Result<(), ServeError> {
         .map_err(io(format!("cannot listen on {}", args.listen)))?;
     let local = listener.local_addr().map_err(io("local address"))?;
     print_banner(local, &args);
-    run(
-        listener,
-        engine.clone(),
-        ServerConfig::new(admin_token),
-        shutdown_signal(),
-    )
-    .await;
+    let mut server = ServerConfig::new(admin_token);
+    server.webhooks.allow_private = args.webhook_allow_private;
+    run(listener, engine.clone(), server, shutdown_signal()).await;
     eprintln!("pitboss: stopped accepting and drained; shutting the engine down");
     tokio::task::spawn_blocking(move || engine.shutdown()).await??;
     Ok(())

@@ -79,8 +79,8 @@ use parking_lot::{Mutex, RwLock};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::Arc;
-use tournament::{ScorePlan, Tournament};
+use std::sync::{Arc, OnceLock};
+use tournament::{PrizeOutcome, ScorePlan, Tournament, Winner};
 
 /// Most tournaments one channel may hold (ended ones count until deleted).
 pub const TOURNAMENTS_PER_CHANNEL_MAX: usize = 4096;
@@ -199,7 +199,33 @@ pub struct Tournaments<J> {
     /// Bindings in the directory: lets the hot path skip the lock when there are none.
     bindings: AtomicUsize,
     next_key: AtomicU64,
+    /// Told when a round ends and when a prize is paid (the webhooks), once set.
+    observer: OnceLock<Arc<dyn TournamentObserver>>,
     journal: J,
+}
+
+/// Told of a tournament's news, live and on replay, under the tournament's lock, once
+/// the effect that carries it is logged at `lsn`. Must be quick and must not call
+/// back into the tournaments.
+pub trait TournamentObserver: Send + Sync {
+    /// Round `round` froze its winners.
+    fn round_ended(
+        &self,
+        lsn: Lsn,
+        channel: &ChannelId,
+        tourney: &TourneyId,
+        round: u32,
+        winners: &[Winner],
+    );
+    /// `winner`'s prize was credited.
+    fn prize_paid(
+        &self,
+        lsn: Lsn,
+        channel: &ChannelId,
+        tourney: &TourneyId,
+        round: u32,
+        winner: &Winner,
+    );
 }
 
 impl<J: Journal<TournamentEffect>> Tournaments<J> {
@@ -208,7 +234,41 @@ impl<J: Journal<TournamentEffect>> Tournaments<J> {
             dir: RwLock::new(Directory::default()),
             bindings: AtomicUsize::new(0),
             next_key: AtomicU64::new(1),
+            observer: OnceLock::new(),
             journal,
+        }
+    }
+
+    /// Sets the observer of tournament news (once; a second call is ignored).
+    pub fn observe(&self, observer: Arc<dyn TournamentObserver>) {
+        let _ = self.observer.set(observer);
+    }
+
+    /// Tells the observer the news `effect` carries, if any.
+    fn announce(&self, lsn: Lsn, t: &Tournament, effect: &TournamentEffect) {
+        let Some(observer) = self.observer.get() else {
+            return;
+        };
+        match effect {
+            TournamentEffect::PayoutStarted { round, winners, .. } => {
+                observer.round_ended(lsn, &t.channel, &t.id, *round, winners);
+            }
+            TournamentEffect::PrizeSettled {
+                round,
+                rank,
+                outcome: PrizeOutcome::Paid,
+                ..
+            } => {
+                let winner = t
+                    .rounds
+                    .get(*round as usize)
+                    .and_then(|r| r.payout.as_ref())
+                    .and_then(|p| p.winners.iter().find(|w| w.rank == *rank));
+                if let Some(winner) = winner {
+                    observer.prize_paid(lsn, &t.channel, &t.id, *round, winner);
+                }
+            }
+            _ => {}
         }
     }
 
@@ -480,7 +540,7 @@ impl<J: Journal<TournamentEffect>> Tournaments<J> {
     }
 
     /// Applies a logged effect during recovery. Idempotent (see [`effect`]).
-    pub fn replay(&self, effect: &TournamentEffect) {
+    pub fn replay(&self, lsn: Lsn, effect: &TournamentEffect) {
         self.next_key
             .fetch_max(effect.tourney() + 1, Ordering::Relaxed);
         let mut dir = self.dir.write();
@@ -496,6 +556,7 @@ impl<J: Journal<TournamentEffect>> Tournaments<J> {
         };
         let mut t = handle.lock();
         self.apply_locked(&mut dir, &mut t, effect);
+        self.announce(lsn, &t, effect);
     }
 
     /// A copy of every tournament, for a snapshot.

@@ -158,6 +158,7 @@ impl<J: Journal<TournamentEffect>> Tournaments<J> {
             lsn = self.append(&effect)?;
             let applied = effect::apply(&mut t, &effect);
             debug_assert!(applied && t.rounds[round].payout.is_some());
+            self.announce(lsn, &t, &effect);
         }
         let pending = match &t.rounds[round].payout {
             Some(p) => p.pending().cloned().collect(),
@@ -216,6 +217,7 @@ impl<J: Journal<TournamentEffect>> Tournaments<J> {
         let lsn = self.append(&effect)?;
         let applied = effect::apply(&mut t, &effect);
         debug_assert!(applied);
+        self.announce(lsn, &t, &effect);
         Ok(lsn)
     }
 }

@@ -29,12 +29,18 @@ pub struct Server {
 }
 
 pub fn start(dir: &Path) -> Server {
+    start_with(dir, &[])
+}
+
+/// [`start`] with further arguments to `pitboss serve`.
+pub fn start_with(dir: &Path, extra: &[&str]) -> Server {
     let port = free_port();
     let child = Command::new(env!("CARGO_BIN_EXE_pitboss"))
         .args(["serve", "--fsync", "always", "--listen"])
         .arg(format!("127.0.0.1:{port}"))
         .arg("--data-dir")
         .arg(dir)
+        .args(extra)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -80,16 +86,43 @@ impl Operator {
 
     /// A Publisher Manual call; its `data`, which must succeed.
     pub async fn call(&mut self, path: &str, body: Value) -> Value {
-        self.nonce += 1;
-        let nonce = format!("crash-{}-{}", std::process::id(), self.nonce);
-        let ts = now_secs().to_string();
-        let h = auth::signed_headers(&self.creds.client_id, &self.creds.api_key, &ts, &nonce)
-            .expect("headers");
         let v = self
-            .send(&format!("/service/jsonapi/{path}"), &h, body.to_string())
+            .send_signed(&format!("/service/jsonapi/{path}"), body)
             .await;
         assert_eq!(v["code"], json!(0), "{path}: {v}");
         v["data"].clone()
+    }
+
+    /// The four auth headers of Publisher Manual §1, fresh.
+    fn signed(&mut self) -> Vec<(HeaderName, HeaderValue)> {
+        self.nonce += 1;
+        let nonce = format!("crash-{}-{}", std::process::id(), self.nonce);
+        let ts = now_secs().to_string();
+        auth::signed_headers(&self.creds.client_id, &self.creds.api_key, &ts, &nonce)
+            .expect("headers")
+    }
+
+    /// A signed POST to `path` (whole): the whole envelope, whatever its code.
+    pub async fn send_signed(&mut self, path: &str, body: Value) -> Value {
+        let h = self.signed();
+        self.send(path, &h, body.to_string()).await
+    }
+
+    /// A Publisher Manual call: its envelope, or `None` if the connection failed (a
+    /// killed server).
+    pub async fn try_call(&mut self, path: &str, body: Value) -> Option<Value> {
+        let h = self.signed();
+        let reply = self
+            .http
+            .send(
+                Method::POST,
+                &format!("/service/jsonapi/{path}"),
+                &h,
+                body.to_string().into_bytes(),
+            )
+            .await
+            .ok()?;
+        serde_json::from_slice(&reply.body).ok()
     }
 
     /// A signed gate call, which must succeed.

@@ -183,7 +183,11 @@ fn any_number_of_lanes_replays_the_same_state_and_the_same_first_error() {
     write_log(bad.path(), &log);
     for lanes in [0, 1, 2, 3, 5] {
         let config = EngineConfig::default();
-        let domains = Domains::new(&config, &Arc::new(EngineLog::memory()));
+        let domains = Domains::new(
+            &config,
+            &(Arc::new(crate::clock::SystemClock) as Arc<dyn crate::clock::Clock>),
+            &Arc::new(EngineLog::memory()),
+        );
         let (_wal, mut rec) =
             storage::open(dir.path(), config.wal.clone(), Arc::new(StdFs)).expect("wal");
         let n = replay_on(&domains, &mut rec.records, lanes).expect("replay");
@@ -192,7 +196,11 @@ fn any_number_of_lanes_replays_the_same_state_and_the_same_first_error() {
             let balance = domains.ledger.balance(WalletId(w)).expect("balance");
             assert_eq!(balance.available.minor_units(), rounds * 1000 + w as i64);
         }
-        let domains = Domains::new(&config, &Arc::new(EngineLog::memory()));
+        let domains = Domains::new(
+            &config,
+            &(Arc::new(crate::clock::SystemClock) as Arc<dyn crate::clock::Clock>),
+            &Arc::new(EngineLog::memory()),
+        );
         let (_wal, mut rec) =
             storage::open(bad.path(), config.wal.clone(), Arc::new(StdFs)).expect("wal");
         let e = replay_on(&domains, &mut rec.records, lanes).expect_err("a bad log replays");

@@ -88,6 +88,7 @@ impl From<EngineError> for BankError {
             EngineError::Tournament(_)
             | EngineError::Catalog(_)
             | EngineError::Identity(_)
+            | EngineError::Webhook(_)
             | EngineError::Storage(_) => BankCode::Internal,
         };
         BankError::new(code, e.to_string())

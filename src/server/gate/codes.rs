@@ -144,6 +144,7 @@ pub fn engine_error(op: Operation, e: EngineError) -> GateError {
         EngineError::Tournament(_)
         | EngineError::Catalog(_)
         | EngineError::Identity(_)
+        | EngineError::Webhook(_)
         | EngineError::Storage(_) => GateCode::SystemError,
         EngineError::Invalid(_) => GateCode::InvalidData,
     };

@@ -1,4 +1,4 @@
-//! Routing of the platform API (`/service/jsonapi/...`): one table from (method,
+//! Routing of the platform API (`/service/jsonapi/...`, `/service/webhook/...`): one table from (method,
 //! path) to handler, authentication, and wire renderings shared by the areas.
 
 mod game;
@@ -6,6 +6,7 @@ pub(crate) mod tournament;
 pub(crate) use game::info_of;
 mod user;
 mod wallet;
+mod webhook;
 
 use super::auth;
 use super::envelope::{ApiError, ApiResult, ErrorCode};
@@ -13,7 +14,7 @@ use super::App;
 use hyper::http::request::Parts;
 use hyper::{Method, StatusCode};
 
-/// Every signed endpoint of Publisher Manual §3, §4, §5 and §6.
+/// Every signed endpoint of Publisher Manual §3, §4, §5, §6 and §7.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Route {
     GameList,
@@ -40,6 +41,12 @@ enum Route {
     TournamentDelete,
     TournamentRanks,
     TournamentRank,
+    WebhookSubscribe,
+    WebhookUnsubscribe,
+    WebhookPublish,
+    WebhookList,
+    WebhookFailed,
+    WebhookRedeliver,
 }
 
 const ROUTES: &[(&str, Method, Route)] = &[
@@ -139,6 +146,32 @@ const ROUTES: &[(&str, Method, Route)] = &[
         Method::POST,
         Route::TournamentRank,
     ),
+    (
+        "/service/webhook/subscribe",
+        Method::POST,
+        Route::WebhookSubscribe,
+    ),
+    (
+        "/service/webhook/unsubscribe",
+        Method::GET,
+        Route::WebhookUnsubscribe,
+    ),
+    (
+        "/service/webhook/publish",
+        Method::POST,
+        Route::WebhookPublish,
+    ),
+    ("/service/webhook/list", Method::GET, Route::WebhookList),
+    (
+        "/service/webhook/failed",
+        Method::POST,
+        Route::WebhookFailed,
+    ),
+    (
+        "/service/webhook/redeliver",
+        Method::POST,
+        Route::WebhookRedeliver,
+    ),
 ];
 
 /// Finds the route of a path and checks its method.
@@ -184,6 +217,12 @@ pub(super) async fn dispatch(app: &App, parts: &Parts, body: &[u8]) -> ApiResult
         Route::TournamentDelete => tournament::delete(app, op, body).await,
         Route::TournamentRanks => tournament::ranks(app, op, body),
         Route::TournamentRank => tournament::rank(app, op, body),
+        Route::WebhookSubscribe => webhook::subscribe(app, op, body).await,
+        Route::WebhookUnsubscribe => webhook::unsubscribe(app, op).await,
+        Route::WebhookPublish => webhook::publish(app, op, body).await,
+        Route::WebhookList => webhook::list(app, op),
+        Route::WebhookFailed => webhook::failed(app, op, body),
+        Route::WebhookRedeliver => webhook::redeliver(app, op, body).await,
     }
 }
 
