@@ -10,6 +10,8 @@ pub use wallet_apis::{bank_requests, gate_requests};
 mod tournament_spec;
 #[cfg(feature = "server")]
 pub use tournament_spec::tournament_spec;
+mod webhook_outbox;
+pub use webhook_outbox::webhook_outbox;
 #[cfg(feature = "server")]
 mod wallet_answers;
 #[cfg(feature = "server")]

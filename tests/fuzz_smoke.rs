@@ -12,6 +12,11 @@ proptest! {
     fn ledger_ops_never_panic(data in proptest::collection::vec(any::<u8>(), 0..2048)) {
         pitboss::fuzzing::ledger_ops(&data);
     }
+
+    #[test]
+    fn webhook_outbox_replays_to_the_live_state(data in proptest::collection::vec(any::<u8>(), 0..512)) {
+        pitboss::fuzzing::webhook_outbox(&data);
+    }
 }
 
 #[cfg(feature = "server")]
@@ -59,6 +64,7 @@ fn replay(name: &str, target: fn(&[u8])) -> usize {
 #[test]
 fn committed_fuzz_inputs_replay_clean() {
     assert!(replay("ledger_ops", pitboss::fuzzing::ledger_ops) > 0);
+    assert!(replay("webhook_outbox", pitboss::fuzzing::webhook_outbox) > 0);
     #[cfg(feature = "server")]
     {
         assert!(replay("gate_requests", pitboss::fuzzing::gate_requests) > 0);

@@ -214,7 +214,7 @@ impl From<WebhookError> for ApiError {
     fn from(e: WebhookError) -> ApiError {
         use WebhookError as W;
         let code = match &e {
-            W::TooManySubscriptions { .. } => ErrorCode::LimitExceeded,
+            W::TooManySubscriptions { .. } | W::OutboxFull { .. } => ErrorCode::LimitExceeded,
             W::PayloadTooLarge { .. } | W::NoEvents => ErrorCode::InvalidRequest,
             W::NoSuchDelivery(_) => ErrorCode::NotFound,
             W::Rng(_) | W::Journal(_) => return ApiError::internal(),

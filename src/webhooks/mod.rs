@@ -172,6 +172,9 @@ pub enum WebhookError {
     NoEvents,
     #[error("no failed delivery {0}")]
     NoSuchDelivery(String),
+    /// A redelivery finds the subscription's outbox full: it stays in the failed list.
+    #[error("the subscription has {max} deliveries waiting already; try again later")]
+    OutboxFull { max: usize },
     #[error("no secret could be drawn: {0}")]
     Rng(String),
     #[error("storage: {0}")]
@@ -496,6 +499,14 @@ impl<J: Journal<WebhookEffect>> Webhooks<J> {
             .collect();
         if targets.is_empty() {
             return Logged::rejected(WebhookError::NoSuchDelivery(event.to_string()));
+        }
+        // All or nothing: every target must have room.
+        let max = self.config.max_pending_per_subscription;
+        if targets
+            .iter()
+            .any(|id| state.subs.get(id).is_some_and(|s| s.pending.len() >= max))
+        {
+            return Logged::rejected(WebhookError::OutboxFull { max });
         }
         let at_ms = self.clock.now_ms();
         let mut lsn = Lsn(0);
