@@ -82,6 +82,15 @@ struct Args {
     /// The credentials of the wallet server's operator.
     #[arg(long)]
     wallet_credentials: Option<PathBuf>,
+    /// Subscribe a webhook receiver run here (on its own thread) to the wallet
+    /// events the load causes, and report its deliveries per second. The server must
+    /// allow private receivers (`serve --webhook-allow-private`).
+    #[arg(long)]
+    webhooks: bool,
+    /// With `--webhooks`: the receiver never answers (a stalled subscriber), to see
+    /// what it costs everyone else.
+    #[arg(long, requires = "webhooks")]
+    webhook_stall: bool,
 }
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -291,6 +300,75 @@ async fn bind_tournament(
     }
     println!("bound {GATE_GAME} to tournament {id}");
     Ok(())
+}
+
+/// A webhook receiver on its own thread (so that it takes nothing from the load's
+/// connections): answers every delivery `200 {"code":0}` once its body is read and
+/// counts it, or, stalled, never answers. Its URL and count.
+fn start_receiver(stall: bool) -> Result<(String, Arc<AtomicU64>), AnyError> {
+    use http_body_util::{BodyExt, Full};
+    use hyper::body::Bytes;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    listener.set_nonblocking(true)?;
+    let url = format!("http://{}/hook", listener.local_addr()?);
+    let count = Arc::new(AtomicU64::new(0));
+    let counted = count.clone();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    std::thread::Builder::new()
+        .name("pitboss-load-receiver".into())
+        .spawn(move || {
+            runtime.block_on(async move {
+                let Ok(listener) = tokio::net::TcpListener::from_std(listener) else {
+                    return;
+                };
+                while let Ok((stream, _)) = listener.accept().await {
+                    let counted = counted.clone();
+                    tokio::spawn(async move {
+                        let service = hyper::service::service_fn(
+                            move |req: hyper::Request<hyper::body::Incoming>| {
+                                let counted = counted.clone();
+                                async move {
+                                    let _ = req.into_body().collect().await;
+                                    if stall {
+                                        tokio::time::sleep(Duration::from_secs(3600)).await;
+                                    }
+                                    counted.fetch_add(1, Ordering::Relaxed);
+                                    Ok::<_, std::convert::Infallible>(hyper::Response::new(
+                                        Full::new(Bytes::from_static(
+                                            br#"{"code":0,"message":"ok"}"#,
+                                        )),
+                                    ))
+                                }
+                            },
+                        );
+                        let _ = hyper::server::conn::http1::Builder::new()
+                            .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+                            .await;
+                    });
+                }
+            });
+        })?;
+    Ok((url, count))
+}
+
+/// Deliveries still pending for the operator's subscriptions, and events dropped
+/// because an outbox was full (`/service/webhook/list`).
+async fn webhook_backlog(
+    client: &mut HttpClient,
+    creds: &OperatorCredentials,
+    nonce: &str,
+) -> Result<(u64, u64), AnyError> {
+    let ts = unix_secs().to_string();
+    let h = auth::signed_headers(&creds.client_id, &creds.api_key, &ts, nonce)?;
+    let reply = client
+        .send(Method::GET, "/service/webhook/list", &h, Vec::new())
+        .await?;
+    let v: Value = serde_json::from_slice(&reply.body)?;
+    let list = v["data"]["list"].as_array().ok_or("no subscription list")?;
+    let sum = |field: &str| list.iter().filter_map(|s| s[field].as_u64()).sum();
+    Ok((sum("pending"), sum("dropped")))
 }
 
 /// Largest response accepted (the API's wallet responses are ~100 bytes).
@@ -674,6 +752,30 @@ async fn run(args: Args) -> Result<(), AnyError> {
     if args.bind_tournament {
         bind_tournament(&args, &creds, &run).await?;
     }
+    let receiver = if args.webhooks {
+        let (url, count) = start_receiver(args.webhook_stall)?;
+        let mut client = HttpClient::connect(&args.server).await?;
+        let events =
+            json!({"url": url, "events": ["wallet.transaction.success", "wallet.balance.update"]});
+        let path = "/service/webhook/subscribe";
+        let (code, _) = call(
+            &mut client,
+            &creds,
+            &format!("{run}-subscribe"),
+            path,
+            &events,
+        )
+        .await?;
+        if code != 0 {
+            return Err(format!(
+                "subscribing failed with code {code} (does the server allow private receivers?)"
+            )
+            .into());
+        }
+        Some(count)
+    } else {
+        None
+    };
     // The measured phase starts here; a script timing the server watches for this line.
     println!(
         "logged in {} players; sending for {} s",
@@ -683,7 +785,7 @@ async fn run(args: Args) -> Result<(), AnyError> {
     let _ = std::io::stdout().flush();
     let (started, cpu_before) = (Instant::now(), cpu_time());
     let job = Arc::new(Job {
-        creds,
+        creds: creds.clone(),
         authority: authority(&args.server)?,
         mode: args.mode,
         players,
@@ -723,6 +825,41 @@ async fn run(args: Args) -> Result<(), AnyError> {
             all.errors.len(),
             &all.errors[..all.errors.len().min(10)]
         );
+    }
+    if let Some(count) = receiver {
+        // A new connection: the one that subscribed idled past the server's limit.
+        let mut client = HttpClient::connect(&args.server).await?;
+        let during = count.load(Ordering::Relaxed);
+        println!(
+            "webhooks: {during} deliveries while sending, {:.0}/s",
+            during as f64 / secs
+        );
+        // Then until the outbox is empty (at most a minute; never, when stalled).
+        let mut n = 0;
+        let drain_started = Instant::now();
+        while !args.webhook_stall && drain_started.elapsed() < Duration::from_secs(60) {
+            n += 1;
+            let nonce = format!("{}-list-{n}", job.run);
+            let (backlog, dropped) = webhook_backlog(&mut client, &creds, &nonce).await?;
+            if backlog == 0 {
+                let total = count.load(Ordering::Relaxed);
+                let all_secs = started.elapsed().as_secs_f64();
+                println!(
+                    "webhooks: outbox empty {:.1} s after the load; {total} deliveries in \
+                     {all_secs:.1} s, {:.0}/s; {dropped} events dropped (outbox full)",
+                    drain_started.elapsed().as_secs_f64(),
+                    total as f64 / all_secs
+                );
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let ts = unix_secs().to_string();
+        let nonce = format!("{}-unsubscribe", job.run);
+        let h = auth::signed_headers(&creds.client_id, &creds.api_key, &ts, &nonce)?;
+        client
+            .send(Method::GET, "/service/webhook/unsubscribe", &h, Vec::new())
+            .await?;
     }
     Ok(())
 }
