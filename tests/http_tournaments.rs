@@ -112,6 +112,13 @@ async fn a_whole_tournament_over_http() {
         .filter_map(|r| r["player"].as_str())
         .collect();
     assert_eq!(players, ["alice", "bob"]);
+    let history = json!({"tourneyId": id, "currentRound": 1, "userIdentity": "alice"});
+    let history = c.post(&format!("{T}history"), history).await;
+    let steps = history.data()["steps"].as_array().expect("steps").clone();
+    assert_eq!(steps.len(), 1, "{:?}", history.body);
+    assert!(steps[0]["recordId"].as_u64().is_some());
+    assert_eq!(history.data()["truncated"], json!(false));
+    assert_eq!(steps[0]["score"], ranks.data()[0]["score"]);
 
     // Close: the prizes of the round are credited once, as prize transactions.
     let before = (

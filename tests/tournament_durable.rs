@@ -5,6 +5,7 @@ mod common;
 
 use common::*;
 use pitboss::storage::StdFs;
+use pitboss::tournaments::scoring::SCORE_SCALE;
 use pitboss::tournaments::TournamentSpec;
 use pitboss::*;
 use serde_json::json;
@@ -56,6 +57,65 @@ fn play(engine: &Engine, p: &str, i: usize, amount: i64) -> WalletId {
     w
 }
 
+/// A player's score history keeps the newest steps, in time order, across reopens
+/// from the log alone and from a snapshot (whose replay offers some steps again).
+#[test]
+fn score_histories_keep_the_newest_steps_across_reopens() {
+    use pitboss::tournaments::tournament::SCORE_STEPS_KEPT;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let clock = Arc::new(ManualClock::new(S * 1000 - 1000));
+    let ch = channel("chnsz");
+    let engine = open(dir.path(), &clock);
+    let id = engine
+        .create_tournament(&ch, &spec())
+        .expect("create")
+        .summary
+        .id;
+    engine
+        .bind_game(&ch, &id, &GameId::new("slot_alice").expect("game"))
+        .expect("bind");
+    let rounds = SCORE_STEPS_KEPT + 3;
+    let mut w = WalletId(0);
+    for i in 0..rounds {
+        clock.set_ms(S * 1000 + 1000 + i as i64 * 1000);
+        w = play(&engine, "carol", i, 10);
+        if i == rounds - 5 {
+            engine.snapshot().expect("snapshot");
+        }
+    }
+    let expected = |h: &pitboss::tournaments::tournament::ScoreHistory| {
+        let scores: Vec<i64> = h.steps.iter().map(|s| s.score / SCORE_SCALE).collect();
+        let want: Vec<i64> = (rounds - SCORE_STEPS_KEPT + 1..=rounds)
+            .map(|n| n as i64 * 5)
+            .collect();
+        assert_eq!(scores, want);
+        assert!(h.truncated);
+        assert!(h
+            .steps
+            .iter()
+            .zip(h.steps.iter().skip(1))
+            .all(|(a, b)| a.at_ms < b.at_ms));
+    };
+    expected(
+        &engine
+            .tournament_score_history(&ch, &id, 1, w)
+            .expect("history"),
+    );
+    drop(engine);
+    let engine = open(dir.path(), &clock);
+    expected(
+        &engine
+            .tournament_score_history(&ch, &id, 1, w)
+            .expect("after a reopen"),
+    );
+    // Another round number is refused; a wallet without scores has no steps.
+    assert!(engine.tournament_score_history(&ch, &id, 2, w).is_err());
+    let nobody = engine
+        .tournament_score_history(&ch, &id, 1, WalletId(999))
+        .expect("no steps");
+    assert!(nobody.steps.is_empty());
+}
+
 #[test]
 fn tournament_state_and_prizes_survive_reopen_exactly_once() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -91,6 +151,13 @@ fn tournament_state_and_prizes_survive_reopen_exactly_once() {
             .collect::<Vec<_>>()
     };
     assert_eq!(key(&again), key(&ranks));
+    // Alice's score history: two records (400 × 0.5, then 200 × 0.5), as before.
+    let history = engine
+        .tournament_score_history(&ch, &id, 1, a)
+        .expect("history");
+    let scores: Vec<i64> = history.steps.iter().map(|s| s.score).collect();
+    assert_eq!(scores, [200 * SCORE_SCALE, 300 * SCORE_SCALE]);
+    assert!(!history.truncated);
 
     // The round ends; the tick pays; a reopen and a second tick pay nothing more.
     clock.set_ms((S + 5 * DAY) * 1000 + 1000);

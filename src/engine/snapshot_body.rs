@@ -20,7 +20,7 @@ use crate::ledger::export::Counters;
 use crate::ledger::records::GameRecord;
 use crate::ledger::wallet::Wallet;
 use crate::seamless::SeamlessExport;
-use crate::tournaments::TournamentsSnapshot;
+use crate::tournaments::{RoundHistories, TournamentsSnapshot};
 use crate::webhooks::WebhooksExport;
 use serde::{Deserialize, Serialize};
 use std::io::{self, BufWriter, Read, Write};
@@ -57,6 +57,9 @@ enum Section {
     /// Written after the ledger and tournament sections: once those have locked every
     /// shard and tournament, every event of a record at or below P has been queued.
     Webhooks(WebhooksExport),
+    /// Players' score steps per tournament round (likewise added later: none without
+    /// it). Written after `Tournaments`, whose rounds it fills in.
+    ScoreHistories(Vec<RoundHistories>),
 }
 
 fn bad(reason: impl Into<String>) -> EngineError {
@@ -98,6 +101,10 @@ pub(crate) fn write(domains: &Domains, out: impl Write) -> Result<(), EngineErro
     // below P has been applied in full, records included.
     ledger.export_records(|rs| write_section(&mut out, &Section::Records(rs)))?;
     write_section(&mut out, &Section::Tournaments(tournaments.export()))?;
+    write_section(
+        &mut out,
+        &Section::ScoreHistories(tournaments.export_histories()),
+    )?;
     write_section(&mut out, &Section::Catalog(catalog.export()))?;
     write_section(&mut out, &Section::Identity(identity.export()))?;
     write_section(&mut out, &Section::Currencies(catalog.currencies()))?;
@@ -247,6 +254,7 @@ fn read_body(
             Section::RemoteWallets(w) => domains.identity.import_remote_wallets(w),
             Section::SeamlessCalls(c) => domains.seamless.import(c),
             Section::Webhooks(w) => domains.webhooks.import(w),
+            Section::ScoreHistories(h) => domains.tournaments.import_histories(h),
             Section::End => return Ok(()),
             Section::Header { .. } => return Err(bad("a second header")),
         }

@@ -10,7 +10,7 @@ use crate::ledger::records::{GameRecord, PageDirection, RecordQuery};
 use crate::ledger::types::PrizeRequest;
 use crate::paging::{Page, PAGE_SIZE_MAX};
 use crate::seamless::SeamlessError;
-use crate::tournaments::tournament::RECENT_WINDOW_MS;
+use crate::tournaments::tournament::{ScoreHistory, RECENT_WINDOW_MS};
 use crate::tournaments::{
     BoundGame, PrizeAttempt, RankRow, RescoreScope, ScoreOutcome, TournamentError, TournamentInfo,
     TournamentSpec, TournamentSummary, TourneyId,
@@ -157,6 +157,21 @@ impl Engine {
             .domains
             .tournaments
             .around(channel, id, round, wallet, (before, after))?)
+    }
+
+    /// The newest score steps of `wallet` in round `round` (1-based) of a tournament
+    /// of `channel`, oldest first.
+    pub fn tournament_score_history(
+        &self,
+        channel: &ChannelId,
+        id: &TourneyId,
+        round: i64,
+        wallet: WalletId,
+    ) -> Result<ScoreHistory, EngineError> {
+        Ok(self
+            .domains
+            .tournaments
+            .score_history(channel, id, round, wallet)?)
     }
 
     /// Pays the prizes of every tournament round that is over. Run it periodically

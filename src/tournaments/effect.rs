@@ -180,6 +180,14 @@ fn apply_scored(t: &mut Tournament, s: &Scored) -> bool {
         r.next_seq = r.next_seq.max(p.seq + 1);
         r.next_entry = r.next_entry.max(p.entry + 1);
         r.players.insert(s.wallet, p.clone());
+        r.history
+            .entry(s.wallet)
+            .or_default()
+            .record(super::tournament::ScoreStep {
+                at_ms: s.at_ms,
+                record: s.record,
+                score: p.score,
+            });
         r.recent.insert((s.at_ms, s.record));
         // Forget what is older than the window before the newest record: it can no
         // longer be offered again (see the module docs of `tournaments`).

@@ -71,7 +71,7 @@ pub use queries::{BoundGame, RankRow, RoundInfo, TournamentInfo, TournamentSumma
 pub use tournament::{LeaderboardId, Skip, TournamentStatus, TourneyId};
 pub use validate::ConfigError;
 
-use crate::ids::{ChannelId, GameId};
+use crate::ids::{ChannelId, GameId, WalletId};
 use crate::journal::{Journal, Lsn};
 use crate::ledger::records::GameRecord;
 use effect::{Created, Scored};
@@ -175,6 +175,14 @@ impl Directory {
 pub struct TournamentsSnapshot {
     pub next_key: u64,
     pub tournaments: Vec<Tournament>,
+}
+
+/// One round's score histories, as a snapshot holds them.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoundHistories {
+    pub tourney: u64,
+    pub round: u32,
+    pub players: Vec<(WalletId, tournament::ScoreHistory)>,
 }
 
 /// What offering a record did in one tournament it is bound to.
@@ -565,6 +573,40 @@ impl<J: Journal<TournamentEffect>> Tournaments<J> {
         TournamentsSnapshot {
             next_key: self.next_key.load(Ordering::Relaxed),
             tournaments: dir.by_key.values().map(|h| h.lock().clone()).collect(),
+        }
+    }
+
+    /// Every round's score histories, for a snapshot: (tournament, round, player
+    /// histories). Written after the tournaments' own section.
+    pub fn export_histories(&self) -> Vec<RoundHistories> {
+        let handles: Vec<Handle> = self.dir.read().by_key.values().cloned().collect();
+        let mut out = Vec::new();
+        for h in handles {
+            let t = h.lock();
+            for (round, r) in t.rounds.iter().enumerate() {
+                if !r.history.is_empty() {
+                    out.push(RoundHistories {
+                        tourney: t.key,
+                        round: round as u32,
+                        players: r.history.iter().map(|(w, h)| (*w, h.clone())).collect(),
+                    });
+                }
+            }
+        }
+        out
+    }
+
+    /// Loads a snapshot's score histories (after its tournaments, before replay).
+    pub fn import_histories(&self, histories: Vec<RoundHistories>) {
+        let dir = self.dir.read();
+        for rh in histories {
+            let Some(handle) = dir.handle(rh.tourney) else {
+                continue;
+            };
+            let mut t = handle.lock();
+            if let Some(r) = t.rounds.get_mut(rh.round as usize) {
+                r.history = rh.players.into_iter().collect();
+            }
         }
     }
 

@@ -7,7 +7,7 @@
 use super::config::TournamentConfig;
 use super::ranked::{Ranked, Score};
 use super::tournament::{
-    LeaderboardId, Payout, RoundState, Tournament, TournamentStatus, TourneyId,
+    LeaderboardId, Payout, RoundState, ScoreHistory, Tournament, TournamentStatus, TourneyId,
 };
 use super::{Handle, TournamentError, Tournaments};
 use crate::ids::{ChannelId, GameId, Label, PlayerId, WalletId};
@@ -211,6 +211,19 @@ impl<J: Journal<super::TournamentEffect>> Tournaments<J> {
             .filter(|&i| i < t.rounds.len())
             .ok_or(TournamentError::RoundNotFound(round))?;
         Ok(f(&t.rounds[i]))
+    }
+
+    /// The player's newest score steps in round `round` (empty if it has none).
+    pub fn score_history(
+        &self,
+        channel: &ChannelId,
+        id: &TourneyId,
+        round: i64,
+        wallet: WalletId,
+    ) -> Result<ScoreHistory, TournamentError> {
+        self.with_round(channel, id, round, |r| {
+            r.history.get(&wallet).cloned().unwrap_or_default()
+        })
     }
 
     /// A page of round `round`'s leaderboard (Publisher Manual §5.10).

@@ -22,7 +22,7 @@ use crate::ledger::records::GameRecord;
 use crate::ledger::round::RoundEnd;
 use crate::money::Amount;
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 /// How long (ms of record time) a round remembers which records it scored: the
 /// window in which a record can be offered again after a crash (see `super` docs).
@@ -116,6 +116,46 @@ pub struct RoundState {
     pub recent: BTreeSet<(i64, RecordId)>,
     /// Present once the payout started; the leaderboard is frozen from then on.
     pub payout: Option<Payout>,
+    /// Each player's newest score steps. Kept out of this struct's encoding (its
+    /// snapshot section, `ScoreHistories`, came later; old snapshots have none).
+    #[serde(skip)]
+    pub history: BTreeMap<WalletId, ScoreHistory>,
+}
+
+/// Score steps kept per player and round: the newest.
+pub const SCORE_STEPS_KEPT: usize = 8;
+
+/// One record that scored: the score it left the player with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct ScoreStep {
+    /// When the record closed (Unix ms).
+    pub at_ms: i64,
+    pub record: RecordId,
+    pub score: Score,
+}
+
+/// A player's newest [`SCORE_STEPS_KEPT`] score steps in a round, oldest first.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScoreHistory {
+    pub steps: VecDeque<ScoreStep>,
+    /// Older steps were let go.
+    pub truncated: bool,
+}
+
+impl ScoreHistory {
+    /// Adds a step in time order, once (replay may offer one again), keeping the
+    /// newest [`SCORE_STEPS_KEPT`].
+    pub fn record(&mut self, step: ScoreStep) {
+        if self.steps.iter().any(|s| s.record == step.record) {
+            return;
+        }
+        let at = self.steps.partition_point(|s| s < &step);
+        self.steps.insert(at, step);
+        while self.steps.len() > SCORE_STEPS_KEPT {
+            self.steps.pop_front();
+            self.truncated = true;
+        }
+    }
 }
 
 impl RoundState {
@@ -128,6 +168,7 @@ impl RoundState {
             next_entry: 1,
             recent: BTreeSet::new(),
             payout: None,
+            history: BTreeMap::new(),
         }
     }
 

@@ -41,6 +41,7 @@ enum Route {
     TournamentDelete,
     TournamentRanks,
     TournamentRank,
+    TournamentHistory,
     WebhookSubscribe,
     WebhookUnsubscribe,
     WebhookPublish,
@@ -147,6 +148,11 @@ const ROUTES: &[(&str, Method, Route)] = &[
         Route::TournamentRank,
     ),
     (
+        "/service/jsonapi/tournament/history",
+        Method::POST,
+        Route::TournamentHistory,
+    ),
+    (
         "/service/webhook/subscribe",
         Method::POST,
         Route::WebhookSubscribe,
@@ -217,6 +223,7 @@ pub(super) async fn dispatch(app: &App, parts: &Parts, body: &[u8]) -> ApiResult
         Route::TournamentDelete => tournament::delete(app, op, body).await,
         Route::TournamentRanks => tournament::ranks(app, op, body),
         Route::TournamentRank => tournament::rank(app, op, body),
+        Route::TournamentHistory => tournament::history(app, op, body),
         Route::WebhookSubscribe => webhook::subscribe(app, op, body).await,
         Route::WebhookUnsubscribe => webhook::unsubscribe(app, op).await,
         Route::WebhookPublish => webhook::publish(app, op, body).await,

@@ -399,6 +399,64 @@ pub(super) fn rank(app: &App, op: &Operator, body: &[u8]) -> ApiResult {
     data(&rows.iter().map(rank_out).collect::<Vec<_>>())
 }
 
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct HistoryBody {
+    #[serde(rename = "tourneyId", alias = "tournamentId", alias = "tourney_id")]
+    tourney_id: String,
+    current_round: i64,
+    user_identity: String,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct StepOut {
+    /// The game record (`game/records`' `id`) that scored.
+    record_id: u64,
+    play_time: String,
+    /// The player's score after it.
+    score: Box<RawValue>,
+}
+
+#[derive(Serialize)]
+struct HistoryOut {
+    player: String,
+    /// Older steps were let go: only the newest are kept.
+    truncated: bool,
+    steps: Vec<StepOut>,
+}
+
+/// A player's score history in a round: the records that scored, oldest first, each
+/// with the score it left (the newest `SCORE_STEPS_KEPT`). The player's wallet is
+/// chosen as `rank` chooses it.
+pub(super) fn history(app: &App, op: &Operator, body: &[u8]) -> ApiResult {
+    let body: HistoryBody = json(body)?;
+    let id = tourney(&body.tourney_id)?;
+    let player = parse_id("userIdentity", &body.user_identity, PlayerId::new)?;
+    let info = app.engine.tournament_info(&op.channel, &id)?;
+    let currency = info.config.currency.as_ref().unwrap_or(&op.currency);
+    let history = match app.engine.wallet_id(&op.channel, &player, currency) {
+        Some(wallet) => {
+            app.engine
+                .tournament_score_history(&op.channel, &id, body.current_round, wallet)?
+        }
+        None => Default::default(),
+    };
+    data(&HistoryOut {
+        player: player.as_str().to_owned(),
+        truncated: history.truncated,
+        steps: history
+            .steps
+            .iter()
+            .map(|s| StepOut {
+                record_id: s.record.0,
+                play_time: iso8601(s.at_ms),
+                score: score_number(s.score),
+            })
+            .collect(),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
