@@ -27,10 +27,10 @@ enum Command {
         #[command(subcommand)]
         command: cli::AdminCommand,
     },
-    /// Prints an operator's apiKey for its client id and password.
+    /// Prints an operator's apiKey for its client id; the password is read from a
+    /// prompt, or from standard input (`echo "$PW" | pitboss login acme`).
     Login {
         client_id: String,
-        password: String,
         #[arg(long, default_value = "http://127.0.0.1:8080")]
         server: String,
     },
@@ -45,11 +45,8 @@ fn main() -> ExitCode {
         } => cli::admin(&connection, command)
             .map(|out| println!("{out}"))
             .map_err(Into::into),
-        Command::Login {
-            client_id,
-            password,
-            server,
-        } => cli::login(&server, &client_id, &password)
+        Command::Login { client_id, server } => cli::read_password()
+            .and_then(|password| cli::login(&server, &client_id, &password))
             .map(|out| println!("{out}"))
             .map_err(Into::into),
     };

@@ -74,6 +74,8 @@ pub enum EffectRef<'a> {
 pub struct EngineLog {
     /// `None`: the in-memory engine, which writes nothing and waits for nothing.
     wal: Option<Wal>,
+    /// When the last snapshot was written or loaded (the `/metrics` snapshot age).
+    last_snapshot: parking_lot::Mutex<Option<std::time::Instant>>,
 }
 
 thread_local! {
@@ -88,11 +90,24 @@ const ENCODE_BUFFER_KEPT: usize = 64 << 10;
 impl EngineLog {
     /// A log that writes nothing: the in-memory engine.
     pub fn memory() -> EngineLog {
-        EngineLog { wal: None }
+        EngineLog::default()
     }
 
     pub(crate) fn on_wal(wal: Wal) -> EngineLog {
-        EngineLog { wal: Some(wal) }
+        EngineLog {
+            wal: Some(wal),
+            ..EngineLog::default()
+        }
+    }
+
+    /// Notes that a snapshot was just written or loaded.
+    pub(crate) fn snapshot_taken(&self) {
+        *self.last_snapshot.lock() = Some(std::time::Instant::now());
+    }
+
+    /// Since the last snapshot was written or loaded.
+    pub fn snapshot_age(&self) -> Option<std::time::Duration> {
+        self.last_snapshot.lock().map(|at| at.elapsed())
     }
 
     pub(crate) fn wal(&self) -> Option<&Wal> {

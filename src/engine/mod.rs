@@ -31,6 +31,7 @@ mod replay;
 mod seamless;
 mod snapshot_body;
 mod snapshotter;
+mod status;
 mod tournaments;
 mod wallet;
 mod webhooks;
@@ -41,6 +42,7 @@ pub use open::RecoveryReport;
 pub use pending::Pending;
 pub use platform::PlayerSession;
 pub use seamless::refund_tx;
+pub use status::EngineStatus;
 pub use tournaments::TickReport;
 
 /// Everything the engine can be told at start.

@@ -63,6 +63,7 @@ impl Engine {
         if let Some(snap) = recovery.snapshot.take() {
             let lsn = snap.lsn();
             snapshot_body::read(&domains, snap, lsn)?;
+            log.snapshot_taken();
             report.snapshot_lsn = Some(lsn);
         }
         domains.webhooks.begin_replay();

@@ -45,6 +45,7 @@ fn take_snapshot(domains: &Domains, log: &EngineLog) -> Result<Lsn, EngineError>
     let mut writer = wal.begin_snapshot(lsn).map_err(EngineError::from)?;
     snapshot_body::write(domains, &mut writer)?;
     writer.commit().map_err(EngineError::from)?;
+    log.snapshot_taken();
     Ok(lsn)
 }
 

@@ -4,6 +4,7 @@
 use super::effect::LedgerEffect;
 use super::error::LedgerError;
 use super::plan::{self, Ctx};
+use super::round::RoundStatus;
 use super::wallet::Wallet;
 use super::{ExpireScope, Expiry, IncompleteGame, Ledger, Logged, Mode};
 use crate::ids::{ChannelId, PlayerId, RecordId, RoundId, WalletId};
@@ -106,6 +107,27 @@ impl<J: Journal<LedgerEffect>> Ledger<J> {
         let applied = self.apply_locked(shard, at, &mut effect, Mode::Live, None);
         debug_assert!(applied.is_ok());
         Ok(record)
+    }
+
+    /// Rounds not closed, in every wallet: (open, incomplete: status 3 or 4). Visits
+    /// only the wallets that have any (the shards' index), one shard lock at a time.
+    pub fn unclosed_round_counts(&self) -> (u64, u64) {
+        let (mut open, mut incomplete) = (0, 0);
+        for shard in self.shards.iter() {
+            let shard = shard.lock();
+            for id in &shard.unclosed {
+                let Some(w) = shard.wallets.get(id) else {
+                    continue;
+                };
+                for r in w.rounds.open_rounds() {
+                    match r.status {
+                        RoundStatus::Open => open += 1,
+                        RoundStatus::BetFailed | RoundStatus::CreditFailed => incomplete += 1,
+                    }
+                }
+            }
+        }
+        (open, incomplete)
     }
 
     /// Unclosed rounds of `channel` (one player's, if given), oldest first.

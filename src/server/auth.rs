@@ -25,7 +25,7 @@ pub const SIGNATURE: &str = "x-signature";
 
 // The same names as header keys, built at compile time: looking a request's header up
 // by a `HeaderName` hashes it directly instead of parsing a string on every request.
-const CLIENT_ID_NAME: HeaderName = HeaderName::from_static(CLIENT_ID);
+pub const CLIENT_ID_NAME: HeaderName = HeaderName::from_static(CLIENT_ID);
 const TIMESTAMP_NAME: HeaderName = HeaderName::from_static(TIMESTAMP);
 const NONCE_NAME: HeaderName = HeaderName::from_static(NONCE);
 const SIGNATURE_NAME: HeaderName = HeaderName::from_static(SIGNATURE);

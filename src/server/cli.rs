@@ -29,6 +29,8 @@ pub enum CliError {
     Runtime(std::io::Error),
     #[error("cannot read the tournament spec {path}: {reason}")]
     SpecFile { path: PathBuf, reason: String },
+    #[error("cannot read the password: {0}")]
+    Password(std::io::Error),
 }
 
 /// Where the server is and how to prove admin rights.
@@ -363,8 +365,66 @@ pub fn admin(connection: &AdminConnection, command: AdminCommand) -> Result<Stri
     Ok(serde_json::to_string_pretty(&data).unwrap_or_default())
 }
 
-/// `pitboss login <clientId> <password>`: the operator's apiKey, in the words of
-/// Publisher Manual §1.1.3.
+/// The password of `pitboss login`: from a prompt that does not echo it when
+/// standard input is a terminal, else the first line of standard input. Never from
+/// the command line, where `ps` and the shell's history would see it.
+pub fn read_password() -> Result<String, CliError> {
+    use std::io::{BufRead, IsTerminal, Write};
+    let stdin = std::io::stdin();
+    let terminal = stdin.is_terminal();
+    let _quiet = if terminal {
+        eprint!("Password: ");
+        let _ = std::io::stderr().flush();
+        EchoOff::new()
+    } else {
+        None
+    };
+    let mut line = String::new();
+    stdin
+        .lock()
+        .read_line(&mut line)
+        .map_err(CliError::Password)?;
+    if terminal {
+        eprintln!();
+    }
+    Ok(line.trim_end_matches(['\n', '\r']).to_owned())
+}
+
+/// Turns the terminal's echo off until dropped.
+struct EchoOff {
+    saved: libc::termios,
+}
+
+impl EchoOff {
+    fn new() -> Option<EchoOff> {
+        // SAFETY: tcgetattr and tcsetattr read and write a termios struct owned here,
+        // for the standard input descriptor, which stays open for the process's life.
+        unsafe {
+            let mut saved: libc::termios = std::mem::zeroed();
+            if libc::tcgetattr(libc::STDIN_FILENO, &mut saved) != 0 {
+                return None;
+            }
+            let mut quiet = saved;
+            quiet.c_lflag &= !libc::ECHO;
+            if libc::tcsetattr(libc::STDIN_FILENO, libc::TCSANOW, &quiet) != 0 {
+                return None;
+            }
+            Some(EchoOff { saved })
+        }
+    }
+}
+
+impl Drop for EchoOff {
+    fn drop(&mut self) {
+        // SAFETY: as in `new`: restores the settings read there.
+        unsafe {
+            libc::tcsetattr(libc::STDIN_FILENO, libc::TCSANOW, &self.saved);
+        }
+    }
+}
+
+/// `pitboss login <clientId>` (the password from [`read_password`]): the operator's
+/// apiKey, in the words of Publisher Manual §1.1.3.
 pub fn login(server: &str, client_id: &str, password: &str) -> Result<String, CliError> {
     let body = json!({"clientId": client_id, "password": password}).to_string();
     let body = body.into_bytes();

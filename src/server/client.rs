@@ -42,6 +42,7 @@ pub fn authority(server: &str) -> Result<String, ClientError> {
 #[derive(Debug, Clone)]
 pub struct HttpResponse {
     pub status: StatusCode,
+    pub headers: hyper::HeaderMap,
     pub body: Bytes,
 }
 
@@ -90,9 +91,13 @@ impl HttpClient {
         let req = req.body(Full::new(Bytes::from(body)))?;
         self.sender.ready().await?;
         let response = self.sender.send_request(req).await?;
-        let status = response.status();
-        let body = response.into_body().collect().await?.to_bytes();
-        Ok(HttpResponse { status, body })
+        let (parts, body) = response.into_parts();
+        let body = body.collect().await?.to_bytes();
+        Ok(HttpResponse {
+            status: parts.status,
+            headers: parts.headers,
+            body,
+        })
     }
 }
 

@@ -36,6 +36,7 @@ pub mod dialect;
 pub mod envelope;
 pub mod gate;
 pub mod iso8601;
+pub mod metrics;
 pub mod nonce;
 pub mod outbound;
 pub mod remote_wallets;
@@ -90,6 +91,9 @@ pub struct ServerConfig {
     pub seamless_retries_per_tick: usize,
     /// Webhook deliveries: the address guard, time limit, bounds, pace.
     pub webhooks: webhooks::SenderConfig,
+    /// `/health` and `/metrics` are served on the main listener too (`false` when
+    /// `serve --metrics-listen` gives them a listener of their own).
+    pub metrics_on_main: bool,
 }
 
 impl ServerConfig {
@@ -109,6 +113,7 @@ impl ServerConfig {
             seamless_retry_interval: Duration::from_millis(200),
             seamless_retries_per_tick: 256,
             webhooks: webhooks::SenderConfig::default(),
+            metrics_on_main: true,
         }
     }
 }
@@ -121,6 +126,9 @@ pub(crate) struct App {
     /// Slots for Argon2 work: bounds the memory and CPU that logins can take.
     hashing: Semaphore,
     config: ServerConfig,
+    metrics: Arc<metrics::Metrics>,
+    request_ids: metrics::RequestIds,
+    started: std::time::Instant,
 }
 
 impl App {
@@ -149,12 +157,28 @@ pub async fn run(
     config: ServerConfig,
     shutdown: impl Future<Output = ()>,
 ) {
+    run_with_metrics(listener, engine, config, Arc::default(), shutdown).await;
+}
+
+/// [`run`], counting into `metrics` (which `serve_metrics` may also serve on a
+/// listener of its own). Attaches `metrics` to the engine's log.
+pub async fn run_with_metrics(
+    listener: TcpListener,
+    engine: Arc<Engine>,
+    config: ServerConfig,
+    metrics: Arc<metrics::Metrics>,
+    shutdown: impl Future<Output = ()>,
+) {
+    engine.observe_log(metrics.clone());
     let app = Arc::new(App {
         engine,
         nonces: NonceCache::new(config.nonces),
         admin_token: config.admin_token.clone(),
         hashing: Semaphore::new(config.max_concurrent_hashes.max(1)),
         config,
+        metrics,
+        request_ids: metrics::RequestIds::default(),
+        started: std::time::Instant::now(),
     });
     let slots = Arc::new(Semaphore::new(app.config.max_connections.max(1)));
     let graceful = GracefulShutdown::new();
@@ -207,35 +231,137 @@ pub async fn run(
     let _ = tokio::time::timeout(drain, graceful.shutdown()).await;
 }
 
+/// Answers one request, counts it, logs one line for it and gives it an
+/// `X-Request-Id`.
 async fn handle(
     app: Arc<App>,
     req: Request<Incoming>,
 ) -> Result<Response<Full<Bytes>>, Infallible> {
+    let started = std::time::Instant::now();
+    let route = route_label(req.uri().path());
+    let operator = operator_label(req.headers());
+    let (mut response, code) = answer(&app, req).await;
+    let elapsed = started.elapsed();
+    app.metrics.request(route, code, elapsed);
+    let request_id = app.request_ids.next();
+    if let Ok(value) = hyper::header::HeaderValue::from_str(&request_id) {
+        response.headers_mut().insert(REQUEST_ID, value);
+    }
+    tracing::info!(
+        target: "pitboss::request",
+        route,
+        operator = %operator,
+        code,
+        status = response.status().as_u16(),
+        latency_us = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX),
+        request_id = %request_id,
+    );
+    Ok(response)
+}
+
+const REQUEST_ID: hyper::header::HeaderName =
+    hyper::header::HeaderName::from_static("x-request-id");
+
+/// The route a path is counted and logged under: one of the server's own paths, so
+/// that labels stay bounded whatever paths clients send.
+fn route_label(path: &str) -> &'static str {
+    const OWN: [&str; 11] = [
+        gate::GET_BALANCE,
+        gate::BET,
+        gate::WIN,
+        gate::REFUND,
+        bank::BALANCE,
+        bank::DEPOSIT,
+        bank::WITHDRAW,
+        bank::SINGLE_TRANSACTION,
+        admin::CLI_LOGIN,
+        metrics::HEALTH,
+        metrics::METRICS,
+    ];
+    if let Some(own) = OWN.iter().find(|p| **p == path) {
+        return own;
+    }
+    if path.starts_with("/admin/") {
+        return "/admin";
+    }
+    routes::known_path(path).unwrap_or("other")
+}
+
+/// Who a request says it comes from, for its log line: the platform API's
+/// `X-Client-ID` or the bank API's `X-API-Key` (both public identifiers, never a
+/// secret), else `-` (a gate request names its operator inside the signed body).
+fn operator_label(headers: &hyper::HeaderMap) -> String {
+    [auth::CLIENT_ID_NAME, bank::sign::API_KEY]
+        .iter()
+        .find_map(|name| headers.get(name))
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| !v.is_empty() && v.len() <= 64)
+        .unwrap_or("-")
+        .to_owned()
+}
+
+/// The answer to one request and its API code (0, or the dialect's success code,
+/// when it succeeded).
+async fn answer(app: &App, req: Request<Incoming>) -> (Response<Full<Bytes>>, i64) {
     let (parts, body) = req.into_parts();
     let path = parts.uri.path();
     // The wallet APIs answer in their own envelopes, even when the body is refused.
     if let Some(op) = gate::operation_of(path) {
         let body = read_body(body, app.config.max_body_bytes).await;
         let body = body.map_err(|e| e.status);
-        return Ok(gate::dispatch(&app, op, &parts.method, body).await);
+        return gate::dispatch(app, op, &parts.method, body).await;
     }
     if let Some(call) = bank::call_of(path) {
         let body = read_body(body, app.config.max_body_bytes).await;
         let body = body.map_err(|e| e.status);
         let (method, headers) = (&parts.method, &parts.headers);
-        return Ok(bank::dispatch(&app, call, path, method, headers, body).await);
+        return bank::dispatch(app, call, path, method, headers, body).await;
+    }
+    if app.config.metrics_on_main && (path == metrics::HEALTH || path == metrics::METRICS) {
+        let answer = observability(&app.engine, &app.metrics, app.started, path);
+        return (answer, 0);
     }
     let result: ApiResult = match read_body(body, app.config.max_body_bytes).await {
         Err(e) => Err(e),
         Ok(body) if parts.uri.path().starts_with("/admin/") => {
-            admin::dispatch(&app, &parts, &body).await
+            admin::dispatch(app, &parts, &body).await
         }
         Ok(body) if parts.uri.path() == admin::CLI_LOGIN => {
-            admin::cli_login(&app, &parts, &body).await
+            admin::cli_login(app, &parts, &body).await
         }
-        Ok(body) => routes::dispatch(&app, &parts, &body).await,
+        Ok(body) => routes::dispatch(app, &parts, &body).await,
     };
-    Ok(envelope::respond(result))
+    let code = match &result {
+        Ok(_) => 0,
+        Err(e) => i64::from(e.code.code()),
+    };
+    (envelope::respond(result), code)
+}
+
+/// `/health` (200 while the log accepts writes, 503 once it failed closed) or
+/// `/metrics`.
+fn observability(
+    engine: &Engine,
+    metrics: &metrics::Metrics,
+    started: std::time::Instant,
+    path: &str,
+) -> Response<Full<Bytes>> {
+    if path == metrics::HEALTH {
+        let (ok, body) = metrics::health_body(engine, started.elapsed());
+        let status = if ok {
+            StatusCode::OK
+        } else {
+            StatusCode::SERVICE_UNAVAILABLE
+        };
+        return dialect::json_response(status, body);
+    }
+    let text = metrics.render(engine);
+    let mut response = Response::new(Full::new(Bytes::from(text)));
+    response.headers_mut().insert(
+        hyper::header::CONTENT_TYPE,
+        hyper::header::HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+    );
+    response
 }
 
 /// The whole request body, refused once it passes `limit` bytes. A body that arrives
@@ -266,6 +392,48 @@ async fn read_body(mut body: Incoming, limit: usize) -> Result<Bytes, ApiError> 
     let body = joined.map_or(first, Bytes::from);
     debug_assert!(body.len() <= limit);
     Ok(body)
+}
+
+/// Serves only `/health` and `/metrics` on `listener` (`serve --metrics-listen`),
+/// until `shutdown` resolves.
+pub async fn run_metrics_listener(
+    listener: TcpListener,
+    engine: Arc<Engine>,
+    metrics: Arc<metrics::Metrics>,
+    shutdown: impl Future<Output = ()>,
+) {
+    let started = std::time::Instant::now();
+    tokio::pin!(shutdown);
+    loop {
+        let stream = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                Err(_) => {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => return,
+        };
+        let (engine, metrics) = (engine.clone(), metrics.clone());
+        let service = service_fn(move |req: Request<Incoming>| {
+            let path = req.uri().path().to_owned();
+            let response = if path == metrics::HEALTH || path == metrics::METRICS {
+                observability(&engine, &metrics, started, &path)
+            } else {
+                envelope::respond(Err(ApiError::new(
+                    ErrorCode::NotFound,
+                    format!("no endpoint {path} here: /health and /metrics only"),
+                )))
+            };
+            async move { Ok::<_, Infallible>(response) }
+        });
+        tokio::spawn(async move {
+            let _ = http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), service)
+                .await;
+        });
+    }
 }
 
 /// The retry driver of seamless calls: every interval, starts the calls that are due

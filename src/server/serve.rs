@@ -4,7 +4,8 @@
 
 use super::admin::OperatorCredentials;
 use super::datadir::{self, DataDirError};
-use super::{demo, run, ServerConfig};
+use super::metrics::Metrics;
+use super::{demo, run_metrics_listener, run_with_metrics, ServerConfig};
 use crate::engine::{Engine, EngineConfig, EngineError};
 use crate::storage::FsyncPolicy;
 use std::net::SocketAddr;
@@ -28,6 +29,35 @@ pub struct ServeArgs {
     /// and on-premises setups; refused by default against request forgery).
     #[arg(long)]
     pub webhook_allow_private: bool,
+    /// Serve `/health` and `/metrics` on this address instead of the main listener.
+    #[arg(long)]
+    pub metrics_listen: Option<SocketAddr>,
+    /// Log lines as `text` (human-readable) or `json`; the level comes from `RUST_LOG`
+    /// (default `info`: one line per request).
+    #[arg(long, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// Installs the log subscriber of `pitboss serve`: to standard output, at the level
+/// `RUST_LOG` says (`info` when unset).
+fn init_logs(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let colour = std::io::IsTerminal::is_terminal(&std::io::stdout());
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(colour);
+    // A second installation (a test that serves twice) keeps the first.
+    let _ = match format {
+        LogFormat::Text => builder.try_init(),
+        LogFormat::Json => builder.json().try_init(),
+    };
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -61,6 +91,19 @@ pub fn serve(args: ServeArgs) -> Result<(), ServeError> {
 }
 
 async fn serve_async(args: ServeArgs) -> Result<(), ServeError> {
+    init_logs(args.log_format);
+    // The addresses first: a port in use must not leave a new data directory behind.
+    let listener = TcpListener::bind(args.listen)
+        .await
+        .map_err(io(format!("cannot listen on {}", args.listen)))?;
+    let metrics_listener = match args.metrics_listen {
+        Some(addr) => Some(
+            TcpListener::bind(addr)
+                .await
+                .map_err(io(format!("cannot listen on {addr}")))?,
+        ),
+        None => None,
+    };
     let dir = args.data_dir.clone();
     datadir::ensure(&dir)?;
     let admin_token = datadir::admin_token(&dir)?;
@@ -78,14 +121,29 @@ async fn serve_async(args: ServeArgs) -> Result<(), ServeError> {
     if let Some(creds) = &demo {
         write_demo_credentials(&dir, creds)?;
     }
-    let listener = TcpListener::bind(args.listen)
-        .await
-        .map_err(io(format!("cannot listen on {}", args.listen)))?;
     let local = listener.local_addr().map_err(io("local address"))?;
     print_banner(local, &args);
     let mut server = ServerConfig::new(admin_token);
     server.webhooks.allow_private = args.webhook_allow_private;
-    run(listener, engine.clone(), server, shutdown_signal()).await;
+    let metrics = Arc::new(Metrics::new());
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let metrics_task = metrics_listener.map(|l| {
+        server.metrics_on_main = false;
+        let mut stopped = stopped.clone();
+        tokio::spawn(run_metrics_listener(
+            l,
+            engine.clone(),
+            metrics.clone(),
+            async move {
+                let _ = stopped.wait_for(|s| *s).await;
+            },
+        ))
+    });
+    run_with_metrics(listener, engine.clone(), server, metrics, shutdown_signal()).await;
+    let _ = stop.send(true);
+    if let Some(task) = metrics_task {
+        let _ = task.await;
+    }
     eprintln!("pitboss: stopped accepting and drained; shutting the engine down");
     tokio::task::spawn_blocking(move || engine.shutdown()).await??;
     Ok(())

@@ -51,6 +51,15 @@ pub(crate) struct Shared {
     pub(crate) dir: PathBuf,
     /// True while a `SnapshotWriter` exists (one snapshot at a time).
     pub(crate) snapshot_busy: AtomicBool,
+    /// Told of every batch made durable (metrics), once set.
+    pub(crate) observer: std::sync::OnceLock<Arc<dyn SyncObserver>>,
+}
+
+/// Told by the writer thread of each batch of records it made durable: how many
+/// records (the group commit's size) and how long the fsync took (`None` when the
+/// policy does not fsync). Called on the writer thread: must be quick.
+pub trait SyncObserver: Send + Sync + std::fmt::Debug {
+    fn batch_durable(&self, records: u64, fsync: Option<std::time::Duration>);
 }
 
 impl Shared {
@@ -125,6 +134,7 @@ impl Wal {
             fs,
             dir,
             snapshot_busy: AtomicBool::new(false),
+            observer: std::sync::OnceLock::new(),
         });
         let writer = Writer::new(Arc::clone(&shared), last, tail);
         let handle = std::thread::Builder::new()
@@ -200,6 +210,11 @@ impl Wal {
     }
 
     /// Every record up to this LSN is durable (per the fsync policy).
+    /// Sets the observer of durable batches (once; a second call is ignored).
+    pub fn observe(&self, observer: Arc<dyn SyncObserver>) {
+        let _ = self.shared.observer.set(observer);
+    }
+
     pub fn durable_lsn(&self) -> Lsn {
         self.shared.durable.durable()
     }

@@ -224,6 +224,7 @@ impl Writer {
         let due = match self.shared.config.fsync {
             FsyncPolicy::Always => true,
             FsyncPolicy::Never => {
+                self.observe(self.written, None);
                 self.publish(self.written);
                 return Ok(());
             }
@@ -232,13 +233,23 @@ impl Writer {
         if due {
             // Only what was written before the fsync started is covered by it.
             let covered = self.written;
+            let started = Instant::now();
             if let Some(seg) = self.segment.as_mut() {
                 seg.file.sync_data().at(&seg.path)?;
             }
             self.last_sync = Instant::now();
+            self.observe(covered, Some(self.last_sync - started));
             self.publish(covered);
         }
         Ok(())
+    }
+
+    /// Tells the observer, if any, that the records up to `lsn` are about to be
+    /// published durable.
+    fn observe(&self, lsn: Lsn, fsync: Option<std::time::Duration>) {
+        if let Some(o) = self.shared.observer.get() {
+            o.batch_durable(lsn.0 - self.published.0, fsync);
+        }
     }
 
     fn publish(&mut self, lsn: Lsn) {

@@ -46,12 +46,20 @@ pub fn start_with(dir: &Path, extra: &[&str]) -> Server {
         .spawn()
         .expect("spawn pitboss serve");
     let url = format!("http://127.0.0.1:{port}");
+    wait_until_up(port, dir);
+    Server { child, url }
+}
+
+/// Waits until a server started on `dir` listens on `port` and has written the demo
+/// operator's credentials (it binds its port before it opens the data directory).
+pub fn wait_until_up(port: u16, dir: &Path) {
     let deadline = Instant::now() + Duration::from_secs(60);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err()
+        || !dir.join("demo-operator.json").exists()
+    {
         assert!(Instant::now() < deadline, "the server did not start");
         std::thread::sleep(Duration::from_millis(20));
     }
-    Server { child, url }
 }
 
 /// A signing client of one operator, on the real clock.

@@ -88,10 +88,13 @@ pub(super) async fn dispatch(
     method: &Method,
     headers: &HeaderMap,
     body: Result<Bytes, StatusCode>,
-) -> Response<Full<Bytes>> {
+) -> (Response<Full<Bytes>>, i64) {
     let refusal = |status, e: BankError| {
         let now_ms = app.engine.clock().now_ms();
-        json_response(status, failure(None, &e, path, now_ms))
+        (
+            json_response(status, failure(None, &e, path, now_ms)),
+            e.code.code(),
+        )
     };
     match body {
         Ok(_) if method != Method::POST => refusal(
@@ -99,8 +102,8 @@ pub(super) async fn dispatch(
             BankError::param("the bank endpoints take POST"),
         ),
         Ok(body) => {
-            let answer = handle(&app.engine, call, path, headers, &body).await;
-            json_response(StatusCode::OK, answer)
+            let (answer, code) = handle_coded(&app.engine, call, path, headers, &body).await;
+            (json_response(StatusCode::OK, answer), code)
         }
         Err(status) => refusal(
             status,
@@ -121,18 +124,35 @@ pub async fn handle(
     headers: &HeaderMap,
     body: &[u8],
 ) -> Vec<u8> {
+    handle_coded(engine, call, path, headers, body).await.0
+}
+
+/// [`handle`], with the answer's code.
+async fn handle_coded(
+    engine: &Engine,
+    call: Call,
+    path: &str,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> (Vec<u8>, i64) {
     let (trace, result) = match parse(body) {
         Ok((fields, trace)) => (trace, serve(engine, call, headers, body, &fields).await),
         Err(e) => (None, Err(e)),
     };
     match result {
-        Ok(data) => render(&Success {
-            trace_id: trace.as_deref(),
-            data,
-            code: BankCode::Success.code(),
-            message: "Success",
-        }),
-        Err(e) => failure(trace.as_deref(), &e, path, engine.clock().now_ms()),
+        Ok(data) => (
+            render(&Success {
+                trace_id: trace.as_deref(),
+                data,
+                code: BankCode::Success.code(),
+                message: "Success",
+            }),
+            BankCode::Success.code(),
+        ),
+        Err(e) => (
+            failure(trace.as_deref(), &e, path, engine.clock().now_ms()),
+            e.code.code(),
+        ),
     }
 }
 

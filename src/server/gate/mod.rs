@@ -59,35 +59,45 @@ pub fn operation_of(path: &str) -> Option<Operation> {
     }
 }
 
-/// Serves one gate request whose body was read (or refused: too large, unreadable).
+/// Serves one gate request whose body was read (or refused: too large, unreadable);
+/// the answer and its code (0 for success).
 pub(super) async fn dispatch(
     app: &App,
     op: Operation,
     method: &Method,
     body: Result<Bytes, StatusCode>,
-) -> Response<Full<Bytes>> {
+) -> (Response<Full<Bytes>>, i64) {
+    let refused = |status, e: GateError| (json_response(status, error_body(op, &e)), e.code.code());
     match body {
-        Ok(_) if method != Method::POST => {
-            let e = GateError::new(GateCode::InvalidData, "the gate endpoints take POST");
-            json_response(StatusCode::METHOD_NOT_ALLOWED, error_body(op, &e))
+        Ok(_) if method != Method::POST => refused(
+            StatusCode::METHOD_NOT_ALLOWED,
+            GateError::new(GateCode::InvalidData, "the gate endpoints take POST"),
+        ),
+        Ok(body) => {
+            let (answer, code) = handle_coded(&app.engine, op, &body).await;
+            (json_response(StatusCode::OK, answer), code)
         }
-        Ok(body) => json_response(StatusCode::OK, handle(&app.engine, op, &body).await),
-        Err(status) => {
-            let e = GateError::new(
+        Err(status) => refused(
+            status,
+            GateError::new(
                 GateCode::BadData,
                 "the request body is too large or unreadable",
-            );
-            json_response(status, error_body(op, &e))
-        }
+            ),
+        ),
     }
 }
 
 /// The answer to one POSTed gate request: the success body, or the error body of
 /// the call (also the entry point of the `gate_request` fuzz target).
 pub async fn handle(engine: &Engine, op: Operation, body: &[u8]) -> Vec<u8> {
+    handle_coded(engine, op, body).await.0
+}
+
+/// [`handle`], with the answer's code (0 for success).
+async fn handle_coded(engine: &Engine, op: Operation, body: &[u8]) -> (Vec<u8>, i64) {
     match serve(engine, op, body).await {
-        Ok(body) => body,
-        Err(e) => error_body(op, &e),
+        Ok(body) => (body, 0),
+        Err(e) => (error_body(op, &e), e.code.code()),
     }
 }
 

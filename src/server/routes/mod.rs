@@ -180,6 +180,14 @@ const ROUTES: &[(&str, Method, Route)] = &[
     ),
 ];
 
+/// The path as the route table holds it, if it is one of the table's.
+pub(super) fn known_path(path: &str) -> Option<&'static str> {
+    ROUTES
+        .iter()
+        .find(|(p, _, _)| *p == path)
+        .map(|(p, _, _)| *p)
+}
+
 /// Finds the route of a path and checks its method.
 fn route(method: &Method, path: &str) -> Result<Route, ApiError> {
     let (_, expected, route) = ROUTES

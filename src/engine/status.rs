@@ -1,0 +1,68 @@
+//! What an operator of the platform watches: whether the log still accepts writes
+//! (`/health`), and the engine's gauges (`/metrics`): wallets, rounds not closed,
+//! backlogs of outbound calls, how far the log has got, how old the last snapshot is.
+
+use super::Engine;
+use crate::journal::Lsn;
+use crate::storage::SyncObserver;
+use crate::webhooks::Backlog;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// The engine's gauges at one moment.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct EngineStatus {
+    /// Why the log failed closed, once it has: nothing more is accepted.
+    pub failure: Option<String>,
+    pub appended_lsn: Lsn,
+    pub durable_lsn: Lsn,
+    /// Wallets ever opened.
+    pub wallets: u64,
+    /// Rounds in progress (status 2) and incomplete (status 3 or 4), every channel.
+    pub open_rounds: u64,
+    pub incomplete_games: u64,
+    /// Calls to seamless operators' wallets not yet final.
+    pub seamless_unfinished: usize,
+    pub webhooks: Backlog,
+    /// Since this process last wrote a snapshot, or loaded one at start-up (`None`:
+    /// an in-memory engine, or none yet).
+    pub snapshot_age: Option<Duration>,
+}
+
+impl Engine {
+    /// `Ok(durable position)` while the log accepts writes; the failure once it has
+    /// failed closed. Cheap: for a health check.
+    pub fn health(&self) -> Result<Lsn, String> {
+        match self.log.wal() {
+            Some(wal) => match wal.failure() {
+                Some(e) => Err(e.to_string()),
+                None => Ok(wal.durable_lsn()),
+            },
+            None => Ok(Lsn(0)),
+        }
+    }
+
+    /// The engine's gauges. Costs a visit to every wallet with a round not closed.
+    pub fn status(&self) -> EngineStatus {
+        let (open_rounds, incomplete_games) = self.domains.ledger.unclosed_round_counts();
+        EngineStatus {
+            failure: self.health().err(),
+            appended_lsn: self.log.appended(),
+            durable_lsn: self.log.wal().map_or(Lsn(0), |w| w.durable_lsn()),
+            wallets: self.domains.ledger.counters().next_wallet.saturating_sub(1),
+            open_rounds,
+            incomplete_games,
+            seamless_unfinished: self.seamless_calls_unfinished(),
+            webhooks: self.webhook_backlog(),
+            snapshot_age: self.log.snapshot_age(),
+        }
+    }
+
+    /// Tells `observer` of every batch the log makes durable (its size, its fsync
+    /// time). Nothing for an in-memory engine.
+    pub fn observe_log(&self, observer: Arc<dyn SyncObserver>) {
+        if let Some(wal) = self.log.wal() {
+            wal.observe(observer);
+        }
+    }
+}
