@@ -48,6 +48,8 @@ pub struct Metrics {
     fsync_seconds: Histogram,
     group_commit_records: Histogram,
     gauges: Gauges,
+    /// The log writer, whose dropped lines are counted (set by `pitboss serve`).
+    log_dropped: std::sync::OnceLock<super::log_writer::BatchedStdout>,
 }
 
 #[derive(Debug, Default)]
@@ -67,6 +69,7 @@ struct Gauges {
     webhook_exhausted: Gauge,
     webhook_dropped: Gauge,
     snapshot_age_seconds: Gauge,
+    log_lines_dropped: Gauge,
 }
 
 impl Default for Metrics {
@@ -105,7 +108,7 @@ impl Metrics {
         );
         let gauges = Gauges::default();
         let g = &gauges;
-        let gauge_list: [(&str, &str, &Gauge); 15] = [
+        let gauge_list: [(&str, &str, &Gauge); 16] = [
             (
                 "up",
                 "1 while the log accepts writes, 0 once it failed closed",
@@ -177,6 +180,11 @@ impl Metrics {
                 "Since the last snapshot was written or loaded (-1: none)",
                 &g.snapshot_age_seconds,
             ),
+            (
+                "log_lines_dropped",
+                "Log lines dropped because the log writer's queue was full",
+                &g.log_lines_dropped,
+            ),
         ];
         for (name, help, gauge) in gauge_list {
             registry.register(name, help, gauge.clone());
@@ -188,7 +196,13 @@ impl Metrics {
             fsync_seconds,
             group_commit_records,
             gauges,
+            log_dropped: std::sync::OnceLock::new(),
         }
+    }
+
+    /// Exports the log writer's count of dropped lines.
+    pub fn count_dropped_log_lines(&self, counter: super::log_writer::BatchedStdout) {
+        let _ = self.log_dropped.set(counter);
     }
 
     /// Counts one answered request.
@@ -230,6 +244,9 @@ impl Metrics {
         g.webhook_dropped.set(n(w.counters.dropped));
         g.snapshot_age_seconds
             .set(s.snapshot_age.map_or(-1, |a| n(a.as_secs())));
+        if let Some(c) = self.log_dropped.get() {
+            g.log_lines_dropped.set(n(c.dropped_lines()));
+        }
     }
 }
 

@@ -36,6 +36,7 @@ pub mod dialect;
 pub mod envelope;
 pub mod gate;
 pub mod iso8601;
+pub mod log_writer;
 pub mod metrics;
 pub mod nonce;
 pub mod outbound;

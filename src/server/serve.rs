@@ -4,6 +4,7 @@
 
 use super::admin::OperatorCredentials;
 use super::datadir::{self, DataDirError};
+use super::log_writer;
 use super::metrics::Metrics;
 use super::{demo, run_metrics_listener, run_with_metrics, ServerConfig};
 use crate::engine::{Engine, EngineConfig, EngineError};
@@ -44,20 +45,25 @@ pub enum LogFormat {
     Json,
 }
 
-/// Installs the log subscriber of `pitboss serve`: to standard output, at the level
-/// `RUST_LOG` says (`info` when unset).
-fn init_logs(format: LogFormat) {
+/// Installs the log subscriber of `pitboss serve`: to standard output through the
+/// batching writer (`log_writer`), at the level `RUST_LOG` says (`info` when unset).
+/// Keep the flusher until shutdown; the writer counts dropped lines.
+fn init_logs(format: LogFormat) -> (log_writer::LogFlusher, log_writer::BatchedStdout) {
+    let (writer, flusher) = log_writer::batched_stdout();
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let colour = std::io::IsTerminal::is_terminal(&std::io::stdout());
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_ansi(colour);
+        .with_ansi(colour)
+        .with_timer(log_writer::UtcMillis)
+        .with_writer(writer.clone());
     // A second installation (a test that serves twice) keeps the first.
     let _ = match format {
         LogFormat::Text => builder.try_init(),
         LogFormat::Json => builder.json().try_init(),
     };
+    (flusher, writer)
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -91,7 +97,7 @@ pub fn serve(args: ServeArgs) -> Result<(), ServeError> {
 }
 
 async fn serve_async(args: ServeArgs) -> Result<(), ServeError> {
-    init_logs(args.log_format);
+    let (_log_guard, log_dropped) = init_logs(args.log_format);
     // The addresses first: a port in use must not leave a new data directory behind.
     let listener = TcpListener::bind(args.listen)
         .await
@@ -126,6 +132,7 @@ async fn serve_async(args: ServeArgs) -> Result<(), ServeError> {
     let mut server = ServerConfig::new(admin_token);
     server.webhooks.allow_private = args.webhook_allow_private;
     let metrics = Arc::new(Metrics::new());
+    metrics.count_dropped_log_lines(log_dropped);
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let metrics_task = metrics_listener.map(|l| {
         server.metrics_on_main = false;
