@@ -45,7 +45,11 @@ async fn both_dialects_are_spoken_to_a_pitboss_wallet() {
         .and_then(|s| s.parse().ok())
         .expect("uid");
     let clock: Arc<dyn Clock> = server.clock.clone();
-    let client = OutboundClient::new(OutboundConfig::default(), clock);
+    let client = OutboundClient::new(
+        OutboundConfig::default(),
+        clock,
+        pitboss::server::tls::default_client_config(),
+    );
     let creds = creds(&server);
     let bank = RemoteWallet::new(WalletDialect::Bank, &server.url()).expect("url");
     let gate = RemoteWallet::new(WalletDialect::Gate, &format!("{}/", server.url())).expect("url");
@@ -122,7 +126,11 @@ async fn a_dead_wallet_times_out_and_its_bound_refuses_at_once() {
         max_in_flight: 2,
         max_idle_per_host: 4,
     };
-    let client = Arc::new(OutboundClient::new(config, clock));
+    let client = Arc::new(OutboundClient::new(
+        config,
+        clock,
+        pitboss::server::tls::default_client_config(),
+    ));
     let dead = RemoteWallet::new(WalletDialect::Bank, &hole_url).expect("url");
     let stuck = WalletCredentials {
         client_id: ClientId::new("stuck-operator").expect("client"),

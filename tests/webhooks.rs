@@ -252,8 +252,8 @@ async fn bad_subscriptions_and_publishes_are_refused_and_change_nothing() {
             "2048",
         ),
         (
-            json!({"url": "https://example.com/", "events": ["a"]}),
-            "TLS",
+            json!({"url": "http://user:pw@203.0.113.5/", "events": ["a"]}),
+            "credentials",
         ),
     ];
     for (body, says) in bad {

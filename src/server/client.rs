@@ -1,6 +1,7 @@
 //! A minimal HTTP/1.1 client over one keep-alive connection, for the admin CLI, the
-//! load generator and the tests. Plain HTTP only: `https://` is refused, not
-//! silently downgraded.
+//! load generator and the tests. `https://` servers are verified against the
+//! system's roots plus the PEM certificates in `PITBOSS_CA_FILE` (a server with a
+//! certificate of a private CA); never downgraded to plain HTTP.
 
 use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
@@ -21,21 +22,49 @@ pub enum ClientError {
     Http(#[from] hyper::Error),
     #[error("bad request: {0}")]
     Request(#[from] hyper::http::Error),
+    #[error("TLS: {0}")]
+    Tls(String),
 }
 
-/// The `host:port` of a server address such as `http://127.0.0.1:8080/`.
+/// The `host:port` of a plain-HTTP server address such as `http://127.0.0.1:8080/`.
 pub fn authority(server: &str) -> Result<String, ClientError> {
-    let bad = || ClientError::BadAddress(server.to_owned());
-    let rest = match server.split_once("://") {
-        Some(("http", rest)) => rest,
-        Some(_) => return Err(bad()),
-        None => server,
+    match address(server)? {
+        (authority, false) => Ok(authority),
+        (_, true) => Err(ClientError::BadAddress(server.to_owned())),
+    }
+}
+
+/// The `host:port` of a server address, and whether it is `https`.
+fn address(server: &str) -> Result<(String, bool), ClientError> {
+    let (rest, tls) = match server.split_once("://") {
+        Some(("http", rest)) => (rest, false),
+        Some(("https", rest)) => (rest, true),
+        Some(_) => return Err(ClientError::BadAddress(server.to_owned())),
+        None => (server, false),
     };
+    Ok((plain_authority(server, rest)?, tls))
+}
+
+fn plain_authority(server: &str, rest: &str) -> Result<String, ClientError> {
+    let bad = || ClientError::BadAddress(server.to_owned());
     let authority = rest.trim_end_matches('/');
     if authority.is_empty() || authority.contains('/') || !authority.contains(':') {
         return Err(bad());
     }
     Ok(authority.to_owned())
+}
+
+/// HTTP/1.1 on `io`; the connection runs on its own task until the sender is dropped
+/// or the peer closes.
+async fn handshake<T>(io: T) -> Result<SendRequest<Full<Bytes>>, ClientError>
+where
+    T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let (sender, conn) = http1::handshake(TokioIo::new(io)).await?;
+    tokio::spawn(async move {
+        let _ = conn.await;
+    });
+    Ok(sender)
 }
 
 /// A response: status and whole body.
@@ -53,9 +82,9 @@ pub struct HttpClient {
 }
 
 impl HttpClient {
-    /// Connects to `server` (`http://host:port` or `host:port`).
+    /// Connects to `server` (`http://host:port`, `https://host:port` or `host:port`).
     pub async fn connect(server: &str) -> Result<HttpClient, ClientError> {
-        let authority = authority(server)?;
+        let (authority, tls) = address(server)?;
         let stream =
             TcpStream::connect(&authority)
                 .await
@@ -64,11 +93,26 @@ impl HttpClient {
                     source,
                 })?;
         let _ = stream.set_nodelay(true);
-        let (sender, conn) = http1::handshake(TokioIo::new(stream)).await?;
-        // The connection task ends when the sender is dropped or the peer closes.
-        tokio::spawn(async move {
-            let _ = conn.await;
-        });
+        let sender = if tls {
+            let ca = std::env::var_os("PITBOSS_CA_FILE").map(std::path::PathBuf::from);
+            let config = super::tls::client_config(ca.as_deref())
+                .map_err(|e| ClientError::Tls(e.to_string()))?;
+            let host = authority
+                .rsplit_once(':')
+                .map_or(authority.as_str(), |(host, _)| host)
+                .trim_start_matches('[')
+                .trim_end_matches(']')
+                .to_owned();
+            let name = rustls_pki_types::ServerName::try_from(host)
+                .map_err(|e| ClientError::Tls(e.to_string()))?;
+            let stream = tokio_rustls::TlsConnector::from(config)
+                .connect(name, stream)
+                .await
+                .map_err(|e| ClientError::Tls(e.to_string()))?;
+            handshake(stream).await?
+        } else {
+            handshake(stream).await?
+        };
         Ok(HttpClient { sender, authority })
     }
 

@@ -44,6 +44,7 @@ pub mod remote_wallets;
 mod request;
 mod routes;
 pub mod serve;
+pub mod tls;
 pub mod tournament_spec;
 pub mod webhooks;
 
@@ -95,6 +96,12 @@ pub struct ServerConfig {
     /// `/health` and `/metrics` are served on the main listener too (`false` when
     /// `serve --metrics-listen` gives them a listener of their own).
     pub metrics_on_main: bool,
+    /// Serve HTTPS with this certificate (`serve --tls-cert/--tls-key`); plain HTTP
+    /// when `None`.
+    pub tls: Option<Arc<rustls::ServerConfig>>,
+    /// What calls to operators' wallets and webhook receivers trust (the system's
+    /// roots, plus `serve --ca-file`).
+    pub outbound_tls: Arc<rustls::ClientConfig>,
 }
 
 impl ServerConfig {
@@ -115,6 +122,8 @@ impl ServerConfig {
             seamless_retries_per_tick: 256,
             webhooks: webhooks::SenderConfig::default(),
             metrics_on_main: true,
+            tls: None,
+            outbound_tls: tls::default_client_config(),
         }
     }
 }
@@ -187,15 +196,23 @@ pub async fn run_with_metrics(
     http.timer(TokioTimer::new())
         .header_read_timeout(app.config.header_read_timeout)
         .keep_alive(true);
+    let header_limit = app.config.header_read_timeout;
     let upkeep = tokio::spawn(upkeep(app.clone()));
-    let outbound =
-        outbound::OutboundClient::new(app.config.outbound.clone(), app.engine.shared_clock());
+    let outbound = outbound::OutboundClient::new(
+        app.config.outbound.clone(),
+        app.engine.shared_clock(),
+        app.config.outbound_tls.clone(),
+    );
     app.engine
         .attach_remote_wallets(Arc::new(remote_wallets::HttpRemoteWallets::new(Arc::new(
             outbound,
         ))));
     let retries = tokio::spawn(seamless_retries(app.clone()));
-    let sender = webhooks::Sender::new(app.config.webhooks.clone(), app.engine.shared_clock());
+    let sender = webhooks::Sender::new(
+        app.config.webhooks.clone(),
+        app.engine.shared_clock(),
+        app.config.outbound_tls.clone(),
+    );
     let deliveries = tokio::spawn(webhooks::deliveries(app.engine.clone(), Arc::new(sender)));
     tokio::pin!(shutdown);
     loop {
@@ -217,12 +234,33 @@ pub async fn run_with_metrics(
         };
         let _ = stream.set_nodelay(true);
         let app = app.clone();
+        let tls = app.config.tls.clone();
         let service = service_fn(move |req| handle(app.clone(), req));
-        let conn = graceful.watch(http.serve_connection(TokioIo::new(stream), service));
-        tokio::spawn(async move {
-            let _ = conn.await;
-            drop(slot);
-        });
+        match tls {
+            None => {
+                let conn = graceful.watch(http.serve_connection(TokioIo::new(stream), service));
+                tokio::spawn(async move {
+                    let _ = conn.await;
+                    drop(slot);
+                });
+            }
+            Some(tls) => {
+                // The handshake runs in the connection's task, bounded like a
+                // request's head; the connection is watched for the drain once it is up.
+                let (watcher, http) = (graceful.watcher(), http.clone());
+                let handshake_limit = header_limit;
+                tokio::spawn(async move {
+                    let acceptor = tokio_rustls::TlsAcceptor::from(tls);
+                    let accepted =
+                        tokio::time::timeout(handshake_limit, acceptor.accept(stream)).await;
+                    if let Ok(Ok(stream)) = accepted {
+                        let conn = http.serve_connection(TokioIo::new(stream), service);
+                        let _ = watcher.watch(conn).await;
+                    }
+                    drop(slot);
+                });
+            }
+        }
     }
     drop(listener);
     upkeep.abort();

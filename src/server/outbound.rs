@@ -23,6 +23,7 @@ use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Bytes;
 use hyper::header::{HeaderValue, CONTENT_TYPE};
 use hyper::{Method, Request};
+use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
@@ -93,7 +94,7 @@ pub enum OutboundError {
 
 /// The client of operators' wallets: one pool, one in-flight bound per operator.
 pub struct OutboundClient {
-    http: Client<HttpConnector, Full<Bytes>>,
+    http: Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
     config: OutboundConfig,
     clock: Arc<dyn Clock>,
     /// Per operator; grows with the number of seamless operators (bounded by it).
@@ -101,14 +102,19 @@ pub struct OutboundClient {
 }
 
 impl OutboundClient {
-    pub fn new(config: OutboundConfig, clock: Arc<dyn Clock>) -> OutboundClient {
+    /// A client trusting `tls` for `https` wallets (`http` ones are called as they are).
+    pub fn new(
+        config: OutboundConfig,
+        clock: Arc<dyn Clock>,
+        tls: Arc<rustls::ClientConfig>,
+    ) -> OutboundClient {
         let mut connector = HttpConnector::new();
         connector.set_nodelay(true);
         connector.set_connect_timeout(Some(config.timeout));
         let http = Client::builder(TokioExecutor::new())
             .pool_idle_timeout(Duration::from_secs(90))
             .pool_max_idle_per_host(config.max_idle_per_host)
-            .build(connector);
+            .build(super::tls::https_connector(connector, tls));
         OutboundClient {
             http,
             config,

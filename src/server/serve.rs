@@ -37,6 +37,16 @@ pub struct ServeArgs {
     /// (default `info`: one line per request).
     #[arg(long, value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
+    /// Serve HTTPS with this PEM certificate chain (with `--tls-key`).
+    #[arg(long, requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// The PEM private key of `--tls-cert`.
+    #[arg(long, requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// PEM certificates to trust, besides the system's roots, when calling operators'
+    /// wallets and webhook receivers over https (a private CA).
+    #[arg(long)]
+    pub ca_file: Option<PathBuf>,
 }
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -79,6 +89,8 @@ pub enum ServeError {
     },
     #[error("a start-up task failed: {0}")]
     Task(#[from] tokio::task::JoinError),
+    #[error(transparent)]
+    Tls(#[from] super::tls::TlsError),
 }
 
 fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> ServeError {
@@ -98,6 +110,12 @@ pub fn serve(args: ServeArgs) -> Result<(), ServeError> {
 
 async fn serve_async(args: ServeArgs) -> Result<(), ServeError> {
     let (_log_guard, log_dropped) = init_logs(args.log_format);
+    // Certificates before anything else: a bad file must not leave a data directory.
+    let tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => Some(super::tls::server_config(cert, key)?),
+        _ => None,
+    };
+    let outbound_tls = super::tls::client_config(args.ca_file.as_deref())?;
     // The addresses first: a port in use must not leave a new data directory behind.
     let listener = TcpListener::bind(args.listen)
         .await
@@ -131,6 +149,8 @@ async fn serve_async(args: ServeArgs) -> Result<(), ServeError> {
     print_banner(local, &args);
     let mut server = ServerConfig::new(admin_token);
     server.webhooks.allow_private = args.webhook_allow_private;
+    server.tls = tls;
+    server.outbound_tls = outbound_tls;
     let metrics = Arc::new(Metrics::new());
     metrics.count_dropped_log_lines(log_dropped);
     let (stop, stopped) = tokio::sync::watch::channel(false);
@@ -166,7 +186,7 @@ fn print_banner(local: SocketAddr, args: &ServeArgs) {
     let dir = args.data_dir.display();
     let demo = args.data_dir.join(datadir::DEMO_OPERATOR_FILE);
     println!(
-        "pitboss listening on http://{local} (data dir {dir}, fsync {fsync})
+        "pitboss listening on {scheme}://{local} ({transport}; data dir {dir}, fsync {fsync})
 
 Demo operator credentials (clientId, apiKey, ...): {demo}
 Sign every /service/jsonapi request (Publisher Manual §1):
@@ -177,14 +197,24 @@ Try it:
   TS=$(date +%s); NONCE=$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \\n')
   SIG=$(printf '%s' \"demo$TS$NONCE$KEY\" | sha256sum | cut -d' ' -f1)
   curl -s -H \"X-Client-ID: demo\" -H \"X-Timestamp: $TS\" -H \"X-Nonce: $NONCE\" \\
-       -H \"X-Signature: $SIG\" http://{local}/service/jsonapi/game/list
+       -H \"X-Signature: $SIG\" {scheme}://{local}/service/jsonapi/game/list
 Game rounds (gate wallet API): POST /getBalance /bet /win /refund, signed with the
   appKey and appSecret (docs/gate.md); transfers (bank wallet API): POST
   /api/bank/balance /deposit /withdraw /getsingletransaction (docs/bank.md).
-Administration: pitboss admin list-operators --data-dir {dir} --server http://{local}
+Administration: pitboss admin list-operators --data-dir {dir} --server {scheme}://{local}
 Stop with Ctrl-C or SIGTERM (in-flight requests finish first).",
         demo = demo.display(),
         fsync = args.fsync,
+        scheme = if args.tls_cert.is_some() {
+            "https"
+        } else {
+            "http"
+        },
+        transport = if args.tls_cert.is_some() {
+            "TLS"
+        } else {
+            "plain HTTP: no TLS (--tls-cert, --tls-key)"
+        },
     );
 }
 

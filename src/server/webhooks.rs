@@ -11,10 +11,12 @@
 //!
 //! The guard: a receiver's host is resolved, and an address that is loopback,
 //! private, link-local, CGNAT, multicast, unspecified or broadcast is refused, at
-//! subscription and again at every connection; the address checked is the address
-//! connected to (the request goes to it, with the URL's host in `Host`), so a name
-//! that resolves differently the second time cannot slip through. Redirects are not
-//! followed. `serve --webhook-allow-private` lifts the guard.
+//! subscription and again at every connection: the sender's connector resolves through
+//! [`GuardedResolver`] and connects only to what it returns, so the address checked is
+//! the address connected to, and a name that resolves differently the second time
+//! cannot slip through. Redirects are not followed. `serve --webhook-allow-private`
+//! lifts the guard. `https` receivers are verified against the system's roots and
+//! `serve --ca-file`.
 
 use crate::engine::Engine;
 use crate::webhooks::event::{Event, EventBody};
@@ -24,8 +26,10 @@ use base64::Engine as _;
 use hmac::{Hmac, KeyInit, Mac};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Bytes;
-use hyper::header::{HeaderName, HeaderValue, CONTENT_TYPE, HOST};
+use hyper::header::{HeaderName, HeaderValue, CONTENT_TYPE};
 use hyper::{Method, Request, Uri};
+use hyper_rustls::HttpsConnector;
+use hyper_util::client::legacy::connect::dns::Name;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
@@ -85,24 +89,17 @@ pub struct Receiver {
     pub path_and_query: String,
 }
 
-/// Checks a receiver URL's form. `https` is refused until this build can make TLS
-/// connections (it says so), rather than accepted and failed at every attempt.
+/// Checks a receiver URL's form: `http` or `https`, a host, no credentials.
 pub fn parse_url(url: &str) -> Result<Receiver, String> {
     if url.len() > MAX_URL_BYTES {
         return Err(format!("url is longer than {MAX_URL_BYTES} bytes"));
     }
     let uri: Uri = url.parse().map_err(|e| format!("url: {e}"))?;
-    match uri.scheme_str() {
-        Some("http") => {}
-        Some("https") => {
-            return Err(
-                "url: https receivers need TLS, which this build cannot make yet; \
-                        use http (docs/webhooks.md)"
-                    .into(),
-            )
-        }
-        _ => return Err("url must be an http URL".into()),
-    }
+    let default_port = match uri.scheme_str() {
+        Some("http") => 80,
+        Some("https") => 443,
+        _ => return Err("url must be an http or https URL".into()),
+    };
     let authority = uri.authority().ok_or("url has no host")?;
     if authority.as_str().contains('@') {
         return Err("url must not carry credentials".into());
@@ -116,7 +113,7 @@ pub fn parse_url(url: &str) -> Result<Receiver, String> {
     }
     Ok(Receiver {
         host: host.to_string(),
-        port: authority.port_u16().unwrap_or(80),
+        port: authority.port_u16().unwrap_or(default_port),
         authority: authority.as_str().to_string(),
         path_and_query: uri
             .path_and_query()
@@ -154,32 +151,71 @@ pub fn forbidden(ip: IpAddr) -> bool {
     }
 }
 
-/// The address to connect to for `r`: its host resolved, the first allowed address.
-pub async fn resolve(r: &Receiver, allow_private: bool) -> Result<SocketAddr, String> {
-    let addrs: Vec<SocketAddr> = tokio::net::lookup_host((r.host.as_str(), r.port))
+/// `host`'s addresses, every one allowed, or why not.
+async fn allowed_addresses(
+    host: &str,
+    port: u16,
+    allow_private: bool,
+) -> Result<Vec<SocketAddr>, String> {
+    let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host, port))
         .await
-        .map_err(|e| format!("{} does not resolve: {e}", r.host))?
+        .map_err(|e| format!("{host} does not resolve: {e}"))?
         .collect();
-    if allow_private {
-        return addrs
-            .first()
-            .copied()
-            .ok_or_else(|| format!("{} has no address", r.host));
+    if addrs.is_empty() {
+        return Err(format!("{host} has no address"));
     }
     // Any forbidden address refuses the name: a name that mixes them is an attempt
     // to get one through.
-    if let Some(bad) = addrs.iter().find(|a| forbidden(a.ip())) {
+    if let Some(bad) = addrs.iter().find(|a| !allow_private && forbidden(a.ip())) {
         return Err(format!(
-            "{} resolves to {}, a private or local address; receivers must be public \
+            "{host} resolves to {}, a private or local address; receivers must be public \
              (serve --webhook-allow-private lifts this)",
-            r.host,
             bad.ip()
         ));
     }
+    Ok(addrs)
+}
+
+/// Checks that `r`'s host resolves to allowed addresses (at subscription).
+pub async fn resolve(r: &Receiver, allow_private: bool) -> Result<SocketAddr, String> {
+    let addrs = allowed_addresses(&r.host, r.port, allow_private).await?;
     addrs
         .first()
         .copied()
         .ok_or_else(|| format!("{} has no address", r.host))
+}
+
+/// The sender's resolver: the connector connects only to the addresses it returns,
+/// so the guard checks exactly what is connected to, at every connection.
+#[derive(Clone, Copy, Debug)]
+pub struct GuardedResolver {
+    allow_private: bool,
+}
+
+impl tower_service::Service<Name> for GuardedResolver {
+    type Response = std::vec::IntoIter<SocketAddr>;
+    type Error = std::io::Error;
+    type Future = std::pin::Pin<
+        Box<dyn std::future::Future<Output = Result<Self::Response, Self::Error>> + Send>,
+    >;
+
+    fn poll_ready(
+        &mut self,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), Self::Error>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, name: Name) -> Self::Future {
+        let allow_private = self.allow_private;
+        Box::pin(async move {
+            // The connector sets the URL's port on what is returned.
+            allowed_addresses(name.as_str(), 0, allow_private)
+                .await
+                .map(Vec::into_iter)
+                .map_err(std::io::Error::other)
+        })
+    }
 }
 
 /// A subscription's secret as shown to its operator: `whsec_` + base64.
@@ -329,20 +365,28 @@ pub fn body(sub: SubscriptionId, event: &Event) -> Vec<u8> {
 
 /// Sends deliveries.
 pub struct Sender {
-    http: Client<HttpConnector, Full<Bytes>>,
+    http: Client<HttpsConnector<HttpConnector<GuardedResolver>>, Full<Bytes>>,
     config: SenderConfig,
     clock: Arc<dyn crate::clock::Clock>,
 }
 
 impl Sender {
-    pub fn new(config: SenderConfig, clock: Arc<dyn crate::clock::Clock>) -> Sender {
-        let mut connector = HttpConnector::new();
+    /// A sender trusting `tls` for `https` receivers.
+    pub fn new(
+        config: SenderConfig,
+        clock: Arc<dyn crate::clock::Clock>,
+        tls: Arc<rustls::ClientConfig>,
+    ) -> Sender {
+        let resolver = GuardedResolver {
+            allow_private: config.allow_private,
+        };
+        let mut connector = HttpConnector::new_with_resolver(resolver);
         connector.set_nodelay(true);
         connector.set_connect_timeout(Some(config.timeout));
         let http = Client::builder(TokioExecutor::new())
             .pool_idle_timeout(Duration::from_secs(90))
             .pool_max_idle_per_host(config.max_in_flight_per_subscription.max(1))
-            .build(connector);
+            .build(super::tls::https_connector(connector, tls));
         Sender {
             http,
             config,
@@ -357,17 +401,15 @@ impl Sender {
     /// One attempt at `d`: what the receiver's answer means.
     pub async fn attempt(&self, sub: &Subscription, d: &Delivery) -> Attempt {
         let exchange = async {
-            let receiver = parse_url(&sub.url)?;
-            let addr = resolve(&receiver, self.config.allow_private).await?;
             let body = body(sub.id, &d.event);
             let id = d.event.id.to_string();
             let timestamp = self.clock.now_secs();
             let signature = signature(&sub.secret, &id, timestamp, &body);
-            let uri = format!("http://{addr}{}", receiver.path_and_query);
+            // The URL as subscribed: the connector's resolver applies the guard, and
+            // an https receiver is verified under its own name.
             let request = Request::builder()
                 .method(Method::POST)
-                .uri(uri)
-                .header(HOST, &receiver.authority)
+                .uri(sub.url.as_str())
                 .header(CONTENT_TYPE, HeaderValue::from_static("application/json"))
                 .header(WEBHOOK_ID, id)
                 .header(WEBHOOK_TIMESTAMP, timestamp)
@@ -469,7 +511,6 @@ mod tests {
         for bad in [
             "ftp://example.com/",
             "example.com",
-            "https://example.com/",
             "http://user:pw@example.com/",
             &format!("http://example.com/{}", "a".repeat(MAX_URL_BYTES)),
         ] {
