@@ -65,6 +65,11 @@ async fn health_and_metrics_count_requests_by_route_and_code() {
     get(&server.url(), "/no/such/path/1").await;
     get(&server.url(), "/no/such/path/2").await;
 
+    let (status, doc, _) = get(&server.url(), "/openapi.json").await;
+    assert_eq!(status, 200);
+    let doc: Value = serde_json::from_str(&doc).expect("the OpenAPI document");
+    assert_eq!(doc["openapi"], json!("3.1.0"));
+
     let (status, text, _) = get(&server.url(), "/metrics").await;
     assert_eq!(status, 200);
     for line in [

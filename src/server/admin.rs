@@ -30,23 +30,33 @@ pub const TOURNAMENT_LIST: &str = "/admin/tournaments/list";
 pub const TOURNAMENT_RANKS: &str = "/admin/tournaments/ranks";
 pub const CLI_LOGIN: &str = "/service/cli/login";
 
+/// Every admin endpoint and the methods it takes: the one table `dispatch` checks
+/// and `server::endpoints` lists.
+pub const ROUTES: &[(&str, &[Method])] = &[
+    (OPERATORS, &[Method::GET, Method::POST]),
+    (OPERATOR_WALLET, &[Method::POST]),
+    (OPERATOR_KEYS, &[Method::POST]),
+    (SEAMLESS, &[Method::GET]),
+    (GAMES, &[Method::POST]),
+    (GAME_VERSION, &[Method::POST]),
+    (GAME_STATUS, &[Method::POST]),
+    (CURRENCIES, &[Method::GET, Method::POST]),
+    (TOURNAMENTS, &[Method::POST]),
+    (TOURNAMENT_LIST, &[Method::POST]),
+    (TOURNAMENT_RANKS, &[Method::POST]),
+];
+
 /// Runs an `/admin/...` request after checking the admin token.
 pub(super) async fn dispatch(app: &App, parts: &Parts, body: &[u8]) -> ApiResult {
     let path = parts.uri.path();
     let method = &parts.method;
-    let allowed = match path {
-        OPERATORS | CURRENCIES => *method == Method::GET || *method == Method::POST,
-        SEAMLESS => *method == Method::GET,
-        GAMES | GAME_VERSION | GAME_STATUS | TOURNAMENTS | TOURNAMENT_LIST | TOURNAMENT_RANKS
-        | OPERATOR_WALLET | OPERATOR_KEYS => *method == Method::POST,
-        _ => {
-            return Err(ApiError::new(
-                ErrorCode::NotFound,
-                format!("no endpoint {path}"),
-            ))
-        }
+    let Some((_, methods)) = ROUTES.iter().find(|(p, _)| *p == path) else {
+        return Err(ApiError::new(
+            ErrorCode::NotFound,
+            format!("no endpoint {path}"),
+        ));
     };
-    if !allowed {
+    if !methods.contains(method) {
         return Err(ApiError::invalid(format!("{path} does not take {method}"))
             .with_status(StatusCode::METHOD_NOT_ALLOWED));
     }

@@ -301,10 +301,40 @@ async fn handle(
 const REQUEST_ID: hyper::header::HeaderName =
     hyper::header::HeaderName::from_static("x-request-id");
 
+/// Every endpoint the server speaks, (method, path), from the tables its dispatch
+/// uses: what `docs/openapi.json` must describe, no more and no less.
+pub fn endpoints() -> Vec<(hyper::Method, &'static str)> {
+    use hyper::Method;
+    let mut out: Vec<(Method, &'static str)> = routes::endpoints().collect();
+    for path in [gate::GET_BALANCE, gate::BET, gate::WIN, gate::REFUND] {
+        out.push((Method::POST, path));
+    }
+    for path in [
+        bank::BALANCE,
+        bank::DEPOSIT,
+        bank::WITHDRAW,
+        bank::SINGLE_TRANSACTION,
+    ] {
+        out.push((Method::POST, path));
+    }
+    for (path, methods) in admin::ROUTES {
+        out.extend(methods.iter().map(|m| (m.clone(), *path)));
+    }
+    out.push((Method::POST, admin::CLI_LOGIN));
+    for path in [metrics::HEALTH, metrics::METRICS, OPENAPI] {
+        out.push((Method::GET, path));
+    }
+    out
+}
+
+/// The OpenAPI 3.1 description of every endpoint, served at [`OPENAPI`].
+pub const OPENAPI_JSON: &str = include_str!("../../docs/openapi.json");
+pub const OPENAPI: &str = "/openapi.json";
+
 /// The route a path is counted and logged under: one of the server's own paths, so
 /// that labels stay bounded whatever paths clients send.
 fn route_label(path: &str) -> &'static str {
-    const OWN: [&str; 11] = [
+    const OWN: [&str; 12] = [
         gate::GET_BALANCE,
         gate::BET,
         gate::WIN,
@@ -316,6 +346,7 @@ fn route_label(path: &str) -> &'static str {
         admin::CLI_LOGIN,
         metrics::HEALTH,
         metrics::METRICS,
+        OPENAPI,
     ];
     if let Some(own) = OWN.iter().find(|p| **p == path) {
         return own;
@@ -355,6 +386,14 @@ async fn answer(app: &App, req: Request<Incoming>) -> (Response<Full<Bytes>>, i6
         let body = body.map_err(|e| e.status);
         let (method, headers) = (&parts.method, &parts.headers);
         return bank::dispatch(app, call, path, method, headers, body).await;
+    }
+    if path == OPENAPI && parts.method == hyper::Method::GET {
+        let mut response = Response::new(Full::new(Bytes::from_static(OPENAPI_JSON.as_bytes())));
+        response.headers_mut().insert(
+            hyper::header::CONTENT_TYPE,
+            hyper::header::HeaderValue::from_static("application/json"),
+        );
+        return (response, 0);
     }
     if app.config.metrics_on_main && (path == metrics::HEALTH || path == metrics::METRICS) {
         let answer = observability(&app.engine, &app.metrics, app.started, path);

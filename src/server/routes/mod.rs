@@ -180,6 +180,11 @@ const ROUTES: &[(&str, Method, Route)] = &[
     ),
 ];
 
+/// Every (method, path) of the table.
+pub(super) fn endpoints() -> impl Iterator<Item = (Method, &'static str)> {
+    ROUTES.iter().map(|(p, m, _)| (m.clone(), *p))
+}
+
 /// The path as the route table holds it, if it is one of the table's.
 pub(super) fn known_path(path: &str) -> Option<&'static str> {
     ROUTES
