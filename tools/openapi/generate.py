@@ -17,8 +17,11 @@ def obj(props, required=()):
 
 
 ENVELOPE = obj({"code": INT, "message": STR, "data": ANY}, ["code", "message", "data"])
-GATE_ANSWER = obj({"success": BOOL, "code": INT, "message": STR, "data": ANY}, ["success"])
-BANK_ANSWER = obj({"traceId": STR, "code": INT, "message": STR, "data": ANY,
+# The gate dialect answers `{success, data}`; a refused balance `{code, msg, data}`;
+# a refused bet, win or refund `{success: false, code, error_tip}` (docs/gate.md).
+GATE_ANSWER = obj({"success": BOOL, "code": INT, "msg": STR, "error_tip": STR, "data": ANY})
+# `traceId` is null when the request's own could not be read.
+BANK_ANSWER = obj({"traceId": S(["string", "null"]), "code": INT, "message": STR, "data": ANY,
                    "path": STR, "timestamp": STR}, ["code", "message"])
 PAGE = obj({"offset": INT, "limit": INT})
 TOURNEY = obj({"tourneyId": STR}, ["tourneyId"])
