@@ -153,11 +153,29 @@ async fn call(
     path: &str,
     body: &Value,
 ) -> Result<(i64, Value), AnyError> {
+    call_with(
+        client,
+        creds,
+        nonce,
+        Method::POST,
+        path,
+        body.to_string().into_bytes(),
+    )
+    .await
+}
+
+/// [`call`] with any method and a body as bytes (empty for a GET).
+async fn call_with(
+    client: &mut HttpClient,
+    creds: &OperatorCredentials,
+    nonce: &str,
+    method: Method,
+    path: &str,
+    body: Vec<u8>,
+) -> Result<(i64, Value), AnyError> {
     let ts = unix_secs().to_string();
     let h = auth::signed_headers(&creds.client_id, &creds.api_key, &ts, nonce)?;
-    let reply = client
-        .send(Method::POST, path, &h, body.to_string().into_bytes())
-        .await?;
+    let reply = client.send(method, path, &h, body).await?;
     let v: Value = serde_json::from_slice(&reply.body)?;
     let code = v["code"].as_i64().ok_or("response without a code")?;
     Ok((code, v["data"].clone()))
@@ -360,13 +378,9 @@ async fn webhook_backlog(
     creds: &OperatorCredentials,
     nonce: &str,
 ) -> Result<(u64, u64), AnyError> {
-    let ts = unix_secs().to_string();
-    let h = auth::signed_headers(&creds.client_id, &creds.api_key, &ts, nonce)?;
-    let reply = client
-        .send(Method::GET, "/service/webhook/list", &h, Vec::new())
-        .await?;
-    let v: Value = serde_json::from_slice(&reply.body)?;
-    let list = v["data"]["list"].as_array().ok_or("no subscription list")?;
+    let list = "/service/webhook/list";
+    let (_, data) = call_with(client, creds, nonce, Method::GET, list, Vec::new()).await?;
+    let list = data["list"].as_array().ok_or("no subscription list")?;
     let sum = |field: &str| list.iter().filter_map(|s| s[field].as_u64()).sum();
     Ok((sum("pending"), sum("dropped")))
 }
@@ -854,12 +868,9 @@ async fn run(args: Args) -> Result<(), AnyError> {
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        let ts = unix_secs().to_string();
         let nonce = format!("{}-unsubscribe", job.run);
-        let h = auth::signed_headers(&creds.client_id, &creds.api_key, &ts, &nonce)?;
-        client
-            .send(Method::GET, "/service/webhook/unsubscribe", &h, Vec::new())
-            .await?;
+        let path = "/service/webhook/unsubscribe";
+        call_with(&mut client, &creds, &nonce, Method::GET, path, Vec::new()).await?;
     }
     Ok(())
 }

@@ -221,16 +221,8 @@ pub async fn run_with_metrics(
             () = &mut shutdown => break,
         };
         let Ok(slot) = slot else { break };
-        let stream = tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => stream,
-                // Out of file descriptors and the like: back off, keep serving.
-                Err(_) => {
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    continue;
-                }
-            },
-            () = &mut shutdown => break,
+        let Some(stream) = next_connection(&listener, shutdown.as_mut()).await else {
+            break;
         };
         let _ = stream.set_nodelay(true);
         let app = app.clone();
@@ -472,6 +464,23 @@ async fn read_body(mut body: Incoming, limit: usize) -> Result<Bytes, ApiError> 
     Ok(body)
 }
 
+/// The next connection, or `None` once `shutdown` resolves. An accept that fails
+/// (out of file descriptors and the like) backs off and tries again: keep serving.
+async fn next_connection(
+    listener: &TcpListener,
+    mut shutdown: std::pin::Pin<&mut impl Future<Output = ()>>,
+) -> Option<tokio::net::TcpStream> {
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => return Some(stream),
+                Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
+            },
+            () = &mut shutdown => return None,
+        }
+    }
+}
+
 /// Serves only `/health` and `/metrics` on `listener` (`serve --metrics-listen`),
 /// until `shutdown` resolves.
 pub async fn run_metrics_listener(
@@ -482,17 +491,7 @@ pub async fn run_metrics_listener(
 ) {
     let started = std::time::Instant::now();
     tokio::pin!(shutdown);
-    loop {
-        let stream = tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => stream,
-                Err(_) => {
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    continue;
-                }
-            },
-            () = &mut shutdown => return,
-        };
+    while let Some(stream) = next_connection(&listener, shutdown.as_mut()).await {
         let (engine, metrics) = (engine.clone(), metrics.clone());
         let service = service_fn(move |req: Request<Incoming>| {
             let path = req.uri().path().to_owned();
