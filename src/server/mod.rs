@@ -313,7 +313,7 @@ pub fn endpoints() -> Vec<(hyper::Method, &'static str)> {
         out.extend(methods.iter().map(|m| (m.clone(), *path)));
     }
     out.push((Method::POST, admin::CLI_LOGIN));
-    for path in [metrics::HEALTH, metrics::METRICS, OPENAPI] {
+    for path in [metrics::HEALTH, metrics::METRICS, OPENAPI, CONSOLE] {
         out.push((Method::GET, path));
     }
     out
@@ -323,10 +323,14 @@ pub fn endpoints() -> Vec<(hyper::Method, &'static str)> {
 pub const OPENAPI_JSON: &str = include_str!("../../docs/openapi.json");
 pub const OPENAPI: &str = "/openapi.json";
 
+/// The operator console (read-only HTML and JS, no build step, no CDN).
+pub const CONSOLE: &str = "/console";
+const CONSOLE_HTML: &str = include_str!("console.html");
+
 /// The route a path is counted and logged under: one of the server's own paths, so
 /// that labels stay bounded whatever paths clients send.
 fn route_label(path: &str) -> &'static str {
-    const OWN: [&str; 12] = [
+    const OWN: [&str; 13] = [
         gate::GET_BALANCE,
         gate::BET,
         gate::WIN,
@@ -339,6 +343,7 @@ fn route_label(path: &str) -> &'static str {
         metrics::HEALTH,
         metrics::METRICS,
         OPENAPI,
+        CONSOLE,
     ];
     if let Some(own) = OWN.iter().find(|p| **p == path) {
         return own;
@@ -379,11 +384,16 @@ async fn answer(app: &App, req: Request<Incoming>) -> (Response<Full<Bytes>>, i6
         let (method, headers) = (&parts.method, &parts.headers);
         return bank::dispatch(app, call, path, method, headers, body).await;
     }
-    if path == OPENAPI && parts.method == hyper::Method::GET {
-        let mut response = Response::new(Full::new(Bytes::from_static(OPENAPI_JSON.as_bytes())));
+    if parts.method == hyper::Method::GET && (path == OPENAPI || path == CONSOLE) {
+        let (text, kind) = if path == OPENAPI {
+            (OPENAPI_JSON, "application/json")
+        } else {
+            (CONSOLE_HTML, "text/html; charset=utf-8")
+        };
+        let mut response = Response::new(Full::new(Bytes::from_static(text.as_bytes())));
         response.headers_mut().insert(
             hyper::header::CONTENT_TYPE,
-            hyper::header::HeaderValue::from_static("application/json"),
+            hyper::header::HeaderValue::from_static(kind),
         );
         return (response, 0);
     }

@@ -148,6 +148,7 @@ ENDPOINTS += [
      obj({"status": STR, "durableLsn": INT, "uptimeSeconds": INT}, ["status", "durableLsn", "uptimeSeconds"])),
     ("get", "/metrics", "Prometheus text exposition", NONE, None, None),
     ("get", "/openapi.json", "This document", NONE, None, S("object")),
+    ("get", "/console", "The operator console (HTML)", NONE, None, None),
 ]
 
 
@@ -162,6 +163,9 @@ def operation(method, path, summary, security, body, answer):
     if path == "/metrics":
         op["responses"]["200"] = {"description": "metrics",
                                   "content": {"text/plain": {"schema": STR}}}
+    elif path == "/console":
+        op["responses"]["200"] = {"description": "the console's page",
+                                  "content": {"text/html": {"schema": STR}}}
     else:
         op["responses"]["200"] = {"description": "the answer (its code says whether it succeeded)",
                                   "content": {"application/json": {"schema": answer}}}
