@@ -90,6 +90,8 @@ async fn health_and_metrics_count_requests_by_route_and_code() {
         "pitboss_incomplete_games",
         "pitboss_seamless_unfinished_calls",
         "pitboss_snapshot_age_seconds",
+        "pitboss_seamless_retrying_calls",
+        "pitboss_webhook_retrying",
     ] {
         assert!(text.contains(&format!("# TYPE {name} ")), "no {name}");
     }

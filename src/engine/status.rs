@@ -21,8 +21,10 @@ pub struct EngineStatus {
     /// Rounds in progress (status 2) and incomplete (status 3 or 4), every channel.
     pub open_rounds: u64,
     pub incomplete_games: u64,
-    /// Calls to seamless operators' wallets not yet final.
+    /// Calls to seamless operators' wallets not yet final, and of those the ones
+    /// that failed at least once.
     pub seamless_unfinished: usize,
+    pub seamless_retrying: usize,
     pub webhooks: Backlog,
     /// Since this process last wrote a snapshot, or loaded one at start-up (`None`:
     /// an in-memory engine, or none yet).
@@ -53,6 +55,7 @@ impl Engine {
             open_rounds,
             incomplete_games,
             seamless_unfinished: self.seamless_calls_unfinished(),
+            seamless_retrying: self.domains.seamless.retrying(),
             webhooks: self.webhook_backlog(),
             snapshot_age: self.log.snapshot_age(),
         }

@@ -419,6 +419,16 @@ impl<J: Journal<SeamlessEffect>> Seamless<J> {
     }
 
     /// How many calls are unfinished.
+    /// Unfinished calls that failed at least once (waiting for a retry, or in one).
+    pub fn retrying(&self) -> usize {
+        self.table
+            .lock()
+            .calls
+            .values()
+            .filter(|c| c.attempts > 0)
+            .count()
+    }
+
     pub fn len(&self) -> usize {
         self.table.lock().calls.len()
     }

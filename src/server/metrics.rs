@@ -61,6 +61,8 @@ struct Gauges {
     open_rounds: Gauge,
     incomplete_games: Gauge,
     seamless_unfinished: Gauge,
+    seamless_retrying: Gauge,
+    webhook_retrying: Gauge,
     webhook_subscriptions: Gauge,
     webhook_pending: Gauge,
     webhook_in_flight: Gauge,
@@ -108,7 +110,7 @@ impl Metrics {
         );
         let gauges = Gauges::default();
         let g = &gauges;
-        let gauge_list: [(&str, &str, &Gauge); 16] = [
+        let gauge_list: [(&str, &str, &Gauge); 18] = [
             (
                 "up",
                 "1 while the log accepts writes, 0 once it failed closed",
@@ -139,6 +141,16 @@ impl Metrics {
                 "seamless_unfinished_calls",
                 "Calls to operators' wallets not yet final",
                 &g.seamless_unfinished,
+            ),
+            (
+                "seamless_retrying_calls",
+                "Unfinished calls to operators' wallets that failed at least once",
+                &g.seamless_retrying,
+            ),
+            (
+                "webhook_retrying",
+                "Webhook deliveries waiting after a failed attempt",
+                &g.webhook_retrying,
             ),
             (
                 "webhook_subscriptions",
@@ -234,9 +246,11 @@ impl Metrics {
         g.open_rounds.set(n(s.open_rounds));
         g.incomplete_games.set(n(s.incomplete_games));
         g.seamless_unfinished.set(n(s.seamless_unfinished as u64));
+        g.seamless_retrying.set(n(s.seamless_retrying as u64));
         let w = &s.webhooks;
         g.webhook_subscriptions.set(n(w.subscriptions as u64));
         g.webhook_pending.set(n(w.pending as u64));
+        g.webhook_retrying.set(n(w.retrying as u64));
         g.webhook_in_flight.set(n(w.in_flight as u64));
         g.webhook_failed.set(n(w.failed as u64));
         g.webhook_delivered.set(n(w.counters.delivered));

@@ -206,6 +206,8 @@ pub struct SubscriptionInfo {
 pub struct Backlog {
     pub subscriptions: usize,
     pub pending: usize,
+    /// Of the pending, those that failed at least once (retried on schedule).
+    pub retrying: usize,
     pub in_flight: usize,
     pub failed: usize,
     pub counters: Counters,
@@ -637,6 +639,7 @@ impl<J: Journal<WebhookEffect>> Webhooks<J> {
         for s in state.subs.values() {
             b.subscriptions += 1;
             b.pending += s.pending.len();
+            b.retrying += s.pending.values().filter(|d| d.attempts > 0).count();
             b.in_flight += s.in_flight();
             b.failed += s.failed.len();
             b.counters.delivered += s.counters.delivered;

@@ -79,6 +79,7 @@ fn a_failing_delivery_follows_the_schedule_then_is_exhausted_and_can_be_redelive
         assert_eq!(due.len(), 1, "attempt {}", i + 1);
         let event = due[0].1.event.id;
         let _ = w.attempted(sub, event, Attempt::Failed("503".into()));
+        assert_eq!(w.backlog().retrying, 1);
         // Not due before the delay less its jitter…
         let early = delay - delay / 10 - 1;
         assert!(w.take_due(clock.now_ms() + early, 10, 10).is_empty());
