@@ -39,7 +39,7 @@ use event::{Event, EventBody, EventId, EventName};
 use outbox::SubState;
 use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
@@ -230,6 +230,10 @@ pub struct ExportedSubscription {
 #[derive(Default)]
 struct State {
     subs: BTreeMap<SubscriptionId, SubState>,
+    /// Each channel's subscriptions (ended ones too, during replay): a change visits
+    /// its own channel's, not every operator's. Kept by `insert_subscription` and
+    /// `State::drop_ended`, the only places `subs` gains or loses an entry.
+    by_channel: HashMap<ChannelId, Vec<SubscriptionId>>,
     next_sub: u64,
     /// During replay only: deliveries whose outcome is final (delivered, exhausted),
     /// which a record replayed later must not queue again. Cleared when replay ends.
@@ -238,10 +242,24 @@ struct State {
 }
 
 impl State {
+    /// `channel`'s subscriptions that have not ended.
     fn of_channel<'a>(&'a self, channel: &'a ChannelId) -> impl Iterator<Item = &'a SubState> {
-        self.subs
-            .values()
-            .filter(move |s| s.until.is_none() && &s.sub.channel == channel)
+        self.by_channel
+            .get(channel)
+            .into_iter()
+            .flatten()
+            .filter_map(|id| self.subs.get(id))
+            .filter(|s| s.until.is_none())
+    }
+
+    /// Forgets the subscriptions that ended (and their deliveries).
+    fn drop_ended(&mut self) {
+        self.subs.retain(|_, s| s.until.is_none());
+        let subs = &self.subs;
+        self.by_channel.retain(|_, ids| {
+            ids.retain(|id| subs.contains_key(id));
+            !ids.is_empty()
+        });
     }
 }
 
@@ -340,7 +358,12 @@ impl<J: Journal<WebhookEffect>> Webhooks<J> {
             Ok(lsn) => lsn,
             Err(e) => return Logged::rejected(e),
         };
-        state.subs.retain(|_, s| &s.sub.channel != channel);
+        for s in state.subs.values_mut() {
+            if &s.sub.channel == channel {
+                s.until = Some(self.position(lsn));
+            }
+        }
+        state.drop_ended();
         self.refresh_active(&state);
         Logged::ok(ended, lsn)
     }
@@ -397,7 +420,15 @@ impl<J: Journal<WebhookEffect>> Webhooks<J> {
     ) -> usize {
         let max = self.config.max_pending_per_subscription;
         let mut queued = 0;
-        let State { subs, settled, .. } = state;
+        let State {
+            subs,
+            by_channel,
+            settled,
+            ..
+        } = state;
+        let Some(ids) = by_channel.get(channel) else {
+            return 0;
+        };
         for (index, body) in events {
             let event = Arc::new(Event {
                 id: EventId {
@@ -407,13 +438,12 @@ impl<J: Journal<WebhookEffect>> Webhooks<J> {
                 created_ms,
                 body,
             });
-            for s in subs.values_mut() {
+            for id in ids {
+                let Some(s) = subs.get_mut(id) else {
+                    continue;
+                };
                 let live = s.until.is_none_or(|until| position < until);
-                if !live
-                    || s.sub.since >= position
-                    || &s.sub.channel != channel
-                    || !s.sub.wants(event.body.name())
-                {
+                if !live || s.sub.since >= position || !s.sub.wants(event.body.name()) {
                     continue;
                 }
                 if settled.contains(&(s.sub.id, event.id)) || s.pending.contains_key(&event.id) {
@@ -438,7 +468,7 @@ impl<J: Journal<WebhookEffect>> Webhooks<J> {
 
     /// Whether `channel` has a subscription (the hot path's filter, after one load).
     fn channel_subscribed(&self, state: &State, channel: &ChannelId) -> bool {
-        state.subs.values().any(|s| &s.sub.channel == channel)
+        state.by_channel.contains_key(channel)
     }
 
     /// `channel`'s subscriptions.
@@ -670,7 +700,7 @@ impl<J: Journal<WebhookEffect>> Webhooks<J> {
                     }
                 }
                 if !state.replaying {
-                    state.subs.retain(|_, s| s.until.is_none());
+                    state.drop_ended();
                 }
             }
             WebhookEffect::Published {
@@ -716,7 +746,7 @@ impl<J: Journal<WebhookEffect>> Webhooks<J> {
                     s.until = Some(position);
                 }
                 if !state.replaying {
-                    state.subs.remove(&sub);
+                    state.drop_ended();
                 }
             }
             WebhookEffect::Redelivered { sub, event, at_ms } => {
@@ -755,7 +785,7 @@ impl<J: Journal<WebhookEffect>> Webhooks<J> {
         let mut state = self.state.lock();
         state.replaying = false;
         state.settled = HashSet::new();
-        state.subs.retain(|_, s| s.until.is_none());
+        state.drop_ended();
         self.refresh_active(&state);
     }
 
@@ -821,10 +851,15 @@ impl<J: Journal<WebhookEffect>> Webhooks<J> {
 
 fn insert_subscription(state: &mut State, sub: Arc<Subscription>) {
     state.next_sub = state.next_sub.max(sub.id.0 + 1);
+    if state.subs.contains_key(&sub.id) {
+        return;
+    }
     state
-        .subs
-        .entry(sub.id)
-        .or_insert_with(|| SubState::new(sub));
+        .by_channel
+        .entry(sub.channel.clone())
+        .or_default()
+        .push(sub.id);
+    state.subs.insert(sub.id, SubState::new(sub));
 }
 
 /// A well-mixed 64-bit hash (SplitMix64's finalizer): the retry jitter.
