@@ -84,8 +84,6 @@ impl Default for SenderConfig {
 pub struct Receiver {
     pub host: String,
     pub port: u16,
-    /// `host[:port]` as the URL wrote it: the `Host` header.
-    pub authority: String,
     pub path_and_query: String,
 }
 
@@ -114,7 +112,6 @@ pub fn parse_url(url: &str) -> Result<Receiver, String> {
     Ok(Receiver {
         host: host.to_string(),
         port: authority.port_u16().unwrap_or(default_port),
-        authority: authority.as_str().to_string(),
         path_and_query: uri
             .path_and_query()
             .map_or("/".to_string(), |p| p.as_str().to_string()),

@@ -493,10 +493,7 @@ impl<J: Journal<WebhookEffect>> Webhooks<J> {
             .flat_map(|s| s.failed.iter().cloned())
             .collect();
         all.sort_by(|a, b| b.event.id.cmp(&a.event.id).then(a.sub.cmp(&b.sub)));
-        all.into_iter()
-            .skip(page.offset())
-            .take(page.size())
-            .collect()
+        page.of(all.into_iter()).collect()
     }
 
     /// `channel`'s deliveries not yet delivered nor exhausted (waiting or being
@@ -508,10 +505,7 @@ impl<J: Journal<WebhookEffect>> Webhooks<J> {
             .flat_map(|s| s.pending.values().cloned())
             .collect();
         all.sort_by(|a, b| a.event.id.cmp(&b.event.id).then(a.sub.cmp(&b.sub)));
-        all.into_iter()
-            .skip(page.offset())
-            .take(page.size())
-            .collect()
+        page.of(all.into_iter()).collect()
     }
 
     /// Puts `channel`'s failed delivery of `event` (to `sub`, or to every

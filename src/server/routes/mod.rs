@@ -180,6 +180,22 @@ const ROUTES: &[(&str, Method, Route)] = &[
     ),
 ];
 
+/// `{offset, limit}`, both optional: the body of the list endpoints.
+#[derive(serde::Deserialize, Default)]
+pub(super) struct PageBody {
+    pub offset: Option<i64>,
+    pub limit: Option<i64>,
+}
+
+/// The page an `{offset, limit}` asks for (the one paging rule, `paging::Page`).
+pub(super) fn page(
+    offset: Option<i64>,
+    limit: Option<i64>,
+) -> Result<crate::paging::Page, ApiError> {
+    crate::paging::Page::new(offset.unwrap_or(0), limit.unwrap_or(0))
+        .map_err(|e| ApiError::invalid(e.to_string()))
+}
+
 /// Every (method, path) of the table.
 pub(super) fn endpoints() -> impl Iterator<Item = (Method, &'static str)> {
     ROUTES.iter().map(|(p, m, _)| (m.clone(), *p))

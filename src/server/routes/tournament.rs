@@ -8,10 +8,10 @@
 //! `tourneyId` and `gameId`. Changes (create, bind, unbind, close with its payout,
 //! delete) wait for the log on the blocking pool; reads answer from memory.
 
+use super::{page, PageBody};
 use crate::engine::{Engine, EngineError};
 use crate::identity::types::Operator;
 use crate::ids::{ChannelId, GameId, PlayerId, TourneyId};
-use crate::paging::Page;
 use crate::server::envelope::{data, ApiError, ApiResult, ErrorCode};
 use crate::server::iso8601::iso8601;
 use crate::server::request::{json, json_or_default, parse_id};
@@ -40,12 +40,6 @@ struct BindBody {
     game_id: String,
 }
 
-#[derive(Deserialize, Default)]
-struct PageBody {
-    offset: Option<i64>,
-    limit: Option<i64>,
-}
-
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct RanksBody {
@@ -71,10 +65,6 @@ struct RankBody {
 
 fn tourney(raw: &str) -> Result<TourneyId, ApiError> {
     parse_id("tourneyId", raw, TourneyId::new)
-}
-
-fn page(offset: Option<i64>, limit: Option<i64>) -> Result<Page, ApiError> {
-    Page::new(offset.unwrap_or(0), limit.unwrap_or(0)).map_err(|e| ApiError::invalid(e.to_string()))
 }
 
 #[derive(Serialize)]

@@ -3,8 +3,8 @@
 //! operator needs to run them: the subscription list, the failed deliveries and
 //! redelivery (docs/webhooks.md). Everything is the caller's channel's only.
 
+use super::{page, PageBody};
 use crate::identity::types::Operator;
-use crate::paging::Page;
 use crate::server::envelope::{data, ApiError, ApiResult};
 use crate::server::iso8601::iso8601;
 use crate::server::request::{json, json_or_default, parse_id};
@@ -125,12 +125,6 @@ pub fn list(app: &App, op: &Operator) -> ApiResult {
     data(&ListOut { list })
 }
 
-#[derive(Deserialize, Default)]
-struct PageBody {
-    offset: Option<i64>,
-    limit: Option<i64>,
-}
-
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 struct FailedOut {
@@ -145,8 +139,7 @@ struct FailedOut {
 /// The caller's deliveries whose retries are spent, newest first.
 pub fn failed(app: &App, op: &Operator, body: &[u8]) -> ApiResult {
     let body: PageBody = json_or_default(body)?;
-    let page = Page::new(body.offset.unwrap_or(0), body.limit.unwrap_or(0))
-        .map_err(|e| ApiError::invalid(e.to_string()))?;
+    let page = page(body.offset, body.limit)?;
     let list = app
         .engine
         .failed_deliveries(&op.channel, page)
