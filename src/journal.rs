@@ -63,6 +63,10 @@ pub enum JournalError {
     Failed(String),
     #[error("the effect could not be encoded: {0}")]
     Encode(String),
+    /// The history store (what the hot window let go of) could not be read: the
+    /// call is refused rather than answered without history.
+    #[error("{0}")]
+    History(String),
 }
 
 /// Where effects go before they are applied.

@@ -31,6 +31,7 @@ pub mod catalog;
 pub mod clock;
 pub mod engine;
 pub mod fuzzing;
+pub mod history;
 pub mod identity;
 pub mod ids;
 pub mod journal;
@@ -45,7 +46,7 @@ pub mod tournaments;
 pub mod webhooks;
 
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use engine::{BatchOp, Engine, EngineConfig, EngineError, Pending};
+pub use engine::{BatchOp, Engine, EngineConfig, EngineError, HistoryConfig, Pending};
 pub use ids::{
     ChannelId, ClientId, Currency, GameId, Label, PlayerId, RecordId, RoundId, TxId, WalletId,
 };

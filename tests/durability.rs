@@ -28,13 +28,16 @@ fn play(engine: &Engine, w: WalletId, from: usize, to: usize) {
 }
 
 fn summary(engine: &Engine, w: WalletId) -> (Balance, usize, usize) {
-    let records = engine.game_records(
-        &channel("c"),
-        &RecordQuery {
-            size: 1000,
-            ..Default::default()
-        },
-    );
+    let records = engine
+        .game_records(
+            &channel("c"),
+            &RecordQuery {
+                size: 1000,
+                ..Default::default()
+            },
+        )
+        .expect("records")
+        .records;
     (
         engine.balance(w).expect("balance"),
         records.len(),

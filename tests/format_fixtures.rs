@@ -251,8 +251,18 @@ fn format_v1_fixtures_open_and_hold_their_history() {
             .collect::<Vec<_>>()
     };
     assert_eq!(
-        strip(engine.game_records(&channel("chnsz"), &q)),
-        strip(reference.game_records(&channel("chnsz"), &q))
+        strip(
+            engine
+                .game_records(&channel("chnsz"), &q)
+                .expect("records")
+                .records
+        ),
+        strip(
+            reference
+                .game_records(&channel("chnsz"), &q)
+                .expect("records")
+                .records
+        )
     );
     let open = |e: &Engine| {
         e.incomplete_games(&channel("chnsz"), None)

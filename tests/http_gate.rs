@@ -106,13 +106,17 @@ async fn every_gate_endpoint_answers_in_the_document_shape() {
     assert_eq!(available(&server.engine, p.wallet), 100_000 - 4500 + 7600);
 
     // The round played over the gate wrote its record, with the breakdown and meta.
-    let records = server.engine.game_records(
-        &channel("demo"),
-        &RecordQuery {
-            size: 100,
-            ..RecordQuery::default()
-        },
-    );
+    let records = server
+        .engine
+        .game_records(
+            &channel("demo"),
+            &RecordQuery {
+                size: 100,
+                ..RecordQuery::default()
+            },
+        )
+        .expect("records")
+        .records;
     let r1 = records
         .iter()
         .find(|r| r.round.as_str() == "r-1")

@@ -73,13 +73,17 @@ fn bet_and_win_move_money_and_write_a_record() {
         (1150, 1150)
     );
     let id = w.record.expect("closing win writes a record");
-    let recs = f.engine.game_records(
-        &channel("chnsz"),
-        &RecordQuery {
-            size: 10,
-            ..Default::default()
-        },
-    );
+    let recs = f
+        .engine
+        .game_records(
+            &channel("chnsz"),
+            &RecordQuery {
+                size: 10,
+                ..Default::default()
+            },
+        )
+        .expect("records")
+        .records;
     assert_eq!(recs.len(), 1);
     let r = &recs[0];
     assert_eq!(r.id, id);
@@ -495,6 +499,8 @@ fn records_page_by_cursor_newest_first() {
         };
         f.engine
             .game_records(&ch, &q)
+            .expect("records")
+            .records
             .iter()
             .map(|r| r.id.0)
             .collect::<Vec<_>>()
@@ -508,15 +514,29 @@ fn records_page_by_cursor_newest_first() {
         size: 100,
         ..Default::default()
     };
-    assert_eq!(f.engine.game_records(&ch, &q).len(), 12);
+    assert_eq!(
+        f.engine
+            .game_records(&ch, &q)
+            .expect("records")
+            .records
+            .len(),
+        12
+    );
     let q = RecordQuery {
         player: Some(player("nobody")),
         size: 100,
         ..Default::default()
     };
-    assert!(f.engine.game_records(&ch, &q).is_empty());
+    assert!(f
+        .engine
+        .game_records(&ch, &q)
+        .expect("records")
+        .records
+        .is_empty());
     assert!(f
         .engine
         .game_records(&channel("elsewhere"), &RecordQuery::default())
+        .expect("records")
+        .records
         .is_empty());
 }

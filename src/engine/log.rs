@@ -52,6 +52,12 @@ pub(crate) fn peek_wallet(payload: &[u8]) -> Option<WalletId> {
     (domain == LEDGER_VARIANT && WALLET_FIRST_VARIANTS.contains(&kind)).then_some(WalletId(wallet))
 }
 
+/// Whether a logged effect is the ledger's, read from its first byte (the variant
+/// index, a one-byte varint) without decoding it.
+pub(crate) fn is_ledger_effect(payload: &[u8]) -> bool {
+    payload.first() == Some(&(LEDGER_VARIANT as u8))
+}
+
 /// Decodes a logged effect (`lsn` names it in the error).
 pub(crate) fn decode(lsn: Lsn, payload: &[u8]) -> Result<Effect, EngineError> {
     postcard::from_bytes(payload)

@@ -4,11 +4,13 @@
 //! the engine loads the snapshot, then replays every logged effect after it through the
 //! same apply functions live operations use.
 
+use super::archiver::{self, Archiver};
 use super::domains::Domains;
 use super::log::EngineLog;
 use super::snapshotter::Snapshotter;
 use super::{replay, snapshot_body, Engine, EngineConfig, EngineError};
 use crate::clock::{Clock, SystemClock};
+use crate::history::HistoryStore;
 use crate::journal::Lsn;
 use crate::storage::{self, FileSystem, StdFs};
 use std::path::Path;
@@ -44,8 +46,9 @@ impl Engine {
         fs: Arc<dyn FileSystem>,
     ) -> Result<Engine, EngineError> {
         let started = Instant::now();
+        let dir = dir.as_ref().to_path_buf();
         let (wal, mut recovery) =
-            storage::open(dir, config.wal.clone(), fs).map_err(EngineError::from)?;
+            storage::open(&dir, config.wal.clone(), fs).map_err(EngineError::from)?;
         let log = Arc::new(EngineLog::on_wal(wal));
         let domains = Domains::new(&config, &clock, &log);
         let mut report = RecoveryReport {
@@ -66,17 +69,74 @@ impl Engine {
             log.snapshot_taken();
             report.snapshot_lsn = Some(lsn);
         }
+
         domains.webhooks.begin_replay();
         report.replayed = replay::replay(&domains, &mut recovery.records)?;
         domains.webhooks.finish_replay();
+        // Then the history store catches up with the log (see `archiver`). After
+        // replay, not before: replay never reads the store, and this way a damaged
+        // log is still reported at its first bad record after the snapshot.
+        let store = match config.history.hot_window {
+            Some(_) => Some(open_history(
+                &dir, &config, &clock, &log, &domains, &recovery, &report,
+            )?),
+            None => None,
+        };
         if cfg!(debug_assertions) {
             domains.check_invariants();
         }
         report.elapsed = started.elapsed();
         let snapshotter = Snapshotter::start(domains.clone(), log.clone(), &config);
-        let engine = Engine::assemble(domains, log, clock, config, Some(snapshotter), report);
+        let archiver = match (store, config.history.hot_window) {
+            (Some(store), Some(window)) => Some(Archiver::start(
+                domains.clone(),
+                log.clone(),
+                store,
+                clock.clone(),
+                window,
+                config.history.archive_every,
+            )),
+            _ => None,
+        };
+        let mut engine = Engine::assemble(domains, log, clock, config, Some(snapshotter), report);
+        engine.archiver = archiver;
         // Records that closed just before a crash may not have been scored yet.
         engine.rescore_recent_records()?;
         Ok(engine)
     }
+}
+
+/// The folder of the data directory that holds the history store.
+pub const HISTORY_DIR: &str = "history";
+
+/// Opens the history store in `dir`, brings it up to the recovered log's end, and
+/// attaches it to the ledger.
+fn open_history(
+    dir: &Path,
+    config: &EngineConfig,
+    clock: &Arc<dyn Clock>,
+    log: &EngineLog,
+    domains: &Domains,
+    recovery: &storage::Recovery,
+    report: &RecoveryReport,
+) -> Result<Arc<HistoryStore>, EngineError> {
+    let path = dir.join(HISTORY_DIR);
+    let history = &config.history;
+    let store = HistoryStore::open(
+        &path,
+        clock.clone(),
+        history.retention,
+        history.faults.clone(),
+    )
+    .map_err(|e| EngineError::Storage(e.to_string()))?;
+    let store = Arc::new(store);
+    if let Some(wal) = log.wal() {
+        archiver::catch_up(wal, &store, recovery.last_lsn)?;
+    }
+    let holds_history = store.archived() > Lsn(0);
+    let snapshot = report.snapshot_lsn.unwrap_or(Lsn(0));
+    domains
+        .ledger
+        .attach_archive(store.clone(), holds_history, snapshot);
+    Ok(store)
 }

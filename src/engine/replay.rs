@@ -284,7 +284,9 @@ fn run_lane(domains: &Domains, work: Receiver<Batch>, failed: &AtomicBool) -> La
                 }
             }
         }
-        domains.ledger.store_replayed(&mut records);
+        // Every record kept was written at or before the batch's last position.
+        let stamp = batch.records.last().map_or(0, |r| r.lsn.0);
+        domains.ledger.store_replayed(&mut records, stamp);
     }
     out
 }

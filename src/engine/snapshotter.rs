@@ -19,6 +19,9 @@ impl Engine {
     /// Clean shutdown: stops the snapshotter, waits for every appended effect to be
     /// durable, writes a snapshot and closes the log. Later mutations fail.
     pub fn shutdown(&self) -> Result<(), EngineError> {
+        if let Some(a) = &self.archiver {
+            a.stop();
+        }
         if let Some(s) = &self.snapshotter {
             s.stop();
         }

@@ -6,6 +6,7 @@ use super::Engine;
 use crate::journal::Lsn;
 use crate::storage::SyncObserver;
 use crate::webhooks::Backlog;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -29,6 +30,22 @@ pub struct EngineStatus {
     /// Since this process last wrote a snapshot, or loaded one at start-up (`None`:
     /// an in-memory engine, or none yet).
     pub snapshot_age: Option<Duration>,
+    /// The history store (`None` without one).
+    pub history: Option<HistoryStatus>,
+}
+
+/// The history archiver's gauges.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct HistoryStatus {
+    /// The log position the store is durable through.
+    pub archived_lsn: Lsn,
+    /// Durable log records not yet archived: what a slow archiver falls behind by.
+    pub lag_records: u64,
+    /// Transaction entries and game records that left memory since start-up.
+    pub evicted_transactions: u64,
+    pub evicted_records: u64,
+    /// The store's size on disk.
+    pub disk_bytes: u64,
 }
 
 impl Engine {
@@ -58,7 +75,23 @@ impl Engine {
             seamless_retrying: self.domains.seamless.retrying(),
             webhooks: self.webhook_backlog(),
             snapshot_age: self.log.snapshot_age(),
+            history: self.history_status(),
         }
+    }
+
+    /// The history archiver's gauges (`None` without a history store).
+    pub fn history_status(&self) -> Option<HistoryStatus> {
+        let archiver = self.archiver.as_ref()?;
+        let g = &archiver.gauges;
+        let archived = archiver.store.archived();
+        let durable = self.log.wal().map_or(Lsn(0), |w| w.durable_lsn());
+        Some(HistoryStatus {
+            archived_lsn: archived,
+            lag_records: durable.0.saturating_sub(archived.0),
+            evicted_transactions: g.evicted_transactions.load(Ordering::Relaxed),
+            evicted_records: g.evicted_records.load(Ordering::Relaxed),
+            disk_bytes: archiver.store.disk_bytes(),
+        })
     }
 
     /// Tells `observer` of every batch the log makes durable (its size, its fsync

@@ -10,7 +10,7 @@
 use super::plan::Hashes;
 use super::records::GameRecord;
 use super::round::{BetLeg, ClosedRound, Round};
-use super::table::IdHash;
+use super::table::{IdHash, Stamp};
 use super::wallet::{TxEntry, TxOutcome, TxParams, Wallet, WalletState};
 use crate::ids::{RoundId, TxId, WalletId, WalletKey};
 use serde::{Deserialize, Serialize};
@@ -53,6 +53,16 @@ pub enum RoundChange {
     AddBet { round: RoundId, leg: BetLeg },
 }
 
+/// The entry a refund of an unknown bet leaves under the bet's id.
+pub(crate) fn tombstone_entry(refund_tx: &TxId) -> TxEntry {
+    TxEntry {
+        params: TxParams::Tombstone {
+            refund_tx: refund_tx.clone(),
+        },
+        outcome: TxOutcome::Tombstone,
+    }
+}
+
 /// Applies a change to its wallet. Returns the record to store, if any.
 ///
 /// Called under the wallet's shard lock, both live and on replay. It checks nothing:
@@ -61,10 +71,13 @@ pub enum RoundChange {
 ///
 /// The change's parts are taken out of it (it is left empty) rather than the change
 /// being passed by value: it is some 400 bytes, and every move of it is a copy.
+/// `stamp` is the change's log position: what the hot window evicts the entries it
+/// writes by.
 pub(crate) fn apply_change(
     w: &mut Wallet,
     change: &mut WalletChange,
     hashes: Hashes,
+    stamp: Stamp,
 ) -> Option<Box<GameRecord>> {
     debug_assert_eq!(w.id, change.wallet);
     w.state = change.state;
@@ -72,37 +85,31 @@ pub(crate) fn apply_change(
         let tombstone = change.tombstone.take();
         let had_tombstone = tombstone.is_some();
         if let Some(bet_tx) = tombstone {
-            let tomb = TxEntry {
-                params: TxParams::Tombstone {
-                    refund_tx: tx.clone(),
-                },
-                outcome: TxOutcome::Tombstone,
-            };
-            w.txs.insert(bet_tx, tomb);
+            w.txs.insert(bet_tx, tombstone_entry(&tx), stamp);
         }
         match hashes.tx {
             // Live: the planner looked the id up under this lock and did not find
             // it, and no tombstone was just written (a refund may name itself).
-            Some(hash) if !had_tombstone => w.txs.insert_new_hashed(hash, tx, entry),
+            Some(hash) if !had_tombstone => w.txs.insert_new_hashed(hash, tx, entry, stamp),
             // Replay may meet an id that a fuzzy snapshot already holds.
             _ => {
-                w.txs.insert(tx, entry);
+                w.txs.insert(tx, entry, stamp);
             }
         }
     }
     match change.round.take() {
         Some(RoundChange::Upsert(round)) => match hashes.round {
-            Some(hash) if hashes.round_is_new => w.rounds.insert_new(hash, round),
-            Some(hash) => w.rounds.upsert(hash, round),
-            None => w.rounds.upsert(IdHash::of(&round.id), round),
+            Some(hash) if hashes.round_is_new => w.rounds.insert_new(hash, round, stamp),
+            Some(hash) => w.rounds.upsert(hash, round, stamp),
+            None => w.rounds.upsert(IdHash::of(&round.id), round, stamp),
         },
         Some(RoundChange::AddBet { round, leg }) => {
             let hash = hashes.round.unwrap_or_else(|| IdHash::of(&round));
-            w.rounds.add_bet(hash, &round, leg);
+            w.rounds.add_bet(hash, &round, leg, stamp);
         }
         Some(RoundChange::Close { round, closed }) => {
             let hash = hashes.round.unwrap_or_else(|| IdHash::of(&round));
-            w.rounds.close(hash, round, closed);
+            w.rounds.close(hash, round, closed, stamp);
         }
         None => {}
     }

@@ -13,6 +13,7 @@
 //! Each call returns a [`Logged`]: its result, and the log position to see durable
 //! before the result may be acknowledged.
 
+pub mod archive;
 pub mod compact;
 pub mod effect;
 pub mod error;
@@ -30,18 +31,20 @@ use crate::cache_line::CacheLine;
 use crate::ids::{
     ChannelId, Currency, GameId, PlayerId, RecordId, RoundId, TxId, WalletId, WalletKey,
 };
-use crate::journal::{Journal, Lsn};
+use crate::journal::{Journal, JournalError, Lsn};
 use crate::money::Amount;
+use archive::{Archive, ArchiveError};
 use effect::{apply_change, LedgerEffect, RoundChange, WalletChange};
 use error::LedgerError;
 use parking_lot::{Mutex, RwLock};
 use plan::{Ctx, Hashes, Plan};
-use records::{DeferredRecords, RecordStore};
+use records::{DeferredRecords, GameRecord, RecordStore};
 use round::{RoundStatus, MAX_ROUND_ERROR_BYTES};
 use std::collections::HashSet;
 use std::hash::BuildHasher;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
+use table::Stamp;
 use types::*;
 use wallet::{Map, TxOutcome, Wallet};
 
@@ -147,7 +150,83 @@ pub struct Ledger<J> {
     any_remote: AtomicBool,
     /// Told of every wallet change as it is applied (the webhooks' outbox), once set.
     observer: OnceLock<Arc<dyn ChangeObserver>>,
+    /// The history store, once attached (see `archive`).
+    archive: OnceLock<Arc<dyn Archive>>,
+    /// The highest position evicted through; 0 while nothing has left memory, when a
+    /// missing id is simply new and the archive is not asked.
+    evicted_through: CacheLine<AtomicU64>,
+    /// The highest record id evicted: a page whose records are all above it needs
+    /// nothing from the archive.
+    evicted_records_below: AtomicU64,
+    /// Entries read from a snapshot have stamp 0 and may be as new as the
+    /// snapshot's position: nothing is evicted through a position below this.
+    stamp_floor: AtomicU64,
     journal: J,
+}
+
+/// The ids a call reads, which [`Ledger::restore`] brings back from the archive if
+/// the hot window has let go of them.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Wants<'a> {
+    pub tx: Option<&'a TxId>,
+    pub round: Option<&'a RoundId>,
+    /// The bet a refund names (and, through its entry, the bet's round).
+    pub bet_tx: Option<&'a TxId>,
+}
+
+impl<'a> Wants<'a> {
+    fn tx(tx: &'a TxId) -> Self {
+        Wants {
+            tx: Some(tx),
+            ..Wants::default()
+        }
+    }
+
+    fn round(tx: &'a TxId, round: &'a RoundId) -> Self {
+        Wants {
+            tx: Some(tx),
+            round: Some(round),
+            bet_tx: None,
+        }
+    }
+
+    fn refund(tx: &'a TxId, bet_tx: &'a TxId) -> Self {
+        Wants {
+            tx: Some(tx),
+            round: None,
+            bet_tx: Some(bet_tx),
+        }
+    }
+}
+
+/// What one [`Ledger::evict`] let go of.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Evicted {
+    pub transactions: usize,
+    pub rounds: usize,
+    pub records: usize,
+}
+
+/// A page of game records from memory and the archive, newest first.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RecordPage {
+    pub records: Vec<GameRecord>,
+    /// Set when the archive's scan budget ran out before the page was full: the
+    /// last record id examined, where the next page continues (see
+    /// [`RECORD_SCAN_BUDGET`]).
+    pub stopped_at: Option<RecordId>,
+}
+
+/// Most archived records one query examines. A filter that matches rarely over
+/// years of history would otherwise scan without limit inside one request: past
+/// the budget the page is returned as it is, with the id the scan stopped at.
+pub const RECORD_SCAN_BUDGET: usize = 20_000;
+
+impl From<ArchiveError> for LedgerError {
+    /// The history store's failure is a storage failure, reported as the log's is.
+    fn from(e: ArchiveError) -> Self {
+        LedgerError::Journal(JournalError::History(e.to_string()))
+    }
 }
 
 /// Told of every wallet change, live and on replay, under the wallet's lock, after
@@ -174,8 +253,154 @@ impl<J: Journal<LedgerEffect>> Ledger<J> {
             remote_channels: RwLock::new(HashSet::default()),
             any_remote: AtomicBool::new(false),
             observer: OnceLock::new(),
+            archive: OnceLock::new(),
+            evicted_through: CacheLine(AtomicU64::new(0)),
+            evicted_records_below: AtomicU64::new(0),
+            stamp_floor: AtomicU64::new(0),
             journal,
         }
+    }
+
+    /// Attaches the history store (once; a second call is ignored). `holds_history`
+    /// says it already holds what an earlier run evicted, so a missing id must be
+    /// looked for there from the start. `snapshot` is the position of the snapshot
+    /// the ledger was loaded from (see `stamp_floor`).
+    pub fn attach_archive(&self, archive: Arc<dyn Archive>, holds_history: bool, snapshot: Lsn) {
+        if self.archive.set(archive).is_err() {
+            return;
+        }
+        self.stamp_floor.fetch_max(snapshot.0, Ordering::Relaxed);
+        if holds_history {
+            self.evicted_through.fetch_max(1, Ordering::Release);
+            self.evicted_records_below
+                .store(u64::MAX, Ordering::Release);
+        }
+    }
+
+    /// The archive, once something has left memory.
+    fn archive_in_use(&self) -> Option<&Arc<dyn Archive>> {
+        if self.evicted_through.load(Ordering::Acquire) == 0 {
+            return None;
+        }
+        self.archive.get()
+    }
+
+    /// Lets go of what the archive holds through position `cut`: transaction
+    /// entries, closed rounds and game records stamped `cut` or lower. The caller
+    /// (the engine's archiver) has made the archive durable through `cut`, and
+    /// chose `cut` old enough to be outside the hot window. One shard (one record
+    /// stripe) locked at a time.
+    pub fn evict(&self, cut: Lsn) -> Evicted {
+        let mut out = Evicted::default();
+        if self.archive.get().is_none() || cut.0 < self.stamp_floor.load(Ordering::Relaxed) {
+            return out;
+        }
+        // Raised first: an id evicted below is looked for in the archive from now on.
+        self.evicted_through.fetch_max(cut.0, Ordering::AcqRel);
+        for shard in self.shards.iter() {
+            let mut shard = shard.lock();
+            for w in shard.wallets.values_mut() {
+                out.transactions += w.txs.evict_through(cut.0, |_| true);
+                out.rounds += w.rounds.evict_through(cut.0);
+            }
+        }
+        let (records, highest) = self.records.evict_through(cut.0);
+        out.records = records;
+        if let Some(highest) = highest {
+            self.evicted_records_below
+                .fetch_max(highest.0, Ordering::AcqRel);
+        }
+        out
+    }
+
+    /// Brings back from the archive the entries `wants` names that memory does not
+    /// hold (under the wallet's lock, so that an eviction cannot pass in between).
+    /// They are stamped as evicted already, so the next eviction takes them out
+    /// again: memory keeps following the working set.
+    fn restore(&self, w: &mut Wallet, wants: Wants<'_>) -> Result<(), LedgerError> {
+        let Some(archive) = self.archive_in_use() else {
+            return Ok(());
+        };
+        let stamp = self.evicted_through.load(Ordering::Acquire);
+        let mut bet_round = None;
+        for tx in [wants.tx, wants.bet_tx].into_iter().flatten() {
+            if w.txs.get(tx).is_some() {
+                continue;
+            }
+            if let Some(entry) = archive.transaction(w.id, tx)? {
+                if let wallet::TxParams::Bet { round, .. } = &entry.params {
+                    bet_round = Some(round.clone());
+                }
+                w.txs.insert(tx.clone(), entry, stamp);
+            }
+        }
+        for round in [wants.round, bet_round.as_ref()].into_iter().flatten() {
+            if w.rounds.get(round).is_some() {
+                continue;
+            }
+            if let Some(closed) = archive.closed_round(w.id, round)? {
+                w.rounds.restore_closed(round.clone(), closed, stamp);
+            }
+        }
+        Ok(())
+    }
+
+    /// The page of `channel`'s records that `q` asks for, newest first, from memory
+    /// and (for what the hot window let go of) the archive, each record once.
+    pub fn query_records(
+        &self,
+        channel: &ChannelId,
+        q: &records::RecordQuery,
+    ) -> Result<RecordPage, LedgerError> {
+        let hot = self.records.query(channel, q);
+        let size = q.size.clamp(1, crate::paging::PAGE_SIZE_MAX);
+        let below = self.evicted_records_below.load(Ordering::Acquire);
+        let Some(archive) = self.archive.get().filter(|_| below > 0) else {
+            return Ok(RecordPage {
+                records: hot,
+                stopped_at: None,
+            });
+        };
+        // Every record memory lacks has an id at or below `below`.
+        let hot_suffices = match q.direction {
+            records::PageDirection::Next => {
+                hot.len() >= size && hot.last().is_some_and(|r| r.id.0 > below)
+            }
+            records::PageDirection::Prev => q.cursor >= below,
+        };
+        if hot_suffices {
+            return Ok(RecordPage {
+                records: hot,
+                stopped_at: None,
+            });
+        }
+        let cold = archive.records(channel, q, RECORD_SCAN_BUDGET)?;
+        let mut merged = hot;
+        merged.extend(cold.records);
+        match q.direction {
+            records::PageDirection::Next => {
+                merged.sort_unstable_by_key(|r| std::cmp::Reverse(r.id))
+            }
+            records::PageDirection::Prev => merged.sort_unstable_by_key(|r| r.id),
+        }
+        merged.dedup_by_key(|r| r.id);
+        // A record the archive did not examine may lie beyond where its scan
+        // stopped: keep only what comes before that point.
+        if let Some(stop) = cold.stopped_at {
+            merged.retain(|r| match q.direction {
+                records::PageDirection::Next => r.id >= stop,
+                records::PageDirection::Prev => r.id <= stop,
+            });
+        }
+        merged.truncate(size);
+        let stopped_at = cold.stopped_at.filter(|_| merged.len() < size);
+        if q.direction == records::PageDirection::Prev {
+            merged.reverse();
+        }
+        Ok(RecordPage {
+            records: merged,
+            stopped_at,
+        })
     }
 
     /// Sets the observer of wallet changes (once; a second call is ignored).
@@ -274,11 +499,12 @@ impl<J: Journal<LedgerEffect>> Ledger<J> {
     /// The stored outcome of transaction `tx` of wallet `id`: `None` when the wallet
     /// never applied it (never seen, or seen only as a refund's tombstone).
     pub fn transaction(&self, id: WalletId, tx: &TxId) -> Result<Option<Receipt>, LedgerError> {
-        let shard = self.shard(id).lock();
+        let mut shard = self.shard(id).lock();
         let wallet = shard
             .wallets
-            .get(&id)
+            .get_mut(&id)
             .ok_or(LedgerError::WalletNotFound(id))?;
+        self.restore(wallet, Wants::tx(tx))?;
         Ok(match wallet.txs.get(tx).map(|e| &e.outcome) {
             Some(TxOutcome::Applied(stored)) => Some(stored.to_receipt(id, tx.clone(), false)),
             Some(TxOutcome::UnknownBet | TxOutcome::Tombstone) | None => None,
@@ -286,9 +512,13 @@ impl<J: Journal<LedgerEffect>> Ledger<J> {
     }
 
     /// The round, game and amount of bet `tx` of wallet `id`, if the wallet has it.
+    /// An archived bet is looked for too; a failure of the history store answers
+    /// `None` (the caller, seamless mode's retry, tries again later).
     pub fn bet_of(&self, id: WalletId, tx: &TxId) -> Option<(RoundId, GameId, Amount)> {
-        let shard = self.shard(id).lock();
-        match &shard.wallets.get(&id)?.txs.get(tx)?.params {
+        let mut shard = self.shard(id).lock();
+        let wallet = shard.wallets.get_mut(&id)?;
+        self.restore(wallet, Wants::tx(tx)).ok()?;
+        match &wallet.txs.get(tx)?.params {
             wallet::TxParams::Bet {
                 round,
                 game,
@@ -326,15 +556,18 @@ impl<J: Journal<LedgerEffect>> Ledger<J> {
     }
 
     pub fn deposit(&self, id: WalletId, req: &DepositRequest) -> Logged<Receipt> {
-        self.execute(id, 0, Funds::Local, |w, _| plan::deposit(w, req))
+        let wants = Wants::tx(&req.tx);
+        self.execute(id, 0, Funds::Local, wants, |w, _| plan::deposit(w, req))
     }
 
     pub fn withdraw(&self, id: WalletId, req: &WithdrawRequest) -> Logged<Receipt> {
-        self.execute(id, 0, Funds::Local, |w, _| plan::withdraw(w, req))
+        let wants = Wants::tx(&req.tx);
+        self.execute(id, 0, Funds::Local, wants, |w, _| plan::withdraw(w, req))
     }
 
     pub fn prize(&self, id: WalletId, req: &PrizeRequest, funds: Funds) -> Logged<Receipt> {
-        self.execute(id, 0, funds, |w, _| plan::prize(w, req))
+        let wants = Wants::tx(&req.tx);
+        self.execute(id, 0, funds, wants, |w, _| plan::prize(w, req))
     }
 
     pub fn bet(
@@ -344,7 +577,8 @@ impl<J: Journal<LedgerEffect>> Ledger<J> {
         now_ms: i64,
         funds: Funds,
     ) -> Logged<Receipt> {
-        self.execute(id, now_ms, funds, |w, ctx| plan::bet(w, req, ctx))
+        let wants = Wants::round(&req.tx, &req.round);
+        self.execute(id, now_ms, funds, wants, |w, ctx| plan::bet(w, req, ctx))
     }
 
     pub fn win(
@@ -354,7 +588,8 @@ impl<J: Journal<LedgerEffect>> Ledger<J> {
         now_ms: i64,
         funds: Funds,
     ) -> Logged<Receipt> {
-        self.execute(id, now_ms, funds, |w, ctx| plan::win(w, req, ctx))
+        let wants = Wants::round(&req.tx, &req.round);
+        self.execute(id, now_ms, funds, wants, |w, ctx| plan::win(w, req, ctx))
     }
 
     pub fn refund(
@@ -364,7 +599,8 @@ impl<J: Journal<LedgerEffect>> Ledger<J> {
         now_ms: i64,
         funds: Funds,
     ) -> Logged<Receipt> {
-        self.execute(id, now_ms, funds, |w, ctx| plan::refund(w, req, ctx))
+        let wants = Wants::refund(&req.tx, &req.bet_tx);
+        self.execute(id, now_ms, funds, wants, |w, ctx| plan::refund(w, req, ctx))
     }
 
     pub fn end_round(
@@ -374,7 +610,10 @@ impl<J: Journal<LedgerEffect>> Ledger<J> {
         now_ms: i64,
         funds: Funds,
     ) -> Logged<Receipt> {
-        self.execute(id, now_ms, funds, |w, ctx| plan::end_round(w, req, ctx))
+        let wants = Wants::round(&req.tx, &req.round);
+        self.execute(id, now_ms, funds, wants, |w, ctx| {
+            plan::end_round(w, req, ctx)
+        })
     }
 
     /// What a bet would do, without doing it: `Ok(Some(receipt))` for a replay of an
@@ -388,7 +627,8 @@ impl<J: Journal<LedgerEffect>> Ledger<J> {
         now_ms: i64,
         funds: Funds,
     ) -> Result<Option<Receipt>, LedgerError> {
-        self.probe(id, now_ms, funds, |w, ctx| plan::bet(w, req, ctx))
+        let wants = Wants::round(&req.tx, &req.round);
+        self.probe(id, now_ms, funds, wants, |w, ctx| plan::bet(w, req, ctx))
     }
 
     /// [`Ledger::probe_bet`] for a win.
@@ -399,7 +639,8 @@ impl<J: Journal<LedgerEffect>> Ledger<J> {
         now_ms: i64,
         funds: Funds,
     ) -> Result<Option<Receipt>, LedgerError> {
-        self.probe(id, now_ms, funds, |w, ctx| plan::win(w, req, ctx))
+        let wants = Wants::round(&req.tx, &req.round);
+        self.probe(id, now_ms, funds, wants, |w, ctx| plan::win(w, req, ctx))
     }
 
     /// [`Ledger::probe_bet`] for a refund. A refund of a bet never seen answers
@@ -411,7 +652,8 @@ impl<J: Journal<LedgerEffect>> Ledger<J> {
         now_ms: i64,
         funds: Funds,
     ) -> Result<Option<Receipt>, LedgerError> {
-        self.probe(id, now_ms, funds, |w, ctx| plan::refund(w, req, ctx))
+        let wants = Wants::refund(&req.tx, &req.bet_tx);
+        self.probe(id, now_ms, funds, wants, |w, ctx| plan::refund(w, req, ctx))
     }
 
     fn probe(
@@ -419,6 +661,7 @@ impl<J: Journal<LedgerEffect>> Ledger<J> {
         id: WalletId,
         now_ms: i64,
         funds: Funds,
+        wants: Wants<'_>,
         planner: impl FnOnce(&Wallet, &Ctx<'_>) -> Plan,
     ) -> Result<Option<Receipt>, LedgerError> {
         // Record ids are not taken by a probe: a closing plan's id is a placeholder.
@@ -428,12 +671,13 @@ impl<J: Journal<LedgerEffect>> Ledger<J> {
             next_record: &next_record,
             funds,
         };
-        let guard = self.shard(id).lock();
+        let mut guard = self.shard(id).lock();
         let wallet = guard
             .wallets
-            .get(&id)
+            .get_mut(&id)
             .ok_or(LedgerError::WalletNotFound(id))?;
         self.check_funds(wallet, funds)?;
+        self.restore(wallet, wants)?;
         match planner(wallet, &ctx) {
             Plan::Reject(e) => Err(e),
             Plan::Replay(result) => result.map(Some),
@@ -521,6 +765,7 @@ impl<J: Journal<LedgerEffect>> Ledger<J> {
         id: WalletId,
         now_ms: i64,
         funds: Funds,
+        wants: Wants<'_>,
         planner: impl FnOnce(&Wallet, &Ctx<'_>) -> Plan,
     ) -> Logged<Receipt> {
         let next_record = || RecordId(self.next_record.fetch_add(1, Ordering::Relaxed));
@@ -536,6 +781,9 @@ impl<J: Journal<LedgerEffect>> Ledger<J> {
             return Logged::rejected(LedgerError::WalletNotFound(id));
         };
         if let Err(e) = self.check_funds(wallet, funds) {
+            return Logged::rejected(e);
+        }
+        if let Err(e) = self.restore(wallet, wants) {
             return Logged::rejected(e);
         }
         let mut plan = planner(wallet, &ctx);
@@ -640,7 +888,7 @@ impl<J: Journal<LedgerEffect>> Ledger<J> {
             observer.wallet_changing(lsn, w, change);
         }
         let had_open = w.rounds.has_open();
-        let record = apply_change(w, change, hashes);
+        let record = apply_change(w, change, hashes, lsn.0);
         // During replay a wallet passes through states older than what a fuzzy
         // snapshot already holds, so its invariants hold only once replay ends.
         if cfg!(debug_assertions) && mode == Mode::Live {
@@ -659,7 +907,7 @@ impl<J: Journal<LedgerEffect>> Ledger<J> {
         }
         match (record, deferred) {
             (Some(record), Some(deferred)) => deferred.push(record),
-            (Some(record), None) => self.records.insert(&record),
+            (Some(record), None) => self.records.insert(&record, lsn.0),
             (None, _) => {}
         }
     }
@@ -685,15 +933,15 @@ impl<J: Journal<LedgerEffect>> Ledger<J> {
     }
 
     /// Stores records kept by [`replay_deferring_records`](Self::replay_deferring_records),
-    /// and empties `records`.
-    pub(crate) fn store_replayed(&self, records: &mut DeferredRecords) {
+    /// all written at or before log position `stamp`, and empties `records`.
+    pub(crate) fn store_replayed(&self, records: &mut DeferredRecords, stamp: Stamp) {
         records.sort_unstable_by_key(|r| r.id);
         // The same record twice is the same effect twice: keep one.
         records.dedup_by_key(|r| r.id);
         if let Some(last) = records.last() {
             self.next_record.fetch_max(last.id.0 + 1, Ordering::Relaxed);
         }
-        self.records.insert_sorted_batch(records);
+        self.records.insert_sorted_batch(records, stamp);
         records.clear();
     }
 

@@ -15,7 +15,7 @@
 //! closed ones: the same bytes the two separate tables it replaced wrote.
 
 use super::round::{BetLeg, ClosedRound, Round};
-use super::table::{IdHash, IdTable};
+use super::table::{IdHash, IdTable, Stamp};
 use crate::ids::RoundId;
 use serde::de::{Deserialize, Deserializer, SeqAccess, Visitor};
 use serde::ser::{Serialize, SerializeMap, SerializeTuple, Serializer};
@@ -77,11 +77,11 @@ impl Rounds {
 
     /// Sets `round` as open, whatever the id held before (replay over a fuzzy
     /// snapshot may reopen a round that a later effect closes again).
-    pub(crate) fn upsert(&mut self, hash: IdHash, round: Box<Round>) {
+    pub(crate) fn upsert(&mut self, hash: IdHash, round: Box<Round>, stamp: Stamp) {
         let id = round.id.clone();
         match self
             .table
-            .insert_hashed(hash, id.clone(), RoundEntry::Open(round))
+            .insert_hashed(hash, id.clone(), RoundEntry::Open(round), stamp)
         {
             Some(RoundEntry::Open(_)) => {}
             None | Some(RoundEntry::Closed(_)) => self.open_ids.push(id),
@@ -90,18 +90,18 @@ impl Rounds {
 
     /// Opens a round whose id the caller has just looked up under the same lock and
     /// not found.
-    pub(crate) fn insert_new(&mut self, hash: IdHash, round: Box<Round>) {
+    pub(crate) fn insert_new(&mut self, hash: IdHash, round: Box<Round>, stamp: Stamp) {
         let id = round.id.clone();
         self.open_ids.push(round.id.clone());
         self.table
-            .insert_new_hashed(hash, id, RoundEntry::Open(round));
+            .insert_new_hashed(hash, id, RoundEntry::Open(round), stamp);
     }
 
     /// Adds bet `leg` to open round `id`. Replay over a fuzzy snapshot may find the
     /// round holding the leg already, or closed already: the snapshot then holds the
     /// effects that did that, and the round is left as it is. The round exists: the
     /// planner found it open, and replay refuses a bet on a round it does not hold.
-    pub(crate) fn add_bet(&mut self, hash: IdHash, id: &RoundId, leg: BetLeg) {
+    pub(crate) fn add_bet(&mut self, hash: IdHash, id: &RoundId, leg: BetLeg, stamp: Stamp) {
         let entry = self.table.get_mut_hashed(hash, id);
         debug_assert!(
             entry.is_some(),
@@ -112,19 +112,45 @@ impl Rounds {
                 round.bets.push(leg);
             }
         }
+        self.table.touch_hashed(hash, id, stamp);
     }
 
     /// Sets round `id` as closed, whatever it held before.
-    pub(crate) fn close(&mut self, hash: IdHash, id: RoundId, closed: ClosedRound) {
+    pub(crate) fn close(&mut self, hash: IdHash, id: RoundId, closed: ClosedRound, stamp: Stamp) {
         let key = id.clone();
         if let Some(RoundEntry::Open(_)) =
             self.table
-                .insert_hashed(hash, key, RoundEntry::Closed(closed))
+                .insert_hashed(hash, key, RoundEntry::Closed(closed), stamp)
         {
             if let Some(at) = self.open_ids.iter().position(|o| *o == id) {
                 self.open_ids.swap_remove(at);
             }
         }
+    }
+
+    /// Puts back a closed round read from the history store (the id was not in the
+    /// table), stamped with the position it was archived through, so that the next
+    /// eviction takes it out again.
+    pub(crate) fn restore_closed(&mut self, id: RoundId, closed: ClosedRound, stamp: Stamp) {
+        if self.table.get(&id).is_none() {
+            self.table.insert(id, RoundEntry::Closed(closed), stamp);
+        }
+    }
+
+    /// Forgets the closed rounds stamped `cut` or lower (open rounds stay whatever
+    /// their age: they hold money). Returns how many.
+    pub(crate) fn evict_through(&mut self, cut: Stamp) -> usize {
+        self.table
+            .evict_through(cut, |e| matches!(e, RoundEntry::Closed(_)))
+    }
+
+    /// How many rounds the table holds, open and closed.
+    pub fn len(&self) -> usize {
+        self.table.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.table.is_empty()
     }
 
     /// O(rounds); for `Wallet::check`.
@@ -205,13 +231,13 @@ impl<'de> Deserialize<'de> for Rounds {
                     .ok_or_else(|| A::Error::invalid_length(1, &self))?;
                 let mut rounds = Rounds::default();
                 for (id, c) in closed.into_entries() {
-                    rounds.close(IdHash::of(&id), id, c);
+                    rounds.close(IdHash::of(&id), id, c, 0);
                 }
                 for (id, r) in open.into_entries() {
                     if rounds.get(&id).is_some() {
                         return Err(A::Error::custom(format!("round {id} is open and closed")));
                     }
-                    rounds.upsert(IdHash::of(&id), r);
+                    rounds.upsert(IdHash::of(&id), r, 0);
                 }
                 Ok(rounds)
             }

@@ -45,10 +45,17 @@ impl IdHash {
     }
 }
 
+/// The log position of the change that last wrote an entry: what the hot window
+/// evicts by (`IdTable::evict_through`). 0 for an entry read from a snapshot, whose
+/// position is not kept; the ledger evicts those only once the whole snapshot is
+/// archived (`Ledger::evict`).
+pub type Stamp = u64;
+
 #[derive(Clone)]
 struct Slot<K, V> {
     /// `IdHash::of(&key)`, kept so that growing the index hashes nothing.
     hash: u64,
+    stamp: Stamp,
     key: K,
     value: V,
 }
@@ -58,6 +65,9 @@ pub struct IdTable<K, V> {
     /// Positions in `entries`, filed under their entry's hash.
     index: HashTable<u32>,
     entries: Vec<Slot<K, V>>,
+    /// No entry has a stamp below this: an eviction through a lower position has
+    /// nothing to do and costs one comparison.
+    oldest_stamp: Stamp,
 }
 
 impl<K, V> Default for IdTable<K, V> {
@@ -65,6 +75,7 @@ impl<K, V> Default for IdTable<K, V> {
         IdTable {
             index: HashTable::new(),
             entries: Vec::new(),
+            oldest_stamp: Stamp::MAX,
         }
     }
 }
@@ -74,6 +85,7 @@ impl<K: Hash + Eq, V> IdTable<K, V> {
         IdTable {
             index: HashTable::with_capacity(n),
             entries: Vec::with_capacity(n),
+            oldest_stamp: Stamp::MAX,
         }
     }
 
@@ -112,31 +124,76 @@ impl<K: Hash + Eq, V> IdTable<K, V> {
             .map(|&i| i as usize)
     }
 
-    /// Inserts or replaces; returns the value replaced.
-    pub fn insert(&mut self, key: K, value: V) -> Option<V> {
-        self.insert_hashed(IdHash::of(&key), key, value)
+    /// Inserts or replaces, stamped `stamp`; returns the value replaced.
+    pub fn insert(&mut self, key: K, value: V, stamp: Stamp) -> Option<V> {
+        self.insert_hashed(IdHash::of(&key), key, value, stamp)
     }
 
-    /// Inserts or replaces under a precomputed hash; returns the value replaced.
-    pub fn insert_hashed(&mut self, hash: IdHash, key: K, value: V) -> Option<V> {
+    /// Inserts or replaces under a precomputed hash; returns the value replaced. A
+    /// replaced entry takes the newer of the two stamps: replay over a fuzzy snapshot
+    /// writes entries again with older positions than the live run did.
+    pub fn insert_hashed(&mut self, hash: IdHash, key: K, value: V, stamp: Stamp) -> Option<V> {
         debug_assert_eq!(hash, IdHash::of(&key), "hash of another key");
         if let Some(pos) = self.position(hash, &key) {
-            return Some(std::mem::replace(&mut self.entries[pos].value, value));
+            let slot = &mut self.entries[pos];
+            slot.stamp = slot.stamp.max(stamp);
+            return Some(std::mem::replace(&mut slot.value, value));
         }
-        self.push(hash, key, value);
+        self.push(hash, key, value, stamp);
         None
     }
 
     /// Inserts a key the caller has just looked up under the same lock and not
     /// found: one probe for a free bucket, no comparison of keys.
-    pub fn insert_new_hashed(&mut self, hash: IdHash, key: K, value: V) {
+    pub fn insert_new_hashed(&mut self, hash: IdHash, key: K, value: V, stamp: Stamp) {
         debug_assert!(!self.contains_hashed(hash, &key), "the key is already in");
         debug_assert_eq!(hash, IdHash::of(&key), "hash of another key");
-        self.push(hash, key, value);
+        self.push(hash, key, value, stamp);
+    }
+
+    /// Sets the stamp of `key`'s entry to at least `stamp` (a change that rewrote
+    /// part of the value in place).
+    pub fn touch_hashed(&mut self, hash: IdHash, key: &K, stamp: Stamp) {
+        if let Some(pos) = self.position(hash, key) {
+            let slot = &mut self.entries[pos];
+            slot.stamp = slot.stamp.max(stamp);
+        }
+    }
+
+    /// Removes every entry stamped `cut` or lower for which `evictable` says yes, and
+    /// returns how many. O(1) when no entry is that old; otherwise one pass over the
+    /// entries and a rebuild of the index (amortised: the caller evicts a window's
+    /// worth at a time, not one entry).
+    pub fn evict_through(&mut self, cut: Stamp, evictable: impl Fn(&V) -> bool) -> usize {
+        if self.oldest_stamp > cut {
+            return 0;
+        }
+        let before = self.entries.len();
+        self.entries
+            .retain(|s| s.stamp > cut || !evictable(&s.value));
+        let removed = before - self.entries.len();
+        self.oldest_stamp = self
+            .entries
+            .iter()
+            .map(|s| s.stamp)
+            .min()
+            .unwrap_or(Stamp::MAX);
+        if removed > 0 {
+            self.entries
+                .shrink_to(self.entries.len() + self.entries.len() / 4);
+            let mut index = HashTable::with_capacity(self.entries.len());
+            for (pos, s) in self.entries.iter().enumerate() {
+                // The table held more entries than this before: each fits in a u32.
+                index.insert_unique(s.hash, pos as u32, |&i| self.entries[i as usize].hash);
+            }
+            self.index = index;
+        }
+        removed
     }
 
     /// Appends an entry whose key is not in the table and files its position.
-    fn push(&mut self, hash: IdHash, key: K, value: V) {
+    fn push(&mut self, hash: IdHash, key: K, value: V, stamp: Stamp) {
+        self.oldest_stamp = self.oldest_stamp.min(stamp);
         // A wallet would need hundreds of gigabytes of entries to overflow this.
         #[allow(clippy::expect_used)]
         let pos = u32::try_from(self.entries.len()).expect("fewer than 2^32 entries in one table");
@@ -151,6 +208,7 @@ impl<K: Hash + Eq, V> IdTable<K, V> {
         }
         self.entries.push(Slot {
             hash: hash.0,
+            stamp,
             key,
             value,
         });
@@ -202,6 +260,7 @@ impl<K: Clone, V: Clone> Clone for IdTable<K, V> {
         IdTable {
             index: self.index.clone(),
             entries: self.entries.clone(),
+            oldest_stamp: self.oldest_stamp,
         }
     }
 }
@@ -260,8 +319,9 @@ where
                 // The length comes from the input: cap what is reserved up front.
                 let hint = access.size_hint().unwrap_or(0).min(4096);
                 let mut table = IdTable::with_capacity(hint);
+                // Snapshots keep no stamps: 0, "as old as the snapshot".
                 while let Some((key, value)) = access.next_entry()? {
-                    table.insert(key, value);
+                    table.insert(key, value, 0);
                 }
                 Ok(table)
             }
@@ -287,7 +347,7 @@ mod tests {
             for (insert, k, v) in ops {
                 let key = format!("id-{k}");
                 if insert {
-                    prop_assert_eq!(table.insert(key.clone(), v), model.insert(key, v));
+                    prop_assert_eq!(table.insert(key.clone(), v, 1), model.insert(key, v));
                 } else {
                     prop_assert_eq!(table.remove(&key), model.remove(&key));
                 }

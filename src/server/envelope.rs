@@ -143,6 +143,20 @@ pub fn data<T: Serialize>(value: &T) -> ApiResult {
     Ok(Data(out))
 }
 
+/// [`data`], plus a top-level `nextCursor` when `next_cursor` is set: a page of
+/// game records cut short by the history store's scan budget says where to go on
+/// (docs/platform-api.md, game records).
+pub fn data_with_cursor<T: Serialize>(value: &T, next_cursor: Option<u64>) -> ApiResult {
+    let Some(cursor) = next_cursor else {
+        return data(value);
+    };
+    let mut out = Vec::with_capacity(256);
+    out.extend_from_slice(SUCCESS_PREFIX);
+    serde_json::to_writer(&mut out, value).map_err(|_| ApiError::internal())?;
+    out.extend_from_slice(format!(",\"nextCursor\":{cursor}}}").as_bytes());
+    Ok(Data(out))
+}
+
 #[derive(Serialize)]
 struct Envelope<'a> {
     code: i32,

@@ -72,6 +72,11 @@ struct Gauges {
     webhook_dropped: Gauge,
     snapshot_age_seconds: Gauge,
     log_lines_dropped: Gauge,
+    history_archived_lsn: Gauge,
+    history_archiver_lag: Gauge,
+    history_evicted_transactions: Gauge,
+    history_evicted_records: Gauge,
+    history_disk_bytes: Gauge,
 }
 
 impl Default for Metrics {
@@ -110,7 +115,7 @@ impl Metrics {
         );
         let gauges = Gauges::default();
         let g = &gauges;
-        let gauge_list: [(&str, &str, &Gauge); 18] = [
+        let gauge_list: [(&str, &str, &Gauge); 23] = [
             (
                 "up",
                 "1 while the log accepts writes, 0 once it failed closed",
@@ -197,6 +202,31 @@ impl Metrics {
                 "Log lines dropped because the log writer's queue was full",
                 &g.log_lines_dropped,
             ),
+            (
+                "history_archived_lsn",
+                "Log position the history store is durable through (-1: no store)",
+                &g.history_archived_lsn,
+            ),
+            (
+                "history_archiver_lag",
+                "Durable log records the history archiver has not stored yet",
+                &g.history_archiver_lag,
+            ),
+            (
+                "history_evicted_transactions",
+                "Transaction entries that left memory for the history store since start-up",
+                &g.history_evicted_transactions,
+            ),
+            (
+                "history_evicted_records",
+                "Game records that left memory for the history store since start-up",
+                &g.history_evicted_records,
+            ),
+            (
+                "history_disk_bytes",
+                "Size of the history store on disk",
+                &g.history_disk_bytes,
+            ),
         ];
         for (name, help, gauge) in gauge_list {
             registry.register(name, help, gauge.clone());
@@ -261,6 +291,14 @@ impl Metrics {
         if let Some(c) = self.log_dropped.get() {
             g.log_lines_dropped.set(n(c.dropped_lines()));
         }
+        let h = s.history.unwrap_or_default();
+        let archived = s.history.map_or(-1, |h| n(h.archived_lsn.0));
+        g.history_archived_lsn.set(archived);
+        g.history_archiver_lag.set(n(h.lag_records));
+        g.history_evicted_transactions
+            .set(n(h.evicted_transactions));
+        g.history_evicted_records.set(n(h.evicted_records));
+        g.history_disk_bytes.set(n(h.disk_bytes));
     }
 }
 

@@ -26,6 +26,11 @@ pub struct ServeArgs {
     /// When the log is fsynced: always | interval:<ms> | never (benchmarks only).
     #[arg(long, default_value = "always")]
     pub fsync: FsyncPolicy,
+    /// How long transactions and game records stay in memory before they live only
+    /// in the history store on disk: `500ms`, `10s`, `15m`, `1h`, or `off` (keep
+    /// everything in memory; no history store).
+    #[arg(long, default_value = "5m")]
+    pub hot_window: HotWindow,
     /// Allow webhook receivers at loopback, private and link-local addresses (tests
     /// and on-premises setups; refused by default against request forgery).
     #[arg(long)]
@@ -47,6 +52,46 @@ pub struct ServeArgs {
     /// wallets and webhook receivers over https (a private CA).
     #[arg(long)]
     pub ca_file: Option<PathBuf>,
+}
+
+/// `--hot-window`: a duration with its unit, or `off`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct HotWindow(pub Option<std::time::Duration>);
+
+impl std::str::FromStr for HotWindow {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        if s == "off" {
+            return Ok(HotWindow(None));
+        }
+        let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+        let (digits, unit) = s.split_at(split);
+        let n: u64 = digits
+            .parse()
+            .map_err(|_| format!("{s:?}: a whole number and a unit (ms, s, m, h), or off"))?;
+        let ms_per = match unit {
+            "ms" => 1,
+            "s" => 1_000,
+            "m" => 60_000,
+            "h" => 3_600_000,
+            _ => return Err(format!("{s:?}: the unit is one of ms, s, m, h")),
+        };
+        let ms = n
+            .checked_mul(ms_per)
+            .filter(|&ms| ms > 0)
+            .ok_or_else(|| format!("{s:?}: between 1 ms and ~584 million years"))?;
+        Ok(HotWindow(Some(std::time::Duration::from_millis(ms))))
+    }
+}
+
+impl std::fmt::Display for HotWindow {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0 {
+            None => f.write_str("off"),
+            Some(d) => write!(f, "{}ms", d.as_millis()),
+        }
+    }
 }
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -133,6 +178,7 @@ async fn serve_async(args: ServeArgs) -> Result<(), ServeError> {
     let admin_token = datadir::admin_token(&dir)?;
     let mut config = EngineConfig::default();
     config.wal.fsync = args.fsync;
+    config.history.hot_window = args.hot_window.0;
     let open_dir = dir.clone();
     let engine =
         Arc::new(tokio::task::spawn_blocking(move || Engine::open(&open_dir, config)).await??);
@@ -186,7 +232,7 @@ fn print_banner(local: SocketAddr, args: &ServeArgs) {
     let dir = args.data_dir.display();
     let demo = args.data_dir.join(datadir::DEMO_OPERATOR_FILE);
     println!(
-        "pitboss listening on {scheme}://{local} ({transport}; data dir {dir}, fsync {fsync})
+        "pitboss listening on {scheme}://{local} ({transport}; data dir {dir}, fsync {fsync}, hot window {hot})
 
 Demo operator credentials (clientId, apiKey, ...): {demo}
 Sign every /service/jsonapi request (Publisher Manual §1):
@@ -205,6 +251,7 @@ Administration: pitboss admin list-operators --data-dir {dir} --server {scheme}:
 Stop with Ctrl-C or SIGTERM (in-flight requests finish first).",
         demo = demo.display(),
         fsync = args.fsync,
+        hot = args.hot_window,
         scheme = if args.tls_cert.is_some() {
             "https"
         } else {
@@ -253,5 +300,33 @@ async fn shutdown_signal() {
     tokio::select! {
         () = ctrl_c => {}
         () = term => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::HotWindow;
+    use std::time::Duration;
+
+    #[test]
+    fn hot_window_reads_units_and_off() {
+        let ms = |s: &str| s.parse::<HotWindow>().map(|h| h.0);
+        assert_eq!(ms("10s"), Ok(Some(Duration::from_secs(10))));
+        assert_eq!(ms("15m"), Ok(Some(Duration::from_secs(900))));
+        assert_eq!(ms("1h"), Ok(Some(Duration::from_secs(3600))));
+        assert_eq!(ms("250ms"), Ok(Some(Duration::from_millis(250))));
+        assert_eq!(ms("off"), Ok(None));
+        for bad in [
+            "",
+            "10",
+            "s",
+            "0s",
+            "-1s",
+            "1.5s",
+            "10d",
+            "99999999999999999999h",
+        ] {
+            assert!(ms(bad).is_err(), "{bad:?} accepted");
+        }
     }
 }

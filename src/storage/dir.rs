@@ -5,7 +5,10 @@
 //! that passes its checks (header, length, body checksum) now. Older snapshots, and WAL
 //! segments all of whose records the fallback covers, are deleted: if the newest snapshot
 //! turns out unreadable, recovery falls back to the fallback and still finds every record
-//! after it. Without a fallback nothing in the WAL is deleted.
+//! after it. Without a fallback nothing in the WAL is deleted. A reader of the log may
+//! hold it too (`Wal::hold_after`: the history archiver, which reads records the
+//! snapshots have passed): a segment goes only once both the fallback and the reader
+//! are past it.
 //!
 //! The fallback is checked, not assumed: a snapshot can rot on disk after it was
 //! committed, and trusting a damaged one would delete the only state recovery could still
@@ -70,11 +73,13 @@ pub(crate) fn segments_covered_by(segments: &[(Lsn, PathBuf)], covered: Lsn) -> 
 }
 
 /// Applies the retention rule (see the module docs) after the snapshot at `newest` was
-/// committed, listing what it deleted in `removed`, then fsyncs the directory.
+/// committed, listing what it deleted in `removed`, then fsyncs the directory. No
+/// segment holding a record after `hold` is deleted (a reader still needs it).
 pub(crate) fn apply_retention(
     fs: &dyn FileSystem,
     dir: &Path,
     newest: Lsn,
+    hold: Lsn,
     removed: &mut Vec<PathBuf>,
 ) -> Result<(), StorageError> {
     let listing = Listing::read(fs, dir)?;
@@ -97,7 +102,7 @@ pub(crate) fn apply_retention(
         .filter(|(lsn, _)| *lsn < fallback)
         .map(|(_, p)| p.clone())
         .collect();
-    doomed.extend(segments_covered_by(&listing.segments, fallback));
+    doomed.extend(segments_covered_by(&listing.segments, fallback.min(hold)));
     if doomed.is_empty() {
         return Ok(());
     }

@@ -171,7 +171,11 @@ impl SnapshotWriter {
         self.committed = true;
         fs.sync_dir(dir).at(dir)?;
         let mut removed = Vec::new();
-        let cleanup_error = dir::apply_retention(fs, dir, self.lsn, &mut removed).err();
+        let hold = Lsn(self
+            .shared
+            .read_from
+            .load(std::sync::atomic::Ordering::Acquire));
+        let cleanup_error = dir::apply_retention(fs, dir, self.lsn, hold, &mut removed).err();
         Ok(Committed {
             path,
             lsn: self.lsn,

@@ -53,6 +53,10 @@ pub(crate) struct Shared {
     pub(crate) snapshot_busy: AtomicBool,
     /// Told of every batch made durable (metrics), once set.
     pub(crate) observer: std::sync::OnceLock<Arc<dyn SyncObserver>>,
+    /// A reader of the log (the history archiver) still needs every record after
+    /// this LSN: retention deletes no segment holding one (see `dir`). `u64::MAX`
+    /// while nobody reads.
+    pub(crate) read_from: AtomicU64,
 }
 
 /// Told by the writer thread of each batch of records it made durable: how many
@@ -135,6 +139,7 @@ impl Wal {
             dir,
             snapshot_busy: AtomicBool::new(false),
             observer: std::sync::OnceLock::new(),
+            read_from: AtomicU64::new(u64::MAX),
         });
         let writer = Writer::new(Arc::clone(&shared), last, tail);
         let handle = std::thread::Builder::new()
@@ -146,6 +151,81 @@ impl Wal {
             writer: Mutex::new(Some(handle)),
             _lock: lock,
         })
+    }
+
+    /// Keeps every record after `lsn` on disk: from now on retention deletes a
+    /// segment only if both the fallback snapshot and `lsn` are past it. A reader
+    /// that reads the log behind the snapshots (the history archiver) calls this
+    /// before the first snapshot and again as it moves on.
+    pub fn hold_after(&self, lsn: Lsn) {
+        self.shared.read_from.store(lsn.0, Ordering::Release);
+    }
+
+    /// Puts the log into its failed state, as a write error would: every waiter and
+    /// every later append gets an error naming `cause`. For a failure of something
+    /// the log's records depend on (the history store): the engine stops
+    /// acknowledging rather than carry on without it.
+    pub fn fail(&self, cause: StorageError) {
+        self.shared.fail(cause);
+    }
+
+    /// Feeds `f` every record with `after < LSN <= upto`, in order, read from the
+    /// segment files; returns the last LSN fed (`after` if none). `upto` must be
+    /// durable (`durable_lsn`): those bytes are written and stay put. A record that
+    /// cannot be read there is corruption, reported with its file and offset.
+    ///
+    /// Each call lists the directory and reads each segment it needs whole: meant
+    /// for a reader that comes by every second or so, not for every record.
+    pub fn read_durable<E, F>(&self, after: Lsn, upto: Lsn, mut f: F) -> Result<Lsn, E>
+    where
+        E: From<StorageError>,
+        F: FnMut(Lsn, &[u8]) -> Result<(), E>,
+    {
+        let (fs, dir) = (&*self.shared.fs, self.shared.dir.as_path());
+        let max_len = self.shared.config.max_record_len;
+        let listing = super::dir::Listing::read(fs, dir)?;
+        // The segment holding `after + 1`: the last one starting at or before it.
+        let start = listing
+            .segments
+            .iter()
+            .rposition(|(first, _)| first.0 <= after.0 + 1)
+            .unwrap_or(0);
+        let mut last = after;
+        let mut bytes = Vec::new();
+        for (first, path) in &listing.segments[start..] {
+            if first.0 > upto.0 || last.0 >= upto.0 {
+                break;
+            }
+            if first.0 > last.0 + 1 {
+                let why = format!(
+                    "records {} to {} are missing from the log",
+                    last.0 + 1,
+                    first.0 - 1
+                );
+                return Err(StorageError::corrupt(path, 0, why).into());
+            }
+            super::fs::read_into(fs, path, &mut bytes).map_err(|e| StorageError::io(path, e))?;
+            let mut offset = segment::SEGMENT_HEADER_LEN;
+            let mut lsn = *first;
+            while lsn.0 <= upto.0 && offset < bytes.len() {
+                let (payload, next) = segment::read_frame(&bytes, offset, lsn, max_len)
+                    .map_err(|bad| StorageError::corrupt(path, offset as u64, bad.describe(lsn)))?;
+                if lsn.0 > last.0 {
+                    f(lsn, payload)?;
+                    last = lsn;
+                }
+                offset = next;
+                lsn = Lsn(lsn.0 + 1);
+            }
+        }
+        if last.0 < upto.0 {
+            let why = format!(
+                "the log ends at {} before durable record {}",
+                last.0, upto.0
+            );
+            return Err(StorageError::corrupt(dir, 0, why).into());
+        }
+        Ok(last)
     }
 
     /// Appends one record and returns its LSN. The record is not durable yet: wait for

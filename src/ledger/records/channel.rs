@@ -5,7 +5,7 @@
 //! records share: the channel (the key this is filed under), the player, currency
 //! and wallet (one of a few per player), and the game (four strings; a channel has
 //! a few hundred games). Here those are kept once per channel and a record points
-//! at them by `u32` index, and records sit inline in one vector: 168 bytes each
+//! at them by `u32` index, and records sit inline in one vector: 176 bytes each
 //! instead of about 400 for a shared `GameRecord`, plus 16 for the id index. A
 //! record is rebuilt (copied) when a query or a snapshot reads it.
 //!
@@ -21,6 +21,7 @@
 use super::{GameRecord, RecordQuery};
 use crate::ids::{ChannelId, Currency, PlayerId, RecordId, RoundId, TxId, WalletId};
 use crate::ledger::round::RoundEnd;
+use crate::ledger::table::Stamp;
 use crate::ledger::types::{GameRef, PlayMeta};
 use crate::money::Amount;
 use std::collections::HashMap;
@@ -42,6 +43,8 @@ struct Owner {
 #[derive(Clone, Debug)]
 pub(super) struct StoredRecord {
     pub(super) id: RecordId,
+    /// The log position that wrote it (see `table::Stamp`).
+    stamp: Stamp,
     owner: u32,
     game: u32,
     round: RoundId,
@@ -114,6 +117,8 @@ pub(super) struct ChannelRecords {
     /// The game of the last record stored: most records repeat it, and comparing
     /// is cheaper than hashing four strings.
     last_game: Option<u32>,
+    /// No stored record has a lower stamp (`Stamp::MAX` when empty).
+    oldest_stamp: Stamp,
 }
 
 impl ChannelRecords {
@@ -127,12 +132,58 @@ impl ChannelRecords {
             owners: Interned::default(),
             games: Interned::default(),
             last_game: None,
+            oldest_stamp: Stamp::MAX,
         }
     }
 
+    /// Forgets the records stamped `cut` or lower (they are in the history store);
+    /// returns how many, and the highest id among them. O(1) when none is that old, else one pass over the
+    /// channel's records and a rebuild of its indexes. Owners and games stay
+    /// interned: they are bounded by the channel's players and games, not by history.
+    pub(super) fn evict_through(&mut self, cut: Stamp) -> (usize, Option<RecordId>) {
+        if self.oldest_stamp > cut {
+            return (0, None);
+        }
+        let before = self.stored.len();
+        let highest = self
+            .stored
+            .iter()
+            .filter(|s| s.stamp <= cut)
+            .map(|s| s.id)
+            .max();
+        self.stored.retain(|s| s.stamp > cut);
+        let removed = before - self.stored.len();
+        self.stored
+            .shrink_to(self.stored.len() + self.stored.len() / 4);
+        self.oldest_stamp = self
+            .stored
+            .iter()
+            .map(|s| s.stamp)
+            .min()
+            .unwrap_or(Stamp::MAX);
+        self.index = self
+            .stored
+            .iter()
+            .enumerate()
+            .map(|(at, s)| (s.id, at))
+            .collect();
+        self.index.sort_unstable_by_key(|e| e.0);
+        for ids in &mut self.player_ids {
+            ids.clear();
+        }
+        for &(id, at) in &self.index {
+            let slot = self.owners.get(self.stored[at].owner).player_slot as usize;
+            self.player_ids[slot].push(id);
+        }
+        for ids in &mut self.player_ids {
+            ids.shrink_to(ids.len() + ids.len() / 4);
+        }
+        (removed, highest)
+    }
+
     /// Stores `r` (a record of this channel), replacing a record with its id.
-    pub(super) fn insert(&mut self, r: &GameRecord) {
-        if let Some(entry) = self.store(r) {
+    pub(super) fn insert(&mut self, r: &GameRecord, stamp: Stamp) {
+        if let Some(entry) = self.store(r, stamp) {
             insert_sorted(&mut self.index, entry.0, |e| e.0, entry);
         }
         self.debug_check_tail();
@@ -145,8 +196,9 @@ impl ChannelRecords {
     pub(super) fn insert_sorted_batch<'a>(
         &mut self,
         records: impl Iterator<Item = &'a GameRecord>,
+        stamp: Stamp,
     ) {
-        let new: Vec<(RecordId, usize)> = records.filter_map(|r| self.store(r)).collect();
+        let new: Vec<(RecordId, usize)> = records.filter_map(|r| self.store(r, stamp)).collect();
         debug_assert!(
             new.windows(2).all(|w| w[0].0 < w[1].0),
             "a batch in id order"
@@ -179,8 +231,9 @@ impl ChannelRecords {
 
     /// Stores `r` in `stored` (replacing the record with its id, if any) and in its
     /// player's list; returns its index entry if the id is new (the caller files it).
-    fn store(&mut self, r: &GameRecord) -> Option<(RecordId, usize)> {
+    fn store(&mut self, r: &GameRecord, stamp: Stamp) -> Option<(RecordId, usize)> {
         debug_assert_eq!(r.channel, self.channel);
+        self.oldest_stamp = self.oldest_stamp.min(stamp);
         let players = &mut self.players;
         let player_ids = &mut self.player_ids;
         let owner = self.owners.intern(&r.wallet, || {
@@ -214,6 +267,7 @@ impl ChannelRecords {
         let id = r.id;
         let stored = StoredRecord {
             id,
+            stamp,
             owner,
             game,
             round: r.round.clone(),
@@ -236,7 +290,8 @@ impl ChannelRecords {
         match self.position(id) {
             // Replay over a snapshot that already holds the record.
             Some(pos) => {
-                self.stored[pos] = stored;
+                let stamp = self.stored[pos].stamp.max(stored.stamp);
+                self.stored[pos] = StoredRecord { stamp, ..stored };
                 None
             }
             None => {
@@ -374,7 +429,7 @@ mod tests {
             .map(|&id| record(id, if id % 2 == 0 { "p2" } else { "p1" }, id % 2, "slot"))
             .collect();
         for r in &inserted {
-            ch.insert(r);
+            ch.insert(r, 1);
         }
         let ids: Vec<u64> = ch.index.iter().map(|e| ch.at(e).id.0).collect();
         assert_eq!(ids, vec![1, 2, 3, 4, 5]);
@@ -406,14 +461,14 @@ mod tests {
             };
             let (mut batched, mut single) = (ChannelRecords::new(channel()), ChannelRecords::new(channel()));
             for &id in &before {
-                batched.insert(&mk(id));
-                single.insert(&mk(id));
+                batched.insert(&mk(id), 1);
+                single.insert(&mk(id), 1);
             }
             for lane in &lanes {
                 let recs: Vec<GameRecord> = lane.iter().map(|&id| mk(id)).collect();
-                batched.insert_sorted_batch(recs.iter());
+                batched.insert_sorted_batch(recs.iter(), 1);
                 for r in &recs {
-                    single.insert(r);
+                    single.insert(r, 1);
                 }
             }
             let all = |ch: &ChannelRecords| -> Vec<GameRecord> { ch.index.iter().map(|e| ch.record(ch.at(e))).collect() };
@@ -430,7 +485,10 @@ mod tests {
     /// The point of the layout: a stored record is well under half a `GameRecord`.
     #[test]
     fn a_stored_record_is_compact() {
-        assert!(std::mem::size_of::<StoredRecord>() <= 168);
-        assert!(std::mem::size_of::<GameRecord>() >= 2 * std::mem::size_of::<StoredRecord>());
+        assert!(std::mem::size_of::<StoredRecord>() <= 176);
+        // A little over half, since each record carries its log position.
+        assert!(
+            100 * std::mem::size_of::<StoredRecord>() <= 55 * std::mem::size_of::<GameRecord>()
+        );
     }
 }

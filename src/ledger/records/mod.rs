@@ -12,6 +12,7 @@ use super::round::RoundEnd;
 use super::types::{GameRef, PlayMeta};
 use crate::cache_line::CacheLine;
 use crate::ids::{ChannelId, Currency, PlayerId, RecordId, RoundId, TxId, WalletId};
+use crate::ledger::table::Stamp;
 use crate::money::Amount;
 use crate::paging::PAGE_SIZE_MAX;
 use channel::{ChannelRecords, StoredRecord};
@@ -81,6 +82,21 @@ pub struct RecordQuery {
     pub size: usize,
 }
 
+impl RecordQuery {
+    /// Whether `r` passes the filters (not the cursor) of this query: what the
+    /// history store checks of an archived record. `ChannelRecords::matches` is the
+    /// same test on the compact form memory keeps.
+    pub fn matches(&self, r: &GameRecord) -> bool {
+        let eq = |want: &Option<String>, have: &str| want.as_deref().is_none_or(|w| w == have);
+        eq(&self.game, r.game.id.as_str())
+            && eq(&self.developer, r.game.developer.as_str())
+            && eq(&self.version, r.game.version.as_str())
+            && self.player.as_ref().is_none_or(|p| p == &r.player)
+            && (self.start_time_secs == 0 || r.play_time_secs >= self.start_time_secs)
+            && (self.end_time_secs == 0 || r.play_time_secs <= self.end_time_secs)
+    }
+}
+
 /// The part of an id-sorted slice inside `bounds`.
 fn range_by_id<T>(
     v: &[T],
@@ -134,22 +150,24 @@ impl RecordStore {
         &self.stripes[self.stripe_of(id)]
     }
 
-    /// Inserts (or replaces, on replay) a record. Idempotent by id.
-    pub fn insert(&self, record: &GameRecord) {
+    /// Inserts (or replaces, on replay) a record written at log position `stamp`.
+    /// Idempotent by id.
+    pub fn insert(&self, record: &GameRecord, stamp: Stamp) {
         let mut stripe = self.stripe(record.id).write();
         match stripe.channels.get_mut(&record.channel) {
-            Some(ch) => ch.insert(record),
+            Some(ch) => ch.insert(record, stamp),
             None => {
                 let mut ch = ChannelRecords::new(record.channel.clone());
-                ch.insert(record);
+                ch.insert(record, stamp);
                 stripe.channels.insert(record.channel.clone(), ch);
             }
         }
     }
 
-    /// Inserts records given in id order, without repeats: each stripe is locked
-    /// once, and each channel's index merges them in one pass.
-    pub fn insert_sorted_batch(&self, records: &[Box<GameRecord>]) {
+    /// Inserts records given in id order, without repeats, all written at or
+    /// before log position `stamp`: each stripe is locked once, and each channel's
+    /// index merges them in one pass.
+    pub fn insert_sorted_batch(&self, records: &[Box<GameRecord>], stamp: Stamp) {
         debug_assert!(records.windows(2).all(|w| w[0].id < w[1].id), "in id order");
         for (at, stripe) in self.stripes.iter().enumerate() {
             let in_stripe = |r: &&GameRecord| self.stripe_of(r.id) == at;
@@ -173,9 +191,24 @@ impl RecordStore {
                     .channels
                     .entry(channel.clone())
                     .or_insert_with(|| ChannelRecords::new(channel.clone()))
-                    .insert_sorted_batch(mine);
+                    .insert_sorted_batch(mine, stamp);
             }
         }
+    }
+
+    /// Forgets every record stamped `cut` or lower, one stripe at a time; returns
+    /// how many, and the highest id among them. The caller has archived them.
+    pub fn evict_through(&self, cut: Stamp) -> (usize, Option<RecordId>) {
+        let (mut removed, mut highest) = (0, None);
+        for stripe in self.stripes.iter() {
+            let mut stripe = stripe.write();
+            for ch in stripe.channels.values_mut() {
+                let (n, top) = ch.evict_through(cut);
+                removed += n;
+                highest = highest.max(top);
+            }
+        }
+        (removed, highest)
     }
 
     pub fn get(&self, channel: &ChannelId, id: RecordId) -> Option<GameRecord> {

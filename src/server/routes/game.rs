@@ -7,7 +7,7 @@ use crate::ids::{GameId, PlayerId};
 use crate::ledger::records::{GameRecord, PageDirection, RecordQuery};
 use crate::ledger::{ExpireScope, Expiry, IncompleteGame};
 use crate::paging::{self, Page};
-use crate::server::envelope::{data, ApiError, ApiResult, ErrorCode};
+use crate::server::envelope::{data, data_with_cursor, ApiError, ApiResult, ErrorCode};
 use crate::server::iso8601::iso8601;
 use crate::server::request::{self, json, json_or_default, parse_filter, parse_id};
 use crate::server::App;
@@ -230,8 +230,9 @@ pub(super) fn records(app: &App, op: &Operator, body: &[u8]) -> ApiResult {
         // Another channel's records are never shown: the filter matches nothing.
         return data(&Vec::<RecordOut>::new());
     }
-    let records = app.engine.game_records(&op.channel, &query);
-    data(&records.iter().map(record_out).collect::<Vec<_>>())
+    let page = app.engine.game_records(&op.channel, &query)?;
+    let records: Vec<RecordOut> = page.records.iter().map(record_out).collect();
+    data_with_cursor(&records, page.stopped_at.map(|id| id.0))
 }
 
 #[derive(Serialize)]

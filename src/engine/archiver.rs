@@ -1,0 +1,288 @@
+//! The history archiver: keeps memory to the hot window by moving history to the
+//! history store (`crate::history`), derived from the log, off the hot path.
+//!
+//! One pass ([`pass`]):
+//! 1. reads the durable log records after the store's archived position (at most
+//!    `MAX_PASS_RECORDS`), from the segment files (`Wal::read_durable`);
+//! 2. turns each ledger effect into what it leaves to history
+//!    (`ledger::archive::items_of`: transaction entries, tombstones, closed rounds,
+//!    game records) and writes them with the new position as one durable batch;
+//! 3. moves the log's hold (`Wal::hold_after`): a segment is deleted only once both
+//!    the snapshots and the archive are past it;
+//! 4. evicts from memory what is both archived and older than the hot window
+//!    (`Ledger::evict`): the cut is the archived position as it was one window ago
+//!    (kept in `CutClock`), so everything at or below it was logged at least a
+//!    window ago and is in the store.
+//!
+//! A failure of the history store (or an unreadable log record) fails the log
+//! closed (`Wal::fail`), as a failed fsync does: the engine stops acknowledging
+//! rather than carry on with history it cannot keep. Restart recovers.
+//!
+//! Recovery runs [`catch_up`] once replay has rebuilt the hot state: the store
+//! reaches the log's end before the engine takes its first call.
+
+use super::domains::Domains;
+use super::log::{decode, is_ledger_effect, Effect, EngineLog};
+use super::EngineError;
+use crate::clock::Clock;
+use crate::history::HistoryStore;
+use crate::journal::Lsn;
+use crate::ledger::archive::{items_of, ArchiveItem};
+use crate::storage::{StorageError, Wal};
+use parking_lot::{Condvar, Mutex};
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+/// Most log records one pass archives: bounds the pass's memory (its items) and
+/// the size of one store batch. A backlog is archived over several passes.
+pub const MAX_PASS_RECORDS: u64 = 200_000;
+
+/// Most samples `CutClock` keeps (one per pass): a day of passes at one a second
+/// would be 86,400; older samples are merged, which only makes the cut later.
+const MAX_SAMPLES: usize = 4096;
+
+/// Expiry batches purged per pass: retention catches up in steps.
+const PURGE_BATCHES_PER_PASS: usize = 16;
+
+/// The archived position over time, to find the position that was archived one
+/// hot window ago.
+#[derive(Debug, Default)]
+pub(crate) struct CutClock {
+    /// (time ms, archived position), oldest first.
+    samples: VecDeque<(i64, Lsn)>,
+}
+
+impl CutClock {
+    pub(crate) fn record(&mut self, now_ms: i64, archived: Lsn) {
+        self.samples.push_back((now_ms, archived));
+        if self.samples.len() > MAX_SAMPLES {
+            // Drop the second oldest: the oldest still bounds the cut from below.
+            self.samples.remove(1);
+        }
+    }
+
+    /// The newest archived position sampled at or before `now_ms - window_ms`
+    /// (`None` until a window has passed). Samples older than it are dropped.
+    pub(crate) fn cut(&mut self, now_ms: i64, window_ms: i64) -> Option<Lsn> {
+        let limit = now_ms.saturating_sub(window_ms);
+        let newest_old = self.samples.iter().rposition(|(t, _)| *t <= limit)?;
+        self.samples.drain(..newest_old);
+        self.samples.front().map(|s| s.1)
+    }
+}
+
+/// What one pass did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PassReport {
+    pub archived_through: Lsn,
+    pub records_read: u64,
+    pub items: u64,
+    pub evicted: crate::ledger::Evicted,
+}
+
+/// Reads the durable log after the store's position (at most `MAX_PASS_RECORDS`
+/// records, not past `upto`) and stores what it leaves to history.
+fn archive_some(
+    wal: &Wal,
+    store: &HistoryStore,
+    upto: Lsn,
+) -> Result<(Lsn, u64, u64), EngineError> {
+    let after = store.archived();
+    let upto = Lsn(upto.0.min(after.0.saturating_add(MAX_PASS_RECORDS)));
+    if upto <= after {
+        return Ok((after, 0, 0));
+    }
+    let mut items: Vec<ArchiveItem> = Vec::new();
+    let mut read = 0u64;
+    let last = wal.read_durable(after, upto, |lsn, payload| {
+        read += 1;
+        // Only ledger effects leave history; the others are not even decoded.
+        if is_ledger_effect(payload) {
+            if let Effect::Ledger(effect) = decode(lsn, payload)? {
+                items.extend(items_of(effect));
+            }
+        }
+        Ok::<(), EngineError>(())
+    })?;
+    let n = items.len() as u64;
+    store.write(items, last).map_err(history_failed)?;
+    Ok((last, read, n))
+}
+
+fn history_failed(e: crate::ledger::archive::ArchiveError) -> EngineError {
+    EngineError::Storage(e.to_string())
+}
+
+/// Brings the store up to `end` (the recovered log's last record), before replay.
+pub(crate) fn catch_up(wal: &Wal, store: &HistoryStore, end: Lsn) -> Result<(), EngineError> {
+    while store.archived() < end {
+        archive_some(wal, store, end)?;
+    }
+    wal.hold_after(store.archived());
+    Ok(())
+}
+
+/// One pass: archive what is durable, move the log's hold, purge, evict.
+pub(crate) fn pass(
+    domains: &Domains,
+    wal: &Wal,
+    store: &HistoryStore,
+    cuts: &mut CutClock,
+    now_ms: i64,
+    window_ms: i64,
+) -> Result<PassReport, EngineError> {
+    let mut report = PassReport::default();
+    let durable = wal.durable_lsn();
+    let (through, read, items) = archive_some(wal, store, durable)?;
+    report.archived_through = through;
+    report.records_read = read;
+    report.items = items;
+    wal.hold_after(through);
+    store
+        .purge(PURGE_BATCHES_PER_PASS)
+        .map_err(history_failed)?;
+    cuts.record(now_ms, through);
+    if let Some(cut) = cuts.cut(now_ms, window_ms) {
+        report.evicted = domains.ledger.evict(cut);
+    }
+    Ok(report)
+}
+
+/// [`pass`], failing the log closed if it fails (see the module docs): the
+/// background thread and `Engine::archive_now` both run passes through this.
+pub(crate) fn pass_or_fail(
+    domains: &Domains,
+    wal: &Wal,
+    store: &HistoryStore,
+    cuts: &mut CutClock,
+    now_ms: i64,
+    window_ms: i64,
+    gauges: Option<&ArchiverGauges>,
+) -> Result<PassReport, EngineError> {
+    let outcome = pass(domains, wal, store, cuts, now_ms, window_ms);
+    if let (Ok(r), Some(g)) = (&outcome, gauges) {
+        g.evicted_transactions
+            .fetch_add(r.evicted.transactions as u64, Ordering::Relaxed);
+        g.evicted_records
+            .fetch_add(r.evicted.records as u64, Ordering::Relaxed);
+    }
+    if let Err(e) = &outcome {
+        let why = std::io::Error::other(format!("history archiver: {e}"));
+        wal.fail(StorageError::io(store.path(), why));
+    }
+    outcome
+}
+
+/// The archiver's gauges, for `status()`.
+#[derive(Debug, Default)]
+pub(crate) struct ArchiverGauges {
+    pub evicted_transactions: AtomicU64,
+    pub evicted_records: AtomicU64,
+}
+
+/// The background thread running [`pass`] every `every`.
+pub(crate) struct Archiver {
+    stop: Arc<(Mutex<bool>, Condvar)>,
+    thread: Mutex<Option<JoinHandle<()>>>,
+    pub(crate) store: Arc<HistoryStore>,
+    pub(crate) gauges: Arc<ArchiverGauges>,
+    /// Held for a whole pass: passes (the thread's, `Engine::archive_now`) never
+    /// overlap.
+    pub(crate) cuts: Arc<Mutex<CutClock>>,
+}
+
+impl Archiver {
+    pub(crate) fn start(
+        domains: Domains,
+        log: Arc<EngineLog>,
+        store: Arc<HistoryStore>,
+        clock: Arc<dyn Clock>,
+        window: Duration,
+        every: Duration,
+    ) -> Archiver {
+        let stop = Arc::new((Mutex::new(false), Condvar::new()));
+        let gauges = Arc::new(ArchiverGauges::default());
+        let cuts = Arc::new(Mutex::new(CutClock::default()));
+        let (flag, st, g, c) = (stop.clone(), store.clone(), gauges.clone(), cuts.clone());
+        let window_ms = i64::try_from(window.as_millis()).unwrap_or(i64::MAX);
+        let tick = every.max(Duration::from_millis(10));
+        let thread = std::thread::Builder::new()
+            .name("pitboss-archive".into())
+            .spawn(move || {
+                let Some(wal) = log.wal() else {
+                    return;
+                };
+                loop {
+                    {
+                        let mut stopped = flag.0.lock();
+                        if !*stopped {
+                            flag.1.wait_for(&mut stopped, tick);
+                        }
+                        if *stopped {
+                            return;
+                        }
+                    }
+                    let now_ms = clock.now_ms();
+                    let outcome = pass_or_fail(
+                        &domains,
+                        wal,
+                        &st,
+                        &mut c.lock(),
+                        now_ms,
+                        window_ms,
+                        Some(&g),
+                    );
+                    // Once failed, the log is closed: nothing more to archive.
+                    if outcome.is_err() {
+                        return;
+                    }
+                }
+            })
+            .ok();
+        Archiver {
+            stop,
+            thread: Mutex::new(thread),
+            store,
+            gauges,
+            cuts,
+        }
+    }
+
+    pub(crate) fn stop(&self) {
+        *self.stop.0.lock() = true;
+        self.stop.1.notify_all();
+        if let Some(t) = self.thread.lock().take() {
+            // A panic in the archiver is a bug already reported on stderr.
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for Archiver {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_cut_is_what_was_archived_a_window_ago() {
+        let mut c = CutClock::default();
+        assert_eq!(c.cut(0, 10), None);
+        c.record(0, Lsn(5));
+        c.record(5, Lsn(9));
+        c.record(10, Lsn(20));
+        assert_eq!(c.cut(9, 10), None);
+        assert_eq!(c.cut(10, 10), Some(Lsn(5)));
+        assert_eq!(c.cut(16, 10), Some(Lsn(9)));
+        assert_eq!(c.cut(100, 10), Some(Lsn(20)));
+        // Older samples are gone; the newest stays.
+        assert_eq!(c.samples.len(), 1);
+    }
+}

@@ -1,0 +1,548 @@
+//! The history store: what the ledger's hot window let go of, on disk, in the data
+//! directory's `history/` folder. An LSM tree (fjall; the choice and its figures
+//! are in ARCHITECTURE.md) with one partition per kind of thing kept:
+//!
+//! | partition | key | value |
+//! | --- | --- | --- |
+//! | `txs` | wallet (u64, big-endian) · transaction id | archived at (ms) · `TxEntry` |
+//! | `rounds` | wallet · round id | archived at (ms) · `ClosedRound` |
+//! | `records` | channel (length-prefixed) · record id (big-endian) | `GameRecord` |
+//! | `players` | channel · player (length-prefixed) · record id | (empty) |
+//! | `expiry` | archived at (ms) · batch number | the keys of one batch |
+//! | `meta` | `archived_lsn` | the log position archived through |
+//!
+//! Big-endian numbers make key order id order, so a page of records is a range
+//! scan, newest first by iterating backwards. Values are postcard.
+//!
+//! Every write is keyed: archiving the same log records twice (a crash between a
+//! batch and the position after it cannot happen, they are one atomic batch, but a
+//! restart re-reads from the last durable position) stores each thing once.
+//!
+//! The store knows ledger types but no log, no HTTP and no locks of the ledger. The
+//! archiver (`engine::archiver`) feeds it; the ledger reads it through
+//! [`crate::ledger::archive::Archive`].
+
+use crate::clock::Clock;
+use crate::ids::{ChannelId, PlayerId, RecordId, RoundId, TxId, WalletId};
+use crate::journal::Lsn;
+use crate::ledger::archive::{Archive, ArchiveError, ArchiveItem, ArchivedPage};
+use crate::ledger::records::{GameRecord, PageDirection, RecordQuery};
+use crate::ledger::round::ClosedRound;
+use crate::ledger::wallet::TxEntry;
+use crate::paging::PAGE_SIZE_MAX;
+use fjall::{Batch, Config, Keyspace, PartitionCreateOptions, PartitionHandle, PersistMode};
+use serde::{de::DeserializeOwned, Deserialize, Serialize};
+use std::ops::Bound;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+/// How long things are kept: one rule per kind.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Retention {
+    /// Transaction outcomes and closed rounds: a repeated id is recognised for this
+    /// long after it was archived.
+    pub idempotency_horizon_ms: i64,
+    /// Game records (and everything else still there): purged after this long.
+    pub history_ms: i64,
+}
+
+const DAY_MS: i64 = 24 * 3600 * 1000;
+
+impl Default for Retention {
+    /// 120 days of idempotency (what large aggregators require of wallets) and ten
+    /// years of history (what regulators ask for).
+    fn default() -> Self {
+        Retention {
+            idempotency_horizon_ms: 120 * DAY_MS,
+            history_ms: 3653 * DAY_MS,
+        }
+    }
+}
+
+/// A switch that makes every read and write of a history store fail, as a dying
+/// disk would: the store is not behind the log's `FileSystem` seam, so tests of
+/// its failure flip this instead. Off unless a test turns it on.
+#[derive(Clone, Debug, Default)]
+pub struct Faults(Arc<std::sync::atomic::AtomicBool>);
+
+impl Faults {
+    pub fn fail(&self, on: bool) {
+        self.0.store(on, Ordering::Release);
+    }
+
+    fn check(&self, what: &str) -> Result<(), ArchiveError> {
+        if self.0.load(Ordering::Acquire) {
+            return Err(failed(what, "injected I/O failure"));
+        }
+        Ok(())
+    }
+}
+
+/// Every `Faults` is the same setting as far as configuration goes.
+impl PartialEq for Faults {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl Eq for Faults {}
+
+/// The history store's failure, with what it was doing.
+fn failed(what: &str, e: impl std::fmt::Display) -> ArchiveError {
+    ArchiveError(format!("{what}: {e}"))
+}
+
+const META_ARCHIVED: &[u8] = b"archived_lsn";
+const META_BATCH: &[u8] = b"next_batch";
+
+/// Which partition an expiry list's key belongs to.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
+enum Kind {
+    Tx,
+    Round,
+    Record,
+    Player,
+}
+
+/// The history store. Cheap to share (`Arc`); every method takes `&self`.
+pub struct HistoryStore {
+    path: PathBuf,
+    keyspace: Keyspace,
+    txs: PartitionHandle,
+    rounds: PartitionHandle,
+    records: PartitionHandle,
+    players: PartitionHandle,
+    expiry: PartitionHandle,
+    meta: PartitionHandle,
+    clock: Arc<dyn Clock>,
+    retention: Retention,
+    faults: Faults,
+    archived: AtomicU64,
+    next_batch: AtomicU64,
+}
+
+impl std::fmt::Debug for HistoryStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HistoryStore")
+            .field("path", &self.path)
+            .field("archived", &self.archived)
+            .finish()
+    }
+}
+
+/// A record id as a key suffix: big-endian, so that key order is id order.
+fn id_key(id: RecordId) -> [u8; 8] {
+    id.0.to_be_bytes()
+}
+
+fn push_text(key: &mut Vec<u8>, text: &str) {
+    // Every id is at most 128 bytes (`ids`): one length byte.
+    key.push(text.len().min(255) as u8);
+    key.extend_from_slice(text.as_bytes());
+}
+
+fn wallet_key(wallet: WalletId, id: &str) -> Vec<u8> {
+    let mut key = Vec::with_capacity(8 + id.len());
+    key.extend_from_slice(&wallet.0.to_be_bytes());
+    key.extend_from_slice(id.as_bytes());
+    key
+}
+
+fn channel_prefix(channel: &ChannelId) -> Vec<u8> {
+    let mut key = Vec::with_capacity(1 + channel.as_str().len() + 8);
+    push_text(&mut key, channel.as_str());
+    key
+}
+
+fn player_prefix(channel: &ChannelId, player: &PlayerId) -> Vec<u8> {
+    let mut key = channel_prefix(channel);
+    push_text(&mut key, player.as_str());
+    key
+}
+
+fn with_id(prefix: &[u8], id: RecordId) -> Vec<u8> {
+    let mut key = prefix.to_vec();
+    key.extend_from_slice(&id_key(id));
+    key
+}
+
+/// The record id at the end of a `records` or `players` key.
+fn id_of_key(key: &[u8]) -> Option<RecordId> {
+    let tail: [u8; 8] = key.get(key.len().checked_sub(8)?..)?.try_into().ok()?;
+    Some(RecordId(u64::from_be_bytes(tail)))
+}
+
+fn encode<T: Serialize>(what: &str, value: &T) -> Result<Vec<u8>, ArchiveError> {
+    postcard::to_stdvec(value).map_err(|e| failed(what, e))
+}
+
+fn decode<T: DeserializeOwned>(what: &str, bytes: &[u8]) -> Result<T, ArchiveError> {
+    postcard::from_bytes(bytes).map_err(|e| failed(what, e))
+}
+
+/// Archived at (ms), then the value: what `txs` and `rounds` hold.
+#[derive(Serialize, Deserialize)]
+struct Dated<T> {
+    at_ms: i64,
+    value: T,
+}
+
+impl HistoryStore {
+    /// Opens (or creates) the store in `dir`.
+    pub fn open(
+        dir: &Path,
+        clock: Arc<dyn Clock>,
+        retention: Retention,
+        faults: Faults,
+    ) -> Result<HistoryStore, ArchiveError> {
+        faults.check("open")?;
+        let keyspace = Config::new(dir)
+            // The engine's memory is for hot state: a small cache and write buffer.
+            .cache_size(32 << 20)
+            .max_write_buffer_size(64 << 20)
+            // Durability is the archiver's own: every batch is persisted.
+            .manual_journal_persist(true)
+            .open()
+            .map_err(|e| failed("open", e))?;
+        let part = |name: &str| {
+            keyspace
+                .open_partition(name, PartitionCreateOptions::default())
+                .map_err(|e| failed("open partition", e))
+        };
+        let store = HistoryStore {
+            path: dir.to_path_buf(),
+            txs: part("txs")?,
+            rounds: part("rounds")?,
+            records: part("records")?,
+            players: part("players")?,
+            expiry: part("expiry")?,
+            meta: part("meta")?,
+            keyspace,
+            clock,
+            retention,
+            faults,
+            archived: AtomicU64::new(0),
+            next_batch: AtomicU64::new(0),
+        };
+        let read_u64 = |key: &[u8]| -> Result<u64, ArchiveError> {
+            match store.meta.get(key).map_err(|e| failed("read meta", e))? {
+                Some(v) => {
+                    let bytes: [u8; 8] = v
+                        .as_ref()
+                        .try_into()
+                        .map_err(|_| failed("read meta", "not 8 bytes"))?;
+                    Ok(u64::from_be_bytes(bytes))
+                }
+                None => Ok(0),
+            }
+        };
+        store
+            .archived
+            .store(read_u64(META_ARCHIVED)?, Ordering::Release);
+        store
+            .next_batch
+            .store(read_u64(META_BATCH)?, Ordering::Release);
+        Ok(store)
+    }
+
+    /// The log position archived through (durable).
+    pub fn archived(&self) -> Lsn {
+        Lsn(self.archived.load(Ordering::Acquire))
+    }
+
+    /// Where the store lives.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Bytes on disk.
+    pub fn disk_bytes(&self) -> u64 {
+        self.keyspace.disk_space()
+    }
+
+    /// Stores `items` and the new archived position `through` as one atomic batch,
+    /// durable (fsynced) before this returns. Keyed: storing the same items again
+    /// changes nothing.
+    pub fn write(&self, items: Vec<ArchiveItem>, through: Lsn) -> Result<(), ArchiveError> {
+        self.faults.check("write")?;
+        let now_ms = self.clock.now_ms();
+        let mut batch: Batch = self.keyspace.batch();
+        let mut keys: Vec<(Kind, Vec<u8>)> = Vec::with_capacity(items.len() * 2);
+        for item in items {
+            match item {
+                ArchiveItem::Transaction { wallet, tx, entry } => {
+                    let key = wallet_key(wallet, tx.as_str());
+                    let value = encode(
+                        "encode transaction",
+                        &Dated {
+                            at_ms: now_ms,
+                            value: entry,
+                        },
+                    )?;
+                    batch.insert(&self.txs, key.clone(), value);
+                    keys.push((Kind::Tx, key));
+                }
+                ArchiveItem::ClosedRound {
+                    wallet,
+                    round,
+                    closed,
+                } => {
+                    let key = wallet_key(wallet, round.as_str());
+                    let value = encode(
+                        "encode round",
+                        &Dated {
+                            at_ms: now_ms,
+                            value: closed,
+                        },
+                    )?;
+                    batch.insert(&self.rounds, key.clone(), value);
+                    keys.push((Kind::Round, key));
+                }
+                ArchiveItem::Record(record) => {
+                    let key = with_id(&channel_prefix(&record.channel), record.id);
+                    let by_player =
+                        with_id(&player_prefix(&record.channel, &record.player), record.id);
+                    batch.insert(
+                        &self.records,
+                        key.clone(),
+                        encode("encode record", &*record)?,
+                    );
+                    batch.insert(&self.players, by_player.clone(), []);
+                    keys.push((Kind::Record, key));
+                    keys.push((Kind::Player, by_player));
+                }
+            }
+        }
+        let n = self.next_batch.load(Ordering::Acquire);
+        if !keys.is_empty() {
+            let mut expiry_key = (now_ms.max(0) as u64).to_be_bytes().to_vec();
+            expiry_key.extend_from_slice(&n.to_be_bytes());
+            batch.insert(&self.expiry, expiry_key, encode("encode expiry", &keys)?);
+            batch.insert(&self.meta, META_BATCH, (n + 1).to_be_bytes());
+        }
+        batch.insert(&self.meta, META_ARCHIVED, through.0.to_be_bytes());
+        batch.commit().map_err(|e| failed("write", e))?;
+        self.keyspace
+            .persist(PersistMode::SyncAll)
+            .map_err(|e| failed("fsync", e))?;
+        if !keys.is_empty() {
+            self.next_batch.store(n + 1, Ordering::Release);
+        }
+        self.archived.fetch_max(through.0, Ordering::AcqRel);
+        Ok(())
+    }
+
+    /// Deletes what is older than its retention, a batch at a time, at most
+    /// `max_batches` batches per call (the archiver calls it between passes, so a
+    /// long backlog is purged in steps). Returns how many batches it purged.
+    ///
+    /// A batch's transactions and rounds go once older than the idempotency
+    /// horizon, its records once older than the history period; a batch whose
+    /// records must stay is kept (without its transactions) until then. A key
+    /// written again since (an id reused after the horizon) holds a newer value:
+    /// it is deleted only if the stored value is itself that old.
+    pub fn purge(&self, max_batches: usize) -> Result<usize, ArchiveError> {
+        self.faults.check("purge")?;
+        let now = self.clock.now_ms();
+        let horizon_cut = now.saturating_sub(self.retention.idempotency_horizon_ms);
+        let history_cut = now.saturating_sub(self.retention.history_ms);
+        let mut purged = 0;
+        let oldest: Vec<(Vec<u8>, Vec<u8>)> = self
+            .expiry
+            .iter()
+            .take(max_batches)
+            .map(|kv| kv.map(|(k, v)| (k.to_vec(), v.to_vec())))
+            .collect::<Result<_, _>>()
+            .map_err(|e| failed("read expiry", e))?;
+        for (key, value) in oldest {
+            let at = key
+                .get(..8)
+                .and_then(|b| <[u8; 8]>::try_from(b).ok())
+                .map_or(0, |b| u64::from_be_bytes(b) as i64);
+            if at > horizon_cut {
+                break;
+            }
+            let keys: Vec<(Kind, Vec<u8>)> = decode("decode expiry", &value)?;
+            let mut batch = self.keyspace.batch();
+            let mut kept = Vec::new();
+            for (kind, k) in keys {
+                match kind {
+                    Kind::Tx => {
+                        if self
+                            .dated_at(&self.txs, &k)?
+                            .is_some_and(|t| t <= horizon_cut)
+                        {
+                            batch.remove(&self.txs, k);
+                        }
+                    }
+                    Kind::Round => {
+                        if self
+                            .dated_at(&self.rounds, &k)?
+                            .is_some_and(|t| t <= horizon_cut)
+                        {
+                            batch.remove(&self.rounds, k);
+                        }
+                    }
+                    Kind::Record | Kind::Player if at <= history_cut => {
+                        let part = if kind == Kind::Record {
+                            &self.records
+                        } else {
+                            &self.players
+                        };
+                        batch.remove(part, k);
+                    }
+                    Kind::Record | Kind::Player => kept.push((kind, k)),
+                }
+            }
+            if kept.is_empty() {
+                batch.remove(&self.expiry, key);
+            } else {
+                batch.insert(&self.expiry, key, encode("encode expiry", &kept)?);
+            }
+            batch.commit().map_err(|e| failed("purge", e))?;
+            purged += 1;
+            if at > history_cut {
+                // The rest are younger still: their records stay too.
+                break;
+            }
+        }
+        if purged > 0 {
+            self.keyspace
+                .persist(PersistMode::SyncAll)
+                .map_err(|e| failed("fsync", e))?;
+        }
+        Ok(purged)
+    }
+
+    /// When the value under `key` (in `txs` or `rounds`) was archived.
+    fn dated_at(&self, part: &PartitionHandle, key: &[u8]) -> Result<Option<i64>, ArchiveError> {
+        let Some(v) = part.get(key).map_err(|e| failed("read", e))? else {
+            return Ok(None);
+        };
+        // `at_ms` is the first field: postcard writes it first.
+        let dated: Dated<serde::de::IgnoredAny> = decode("decode", &v)?;
+        Ok(Some(dated.at_ms))
+    }
+
+    /// The value under `key`, if younger than the idempotency horizon.
+    fn dated<T: DeserializeOwned>(
+        &self,
+        part: &PartitionHandle,
+        key: &[u8],
+    ) -> Result<Option<T>, ArchiveError> {
+        self.faults.check("read")?;
+        let Some(v) = part.get(key).map_err(|e| failed("read", e))? else {
+            return Ok(None);
+        };
+        let dated: Dated<T> = decode("decode", &v)?;
+        let horizon = self
+            .clock
+            .now_ms()
+            .saturating_sub(self.retention.idempotency_horizon_ms);
+        Ok((dated.at_ms > horizon).then_some(dated.value))
+    }
+
+    /// The record `id` of `channel`.
+    fn record(
+        &self,
+        channel_prefix: &[u8],
+        id: RecordId,
+    ) -> Result<Option<GameRecord>, ArchiveError> {
+        match self
+            .records
+            .get(with_id(channel_prefix, id))
+            .map_err(|e| failed("read record", e))?
+        {
+            Some(v) => decode("decode record", &v).map(Some),
+            None => Ok(None),
+        }
+    }
+}
+
+/// Keys of `prefix`'s range on the cursor's side, as bounds for a range scan.
+fn cursor_range(
+    prefix: &[u8],
+    cursor: u64,
+    direction: PageDirection,
+) -> (Bound<Vec<u8>>, Bound<Vec<u8>>) {
+    let at = |id: u64| with_id(prefix, RecordId(id));
+    match direction {
+        PageDirection::Next if cursor == 0 => {
+            (Bound::Included(at(0)), Bound::Included(at(u64::MAX)))
+        }
+        PageDirection::Next => (Bound::Included(at(0)), Bound::Excluded(at(cursor))),
+        PageDirection::Prev => (Bound::Excluded(at(cursor)), Bound::Included(at(u64::MAX))),
+    }
+}
+
+impl Archive for HistoryStore {
+    fn transaction(&self, wallet: WalletId, tx: &TxId) -> Result<Option<TxEntry>, ArchiveError> {
+        self.dated(&self.txs, &wallet_key(wallet, tx.as_str()))
+    }
+
+    fn closed_round(
+        &self,
+        wallet: WalletId,
+        round: &RoundId,
+    ) -> Result<Option<ClosedRound>, ArchiveError> {
+        self.dated(&self.rounds, &wallet_key(wallet, round.as_str()))
+    }
+
+    fn records(
+        &self,
+        channel: &ChannelId,
+        query: &RecordQuery,
+        budget: usize,
+    ) -> Result<ArchivedPage, ArchiveError> {
+        self.faults.check("read records")?;
+        let size = query.size.clamp(1, PAGE_SIZE_MAX);
+        let channel_key = channel_prefix(channel);
+        let mut page = ArchivedPage::default();
+        let mut examined = 0usize;
+        // One player's records: walk that player's index, read each record.
+        let (prefix, by_player) = match &query.player {
+            Some(player) => (player_prefix(channel, player), true),
+            None => (channel_key.clone(), false),
+        };
+        let part = if by_player {
+            &self.players
+        } else {
+            &self.records
+        };
+        let range = part.range(cursor_range(&prefix, query.cursor, query.direction));
+        let iter: Box<dyn Iterator<Item = fjall::Result<fjall::KvPair>>> = match query.direction {
+            PageDirection::Next => Box::new(range.rev()),
+            PageDirection::Prev => Box::new(range),
+        };
+        let mut last_examined = None;
+        for kv in iter {
+            if examined == budget {
+                page.stopped_at = last_examined;
+                break;
+            }
+            let (key, value) = kv.map_err(|e| failed("scan records", e))?;
+            let Some(id) = id_of_key(&key) else {
+                continue;
+            };
+            examined += 1;
+            last_examined = Some(id);
+            let record = if by_player {
+                match self.record(&channel_key, id)? {
+                    Some(r) => r,
+                    // Purged under the index's feet: nothing to list.
+                    None => continue,
+                }
+            } else {
+                decode("decode record", &value)?
+            };
+            if query.matches(&record) {
+                page.records.push(record);
+                if page.records.len() == size {
+                    break;
+                }
+            }
+        }
+        Ok(page)
+    }
+}

@@ -1,0 +1,253 @@
+//! The hot window and the history store (bounded memory): what leaves memory is
+//! still there for every call that names it, across restarts; a failure of the
+//! store fails the engine closed. The model test with archiving is in
+//! `ledger_model.rs` (`archived_history_is_transparent`); the crash test in
+//! `crash.rs` runs with a 20 ms hot window.
+
+mod common;
+
+use common::*;
+use pitboss::ledger::records::{PageDirection, RecordQuery};
+use pitboss::*;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+const START_MS: i64 = 1_700_000_000_000;
+
+/// A durable engine on `dir` with a 1 s hot window whose archiver runs only when
+/// the test calls `archive_now`.
+fn open(dir: &Path, clock: &Arc<ManualClock>, faults: &history::Faults) -> Engine {
+    let mut config = EngineConfig::default();
+    config.wal.fsync = storage::FsyncPolicy::Never;
+    config.history = HistoryConfig {
+        hot_window: Some(Duration::from_secs(1)),
+        archive_every: Duration::from_secs(3600),
+        faults: faults.clone(),
+        ..HistoryConfig::default()
+    };
+    let fs: Arc<dyn storage::FileSystem> = Arc::new(storage::StdFs);
+    Engine::open_with(dir, config, clock.clone(), fs).expect("open")
+}
+
+/// Two passes a window apart: the first archives, the second evicts what the
+/// first archived.
+fn archive_and_evict(engine: &Engine, clock: &ManualClock) -> engine::PassReport {
+    engine
+        .archive_now(clock.now_ms())
+        .expect("a history store")
+        .expect("pass");
+    clock.advance_ms(1_001);
+    engine
+        .archive_now(clock.now_ms())
+        .expect("a history store")
+        .expect("pass")
+}
+
+fn receipt_of(r: &Receipt) -> (i64, i64, i64, bool) {
+    (
+        r.amount.minor_units(),
+        r.balance.available.minor_units(),
+        r.balance.total.minor_units(),
+        r.replayed,
+    )
+}
+
+#[test]
+fn archived_ids_replay_conflict_refund_and_refuse_as_in_memory() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let clock = Arc::new(ManualClock::new(START_MS));
+    let engine = open(dir.path(), &clock, &history::Faults::default());
+    let w = engine
+        .open_wallet(&channel("c"), &player("p"), &currency("CNY"))
+        .expect("wallet");
+    let dep = engine.deposit(w, &deposit("d1", 1_000)).expect("deposit");
+    engine.bet(w, &bet("b1", "r1", "g", 100)).expect("bet");
+    let won = engine
+        .win(w, &win("w1", "r1", "g", 50, false))
+        .expect("win");
+    engine.bet(w, &bet("b2", "r2", "g", 200)).expect("open bet");
+
+    let report = archive_and_evict(&engine, &clock);
+    assert!(report.evicted.transactions >= 4, "{report:?}");
+    assert_eq!(report.evicted.records, 1, "{report:?}");
+    assert_eq!(
+        report.evicted.rounds, 1,
+        "the closed round left; the open one stays"
+    );
+
+    // A repeated id is a replay with the original outcome; other parameters conflict.
+    let again = engine.deposit(w, &deposit("d1", 1_000)).expect("replay");
+    assert_eq!(receipt_of(&again), (1_000, 1_000, 1_000, true));
+    assert_eq!(again.balance, dep.balance);
+    let e = engine
+        .deposit(w, &deposit("d1", 999))
+        .expect_err("conflict");
+    assert_eq!(kind(&e), "Conflict");
+    let again = engine
+        .win(w, &win("w1", "r1", "g", 50, false))
+        .expect("replay");
+    assert_eq!(again.balance, won.balance);
+    assert!(again.replayed);
+    // A late win and a new bet on the archived (closed) round are refused.
+    let e = engine
+        .win(w, &win("w9", "r1", "g", 5, false))
+        .expect_err("closed");
+    assert_eq!(kind(&e), "RoundClosed");
+    let e = engine.bet(w, &bet("b9", "r1", "g", 5)).expect_err("closed");
+    assert_eq!(kind(&e), "RoundClosed");
+    // The refund of an archived bet on a round still open finds it.
+    let refunded = engine
+        .refund(
+            w,
+            &RefundRequest {
+                tx: tx("rf2"),
+                bet_tx: tx("b2"),
+            },
+        )
+        .expect("refund of an archived bet");
+    assert_eq!(refunded.amount.minor_units(), 200);
+    // A refund of an archived bet whose round closed is refused.
+    let e = engine
+        .refund(
+            w,
+            &RefundRequest {
+                tx: tx("rf1"),
+                bet_tx: tx("b1"),
+            },
+        )
+        .expect_err("round closed");
+    assert!(
+        ["RoundClosed", "WrongState"].contains(&kind(&e).as_str()),
+        "{e:?}"
+    );
+    // The single-transaction lookup reads the store.
+    let found = engine
+        .transaction(w, &tx("d1"))
+        .expect("lookup")
+        .expect("found");
+    assert_eq!(found.balance, dep.balance);
+    engine.check_invariants();
+}
+
+#[test]
+fn history_survives_restarts_and_pages_cross_the_boundary() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let clock = Arc::new(ManualClock::new(START_MS));
+    let faults = history::Faults::default();
+    let (w, balance) = {
+        let engine = open(dir.path(), &clock, &faults);
+        let w = engine
+            .open_wallet(&channel("c"), &player("p"), &currency("CNY"))
+            .expect("wallet");
+        engine.deposit(w, &deposit("d", 100_000)).expect("deposit");
+        for i in 0..30 {
+            let r = format!("r{i}");
+            engine
+                .bet(w, &bet(&format!("b{i}"), &r, "g", 10))
+                .expect("bet");
+            engine
+                .win(w, &win(&format!("w{i}"), &r, "g", i, false))
+                .expect("win");
+            if i == 19 {
+                // The first 20 rounds leave memory; the last 10 stay.
+                assert_eq!(archive_and_evict(&engine, &clock).evicted.records, 20);
+                engine.snapshot().expect("snapshot");
+            }
+        }
+        let balance = engine.balance(w).expect("balance");
+        engine.shutdown().expect("shutdown");
+        (w, balance)
+    };
+    // Restart: the snapshot holds only the hot state; the store the rest.
+    let engine = open(dir.path(), &clock, &faults);
+    assert_eq!(engine.balance(w).expect("balance"), balance);
+    let again = engine.bet(w, &bet("b3", "r3", "g", 10)).expect("replay");
+    assert!(again.replayed);
+    let e = engine
+        .bet(w, &bet("b3", "r3", "g", 11))
+        .expect_err("conflict");
+    assert_eq!(kind(&e), "Conflict");
+    for (direction, size) in [(PageDirection::Next, 7), (PageDirection::Prev, 4)] {
+        let mut ids = Vec::new();
+        let mut cursor = 0;
+        loop {
+            let q = RecordQuery {
+                size,
+                cursor,
+                direction,
+                player: Some(player("p")),
+                ..RecordQuery::default()
+            };
+            let page = engine.game_records(&channel("c"), &q).expect("page");
+            let (Some(first), Some(last)) = (page.records.first(), page.records.last()) else {
+                break;
+            };
+            cursor = if direction == PageDirection::Next {
+                last.id.0
+            } else {
+                first.id.0
+            };
+            ids.extend(page.records.iter().map(|r| r.id.0));
+        }
+        ids.sort_unstable();
+        assert_eq!(ids, (1..=30).collect::<Vec<u64>>(), "{direction:?}");
+    }
+    // A filter over both: the games of round 25 and 5 (total win 25 and 5).
+    let q = RecordQuery {
+        size: 100,
+        ..RecordQuery::default()
+    };
+    let all = engine
+        .game_records(&channel("c"), &q)
+        .expect("page")
+        .records;
+    assert_eq!(all.len(), 30);
+    assert!(all.windows(2).all(|p| p[0].id > p[1].id), "newest first");
+    engine.check_invariants();
+}
+
+#[test]
+fn a_failing_history_store_fails_the_engine_closed() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let clock = Arc::new(ManualClock::new(START_MS));
+    let faults = history::Faults::default();
+    let engine = open(dir.path(), &clock, &faults);
+    let w = engine
+        .open_wallet(&channel("c"), &player("p"), &currency("CNY"))
+        .expect("wallet");
+    engine.deposit(w, &deposit("d1", 500)).expect("deposit");
+    archive_and_evict(&engine, &clock);
+    let before = engine.balance(w).expect("balance");
+
+    // A lookup the store cannot answer refuses the call and changes nothing.
+    faults.fail(true);
+    let e = engine
+        .deposit(w, &deposit("d2", 1))
+        .expect_err("store down");
+    assert!(format!("{e}").contains("history store"), "{e}");
+    assert_eq!(engine.balance(w).expect("balance"), before);
+    // The archiver's failure fails the log closed: nothing is acknowledged.
+    let e = engine
+        .archive_now(clock.now_ms())
+        .expect("store")
+        .expect_err("pass");
+    assert!(format!("{e}").contains("history store"), "{e}");
+    assert!(engine.health().is_err(), "the log failed closed");
+    faults.fail(false);
+    assert!(
+        engine.deposit(w, &deposit("d3", 1)).is_err(),
+        "still closed"
+    );
+    drop(engine);
+
+    // Restart recovers: what was acknowledged is there, and the store works.
+    let engine = open(dir.path(), &clock, &faults);
+    assert_eq!(engine.balance(w).expect("balance"), before);
+    assert!(
+        engine
+            .deposit(w, &deposit("d1", 500))
+            .expect("replay")
+            .replayed
+    );
+}
