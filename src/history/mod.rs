@@ -93,6 +93,13 @@ fn failed(what: &str, e: impl std::fmt::Display) -> ArchiveError {
     ArchiveError(format!("{what}: {e}"))
 }
 
+/// The store's block cache.
+const STORE_CACHE_BYTES: u64 = 16 << 20;
+/// All memtables together, past which fjall flushes.
+const STORE_WRITE_BUFFER_BYTES: u64 = 16 << 20;
+/// One partition's memtable.
+const MEMTABLE_BYTES: u32 = 4 << 20;
+
 const META_ARCHIVED: &[u8] = b"archived_lsn";
 const META_BATCH: &[u8] = b"next_batch";
 
@@ -198,16 +205,19 @@ impl HistoryStore {
     ) -> Result<HistoryStore, ArchiveError> {
         faults.check("open")?;
         let keyspace = Config::new(dir)
-            // The engine's memory is for hot state: a small cache and write buffer.
-            .cache_size(32 << 20)
-            .max_write_buffer_size(64 << 20)
+            // The engine's memory is for hot state: the store's is bounded and
+            // small, 16 MiB of block cache and 16 MiB of memtables in all (4 MiB a
+            // partition), so that memory stays flat under load (docs/performance.md).
+            .cache_size(STORE_CACHE_BYTES)
+            .max_write_buffer_size(STORE_WRITE_BUFFER_BYTES)
             // Durability is the archiver's own: every batch is persisted.
             .manual_journal_persist(true)
             .open()
             .map_err(|e| failed("open", e))?;
         let part = |name: &str| {
+            let options = PartitionCreateOptions::default().max_memtable_size(MEMTABLE_BYTES);
             keyspace
-                .open_partition(name, PartitionCreateOptions::default())
+                .open_partition(name, options)
                 .map_err(|e| failed("open partition", e))
         };
         let store = HistoryStore {

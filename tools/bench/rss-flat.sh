@@ -27,7 +27,8 @@ for t in $(seq 1 "$duration"); do
   echo "$t $rss $lsn"
 done > "$dir/samples"
 wait $l || true
-grep -E '^(deposit|bet|win|total)' "$dir/load.log" || tail -5 "$dir/load.log"
+grep -E "^(deposit|bet|win|round|total)" "$dir/load.log" || tail -5 "$dir/load.log"
+awk '$1 % 10 == 0 {printf "%s s: RSS %.1f MiB, log %s\n", $1, $2/1024, $3}' "$dir/samples"
 python3 - "$dir/samples" <<'PY'
 import sys
 rows = [tuple(int(float(x)) for x in l.split()) for l in open(sys.argv[1]) if len(l.split()) == 3]
