@@ -205,6 +205,25 @@ fn history_survives_restarts_and_pages_cross_the_boundary() {
     assert_eq!(all.len(), 30);
     assert!(all.windows(2).all(|p| p[0].id > p[1].id), "newest first");
     engine.check_invariants();
+    engine.shutdown().expect("shutdown");
+    drop(engine);
+
+    // With the window turned off, the store is still read: nothing archived is lost.
+    let mut config = EngineConfig::default();
+    config.history.hot_window = None;
+    let fs: Arc<dyn storage::FileSystem> = Arc::new(storage::StdFs);
+    let engine = Engine::open_with(dir.path(), config, clock.clone(), fs).expect("open");
+    assert!(
+        engine
+            .bet(w, &bet("b3", "r3", "g", 10))
+            .expect("replay")
+            .replayed
+    );
+    let all = engine
+        .game_records(&channel("c"), &q)
+        .expect("page")
+        .records;
+    assert_eq!(all.len(), 30);
 }
 
 #[test]

@@ -125,35 +125,10 @@ pub(crate) fn catch_up(wal: &Wal, store: &HistoryStore, end: Lsn) -> Result<(), 
     Ok(())
 }
 
-/// One pass: archive what is durable, move the log's hold, purge, evict.
+/// One pass: archive what is durable, move the log's hold, purge, evict. A pass
+/// that fails fails the log closed (see the module docs). The background thread
+/// and `Engine::archive_now` both run passes through this.
 pub(crate) fn pass(
-    domains: &Domains,
-    wal: &Wal,
-    store: &HistoryStore,
-    cuts: &mut CutClock,
-    now_ms: i64,
-    window_ms: i64,
-) -> Result<PassReport, EngineError> {
-    let mut report = PassReport::default();
-    let durable = wal.durable_lsn();
-    let (through, read, items) = archive_some(wal, store, durable)?;
-    report.archived_through = through;
-    report.records_read = read;
-    report.items = items;
-    wal.hold_after(through);
-    store
-        .purge(PURGE_BATCHES_PER_PASS)
-        .map_err(history_failed)?;
-    cuts.record(now_ms, through);
-    if let Some(cut) = cuts.cut(now_ms, window_ms) {
-        report.evicted = domains.ledger.evict(cut);
-    }
-    Ok(report)
-}
-
-/// [`pass`], failing the log closed if it fails (see the module docs): the
-/// background thread and `Engine::archive_now` both run passes through this.
-pub(crate) fn pass_or_fail(
     domains: &Domains,
     wal: &Wal,
     store: &HistoryStore,
@@ -162,7 +137,25 @@ pub(crate) fn pass_or_fail(
     window_ms: i64,
     gauges: Option<&ArchiverGauges>,
 ) -> Result<PassReport, EngineError> {
-    let outcome = pass(domains, wal, store, cuts, now_ms, window_ms);
+    let mut run = || -> Result<PassReport, EngineError> {
+        let (through, records_read, items) = archive_some(wal, store, wal.durable_lsn())?;
+        wal.hold_after(through);
+        store
+            .purge(PURGE_BATCHES_PER_PASS)
+            .map_err(history_failed)?;
+        cuts.record(now_ms, through);
+        let evicted = match cuts.cut(now_ms, window_ms) {
+            Some(cut) => domains.ledger.evict(cut),
+            None => crate::ledger::Evicted::default(),
+        };
+        Ok(PassReport {
+            archived_through: through,
+            records_read,
+            items,
+            evicted,
+        })
+    };
+    let outcome = run();
     if let (Ok(r), Some(g)) = (&outcome, gauges) {
         g.evicted_transactions
             .fetch_add(r.evicted.transactions as u64, Ordering::Relaxed);
@@ -226,7 +219,7 @@ impl Archiver {
                         }
                     }
                     let now_ms = clock.now_ms();
-                    let outcome = pass_or_fail(
+                    let outcome = pass(
                         &domains,
                         wal,
                         &st,

@@ -75,7 +75,9 @@ pub struct EngineConfig {
 pub struct HistoryConfig {
     /// Transaction entries, closed rounds and game records older than this leave
     /// memory for the history store in the data directory. `None` keeps everything
-    /// in memory and opens no store. Default 5 minutes.
+    /// in memory and opens no store (a directory that already has one keeps
+    /// archiving to it, and reading what it holds, but evicts nothing). Default 5
+    /// minutes.
     pub hot_window: Option<std::time::Duration>,
     /// How often the archiver runs (default 1 s).
     pub archive_every: std::time::Duration,
@@ -392,7 +394,7 @@ impl Engine {
             i64::try_from(w.as_millis()).unwrap_or(i64::MAX)
         });
         let mut cuts = archiver.cuts.lock();
-        Some(archiver::pass_or_fail(
+        Some(archiver::pass(
             &self.domains,
             wal,
             &archiver.store,

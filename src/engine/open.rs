@@ -76,28 +76,31 @@ impl Engine {
         // Then the history store catches up with the log (see `archiver`). After
         // replay, not before: replay never reads the store, and this way a damaged
         // log is still reported at its first bad record after the snapshot.
-        let store = match config.history.hot_window {
-            Some(_) => Some(open_history(
+        // A directory that has a store keeps using it with the window off (it may
+        // hold what memory let go of before); it just evicts nothing more.
+        let keeps_history = dir.join(HISTORY_DIR).exists();
+        let store = if config.history.hot_window.is_some() || keeps_history {
+            Some(open_history(
                 &dir, &config, &clock, &log, &domains, &recovery, &report,
-            )?),
-            None => None,
+            )?)
+        } else {
+            None
         };
         if cfg!(debug_assertions) {
             domains.check_invariants();
         }
         report.elapsed = started.elapsed();
         let snapshotter = Snapshotter::start(domains.clone(), log.clone(), &config);
-        let archiver = match (store, config.history.hot_window) {
-            (Some(store), Some(window)) => Some(Archiver::start(
+        let archiver = store.map(|store| {
+            Archiver::start(
                 domains.clone(),
                 log.clone(),
                 store,
                 clock.clone(),
-                window,
+                config.history.hot_window.unwrap_or(Duration::MAX),
                 config.history.archive_every,
-            )),
-            _ => None,
-        };
+            )
+        });
         let mut engine = Engine::assemble(domains, log, clock, config, Some(snapshotter), report);
         engine.archiver = archiver;
         // Records that closed just before a crash may not have been scored yet.

@@ -195,6 +195,11 @@ struct Dated<T> {
     value: T,
 }
 
+/// `value` as `txs` and `rounds` hold it: archived at `at_ms`, then the value.
+fn encode_dated<T: Serialize>(at_ms: i64, value: T) -> Result<Vec<u8>, ArchiveError> {
+    encode("encode", &Dated { at_ms, value })
+}
+
 impl HistoryStore {
     /// Opens (or creates) the store in `dir`.
     pub fn open(
@@ -283,14 +288,7 @@ impl HistoryStore {
             match item {
                 ArchiveItem::Transaction { wallet, tx, entry } => {
                     let key = wallet_key(wallet, tx.as_str());
-                    let value = encode(
-                        "encode transaction",
-                        &Dated {
-                            at_ms: now_ms,
-                            value: entry,
-                        },
-                    )?;
-                    batch.insert(&self.txs, key.clone(), value);
+                    batch.insert(&self.txs, key.clone(), encode_dated(now_ms, entry)?);
                     keys.push((Kind::Tx, key));
                 }
                 ArchiveItem::ClosedRound {
@@ -299,14 +297,7 @@ impl HistoryStore {
                     closed,
                 } => {
                     let key = wallet_key(wallet, round.as_str());
-                    let value = encode(
-                        "encode round",
-                        &Dated {
-                            at_ms: now_ms,
-                            value: closed,
-                        },
-                    )?;
-                    batch.insert(&self.rounds, key.clone(), value);
+                    batch.insert(&self.rounds, key.clone(), encode_dated(now_ms, closed)?);
                     keys.push((Kind::Round, key));
                 }
                 ArchiveItem::Record(record) => {
