@@ -5,6 +5,7 @@
 //!     (bets only, then bet+win, with each bet's latency; `PITBOSS_LOAD_SECONDS` sets each
 //!     run's length, default 5;
 //!     `PITBOSS_PIN_SUBMITTERS=1` pins submitter thread t to CPU t mod the CPU count)
+//! cargo run --release --example durability_load -- throughput-rounds 1 256  # bet+win only
 //! cargo run --release --example durability_load -- throughput-async 1 16 256  # the same, as tokio tasks
 //! cargo run --release --example durability_load -- recovery 10000000      # replay rate, open time
 //! cargo run --release --example durability_load -- recovery-build DIR 1000000  # keep a log…
@@ -12,7 +13,13 @@
 //! cargo run --release --example durability_load -- recovery-snapshot DIR  # snapshot DIR, open from it
 //! cargo run --release --example durability_load -- snapshot-pause 1000000 # longest writer pause
 //! cargo run --release --example durability_load -- memory-probe 4  # first-touch cost of 4 GiB
+//! PITBOSS_HOT_WINDOW_MS=10000 cargo run --release --example durability_load -- rounds-rss 70 16
+//!     # RSS per round under steady bet+win load, the library alone
 //! ```
+//!
+//! `PITBOSS_HOT_WINDOW_MS` (`off`, or milliseconds) and `PITBOSS_FSYNC` (`always`,
+//! `never`, `interval:<ms>`) override every run's configuration (A/B runs of the
+//! history archiver: `tools/bench/archiver-abba.sh`).
 //!
 //! Recovery builds gigabytes of state, and on a virtual machine whose host backs guest
 //! memory lazily the kernel's first touch of a page can cost several times more than on
@@ -30,10 +37,94 @@ fn id<T: TryFrom<&'static str>>(s: &'static str) -> T {
     T::try_from(s).unwrap_or_else(|_| panic!("id {s}"))
 }
 
+/// The engine's configuration with `fsync`, unless `PITBOSS_FSYNC` overrides it,
+/// and the hot window `PITBOSS_HOT_WINDOW_MS` says (`off`: no history store; unset:
+/// the default). A/B runs of the archiver set these.
 fn config(fsync: FsyncPolicy) -> EngineConfig {
     let mut c = EngineConfig::default();
-    c.wal.fsync = fsync;
+    c.wal.fsync = std::env::var("PITBOSS_FSYNC")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(fsync);
+    match std::env::var("PITBOSS_HOT_WINDOW_MS").as_deref() {
+        Ok("off") => c.history.hot_window = None,
+        Ok(ms) => {
+            let ms: u64 = ms
+                .parse()
+                .expect("PITBOSS_HOT_WINDOW_MS: milliseconds or off");
+            c.history.hot_window = Some(Duration::from_millis(ms));
+        }
+        Err(_) => {}
+    }
     c
+}
+
+/// Resident memory of this process, bytes (Linux; 0 elsewhere).
+fn rss_bytes() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find(|l| l.starts_with("VmRSS:"))
+        .and_then(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
+        .map_or(0, |kib| kib * 1024)
+}
+
+/// Bet + win rounds from `submitters` threads for `seconds`, with the configuration
+/// `config` gives (set the hot window with `PITBOSS_HOT_WINDOW_MS`): RSS and rounds
+/// every 10 s, and RSS growth per round after the first 30 s. The library alone, so
+/// that nothing of the HTTP front end (nonces, connections) is counted.
+fn rounds_rss(submitters: usize, seconds: u64) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cfg = config(FsyncPolicy::Always);
+    println!(
+        "rounds-rss: {submitters} submitters, {seconds} s, fsync {}, hot window {:?}",
+        cfg.wal.fsync, cfg.history.hot_window
+    );
+    let engine = Arc::new(Engine::open(dir.path(), cfg).expect("open"));
+    let stop = Arc::new(AtomicBool::new(false));
+    let rounds = Arc::new(AtomicU64::new(0));
+    let threads: Vec<_> = (0..submitters)
+        .map(|t| {
+            let (engine, stop, rounds) = (engine.clone(), stop.clone(), rounds.clone());
+            std::thread::spawn(move || {
+                let w = wallets(&engine, 1, &format!("m{t}-"))[0];
+                let mut i = 0u64;
+                while !stop.load(Ordering::Relaxed) {
+                    engine.bet(w, &bet(i, t)).expect("bet");
+                    engine.win(w, &win(i, t)).expect("win");
+                    rounds.fetch_add(1, Ordering::Relaxed);
+                    i += 1;
+                }
+            })
+        })
+        .collect();
+    let mut samples = Vec::new();
+    for second in 1..=seconds {
+        std::thread::sleep(Duration::from_secs(1));
+        samples.push((second, rss_bytes(), rounds.load(Ordering::Relaxed)));
+        if second % 10 == 0 {
+            let (_, rss, n) = samples[samples.len() - 1];
+            println!(
+                "{second:>4} s: RSS {:.1} MiB, {n} rounds",
+                rss as f64 / (1 << 20) as f64
+            );
+        }
+    }
+    stop.store(true, Ordering::Relaxed);
+    for t in threads {
+        let _ = t.join();
+    }
+    if let (Some(&(_, r0, n0)), Some(&(_, r1, n1))) = (samples.get(29), samples.last()) {
+        let growth = (r1 as f64 - r0 as f64) / (n1.saturating_sub(n0)).max(1) as f64;
+        println!(
+            "RSS growth after 30 s: {growth:.2} bytes per round ({} rounds, {:.0} rounds/s)",
+            n1 - n0,
+            (n1 - n0) as f64 / (seconds - 30) as f64
+        );
+    }
+    if let Some(h) = engine.history_status() {
+        println!("history: {h:?}");
+    }
 }
 
 fn wallets(engine: &Engine, n: usize, prefix: &str) -> Vec<WalletId> {
@@ -128,7 +219,9 @@ fn cpu_seconds() -> f64 {
 /// operation to be durable (fsync `always`) before submitting the next.
 fn throughput(workload: Workload, submitters: usize, seconds: u64) {
     let dir = tempfile::tempdir().expect("tempdir");
-    let engine = Arc::new(Engine::open(dir.path(), config(FsyncPolicy::Always)).expect("open"));
+    let cfg = config(FsyncPolicy::Always);
+    let fsync_name = cfg.wal.fsync.to_string();
+    let engine = Arc::new(Engine::open(dir.path(), cfg).expect("open"));
     let stop = Arc::new(AtomicBool::new(false));
     let ops = Arc::new(AtomicU64::new(0));
     // Each submitter opens its own wallets (in parallel, so group commit makes it
@@ -207,9 +300,10 @@ fn throughput(workload: Workload, submitters: usize, seconds: u64) {
         Workload::BetWin => "bet+win",
     };
     println!(
-        "throughput {name} fsync=always submitters={submitters}: {what} \
+        "throughput {name} fsync={} submitters={submitters}: {what} \
          ({:.1} µs CPU, {:.2} voluntary + {:.2} forced context switches per op; \
          bet latency p50 {} µs, p99 {} µs, p99.9 {} µs, max {} µs)",
+        fsync_name,
         cpu * 1e6 / n.max(1.0),
         per_op(after.0, before.0),
         per_op(after.1, before.1),
@@ -496,6 +590,12 @@ fn main() {
                 }
             }
         }
+        Some("throughput-rounds") => {
+            let seconds = load_seconds();
+            for n in nums(256) {
+                throughput(Workload::BetWin, n as usize, seconds);
+            }
+        }
         #[cfg(feature = "server")]
         Some("throughput-async") => {
             let seconds = load_seconds();
@@ -521,8 +621,14 @@ fn main() {
             .into_iter()
             .for_each(|n| snapshot_pause(n as usize)),
         Some("memory-probe") => nums(4).into_iter().for_each(memory_probe),
+        Some("rounds-rss") => {
+            let v = nums(70);
+            let seconds = v.first().copied().unwrap_or(70).max(31);
+            let submitters = v.get(1).copied().unwrap_or(16) as usize;
+            rounds_rss(submitters, seconds);
+        }
         _ => eprintln!(
-            "usage: durability_load (throughput N… | throughput-async N… | recovery OPS | recovery-build DIR OPS | recovery-open DIR | recovery-snapshot DIR | snapshot-pause WALLETS | memory-probe GIB)"
+            "usage: durability_load (throughput N… | throughput-rounds N… | throughput-async N… | recovery OPS | recovery-build DIR OPS | recovery-open DIR | recovery-snapshot DIR | snapshot-pause WALLETS | memory-probe GIB | rounds-rss SECONDS SUBMITTERS)"
         ),
     }
 }

@@ -8,7 +8,7 @@
 //! | `rounds` | wallet · round id | archived at (ms) · `ClosedRound` |
 //! | `records` | channel (length-prefixed) · record id (big-endian) | `GameRecord` |
 //! | `players` | channel · player (length-prefixed) · record id | (empty) |
-//! | `expiry` | archived at (ms) · batch number | the keys of one batch |
+//! | `expiry` | class (`h`: horizon, `r`: history) · archived at (ms) · batch number | the keys of one batch in that class |
 //! | `meta` | `archived_lsn` | the log position archived through |
 //!
 //! Big-endian numbers make key order id order, so a page of records is a range
@@ -102,6 +102,25 @@ const MEMTABLE_BYTES: u32 = 4 << 20;
 
 const META_ARCHIVED: &[u8] = b"archived_lsn";
 const META_BATCH: &[u8] = b"next_batch";
+
+/// The retention class of an expiry list: its key's first byte.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+enum Class {
+    /// Transactions and rounds: kept for the idempotency horizon.
+    Horizon = b'h',
+    /// Records and their player index: kept for the history period.
+    History = b'r',
+}
+
+/// class · archived at (ms, big-endian) · batch number: time order within a class.
+fn expiry_key(class: Class, at_ms: i64, batch: u64) -> Vec<u8> {
+    let mut key = Vec::with_capacity(17);
+    key.push(class as u8);
+    key.extend_from_slice(&(at_ms.max(0) as u64).to_be_bytes());
+    key.extend_from_slice(&batch.to_be_bytes());
+    key
+}
 
 /// Which partition an expiry list's key belongs to.
 #[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
@@ -316,10 +335,19 @@ impl HistoryStore {
             }
         }
         let n = self.next_batch.load(Ordering::Acquire);
-        if !keys.is_empty() {
-            let mut expiry_key = (now_ms.max(0) as u64).to_be_bytes().to_vec();
-            expiry_key.extend_from_slice(&n.to_be_bytes());
-            batch.insert(&self.expiry, expiry_key, encode("encode expiry", &keys)?);
+        let wrote_batch = !keys.is_empty();
+        if wrote_batch {
+            // One expiry list per retention class, so that each class is purged
+            // oldest first without the other's lists in the way.
+            let (short, long): (Vec<_>, Vec<_>) = keys
+                .into_iter()
+                .partition(|(kind, _)| matches!(kind, Kind::Tx | Kind::Round));
+            for (class, list) in [(Class::Horizon, short), (Class::History, long)] {
+                if !list.is_empty() {
+                    let key = expiry_key(class, now_ms, n);
+                    batch.insert(&self.expiry, key, encode("encode expiry", &list)?);
+                }
+            }
             batch.insert(&self.meta, META_BATCH, (n + 1).to_be_bytes());
         }
         batch.insert(&self.meta, META_ARCHIVED, through.0.to_be_bytes());
@@ -327,85 +355,62 @@ impl HistoryStore {
         self.keyspace
             .persist(PersistMode::SyncAll)
             .map_err(|e| failed("fsync", e))?;
-        if !keys.is_empty() {
+        if wrote_batch {
             self.next_batch.store(n + 1, Ordering::Release);
         }
         self.archived.fetch_max(through.0, Ordering::AcqRel);
         Ok(())
     }
 
-    /// Deletes what is older than its retention, a batch at a time, at most
-    /// `max_batches` batches per call (the archiver calls it between passes, so a
-    /// long backlog is purged in steps). Returns how many batches it purged.
+    /// Deletes what is older than its retention, oldest first, at most
+    /// `max_batches` expiry lists of each class per call (the archiver calls it every
+    /// pass, so a long backlog is purged in steps). Returns how many lists it purged.
     ///
-    /// A batch's transactions and rounds go once older than the idempotency
-    /// horizon, its records once older than the history period; a batch whose
-    /// records must stay is kept (without its transactions) until then. A key
-    /// written again since (an id reused after the horizon) holds a newer value:
-    /// it is deleted only if the stored value is itself that old.
+    /// Transactions and rounds go once older than the idempotency horizon, records
+    /// once older than the history period. A transaction or round written again
+    /// since (an id reused after the horizon) holds a newer value: it is deleted only
+    /// if the stored value is itself that old.
     pub fn purge(&self, max_batches: usize) -> Result<usize, ArchiveError> {
         self.faults.check("purge")?;
         let now = self.clock.now_ms();
-        let horizon_cut = now.saturating_sub(self.retention.idempotency_horizon_ms);
-        let history_cut = now.saturating_sub(self.retention.history_ms);
         let mut purged = 0;
-        let oldest: Vec<(Vec<u8>, Vec<u8>)> = self
-            .expiry
-            .iter()
-            .take(max_batches)
-            .map(|kv| kv.map(|(k, v)| (k.to_vec(), v.to_vec())))
-            .collect::<Result<_, _>>()
-            .map_err(|e| failed("read expiry", e))?;
-        for (key, value) in oldest {
-            let at = key
-                .get(..8)
-                .and_then(|b| <[u8; 8]>::try_from(b).ok())
-                .map_or(0, |b| u64::from_be_bytes(b) as i64);
-            if at > horizon_cut {
-                break;
-            }
-            let keys: Vec<(Kind, Vec<u8>)> = decode("decode expiry", &value)?;
-            let mut batch = self.keyspace.batch();
-            let mut kept = Vec::new();
-            for (kind, k) in keys {
-                match kind {
-                    Kind::Tx => {
-                        if self
-                            .dated_at(&self.txs, &k)?
-                            .is_some_and(|t| t <= horizon_cut)
-                        {
-                            batch.remove(&self.txs, k);
-                        }
-                    }
-                    Kind::Round => {
-                        if self
-                            .dated_at(&self.rounds, &k)?
-                            .is_some_and(|t| t <= horizon_cut)
-                        {
-                            batch.remove(&self.rounds, k);
-                        }
-                    }
-                    Kind::Record | Kind::Player if at <= history_cut => {
-                        let part = if kind == Kind::Record {
-                            &self.records
-                        } else {
-                            &self.players
-                        };
+        for (class, keep_ms) in [
+            (Class::Horizon, self.retention.idempotency_horizon_ms),
+            (Class::History, self.retention.history_ms),
+        ] {
+            let cut = now.saturating_sub(keep_ms);
+            let oldest: Vec<(Vec<u8>, Vec<u8>)> = self
+                .expiry
+                .prefix([class as u8])
+                .take(max_batches)
+                .map(|kv| kv.map(|(k, v)| (k.to_vec(), v.to_vec())))
+                .collect::<Result<_, _>>()
+                .map_err(|e| failed("read expiry", e))?;
+            for (key, value) in oldest {
+                let at = key
+                    .get(1..9)
+                    .and_then(|b| <[u8; 8]>::try_from(b).ok())
+                    .map_or(0, |b| u64::from_be_bytes(b) as i64);
+                if at > cut {
+                    break;
+                }
+                let keys: Vec<(Kind, Vec<u8>)> = decode("decode expiry", &value)?;
+                let mut batch = self.keyspace.batch();
+                for (kind, k) in keys {
+                    let part = match kind {
+                        Kind::Tx => &self.txs,
+                        Kind::Round => &self.rounds,
+                        Kind::Record => &self.records,
+                        Kind::Player => &self.players,
+                    };
+                    let dated = matches!(kind, Kind::Tx | Kind::Round);
+                    if !dated || self.dated_at(part, &k)?.is_some_and(|t| t <= cut) {
                         batch.remove(part, k);
                     }
-                    Kind::Record | Kind::Player => kept.push((kind, k)),
                 }
-            }
-            if kept.is_empty() {
                 batch.remove(&self.expiry, key);
-            } else {
-                batch.insert(&self.expiry, key, encode("encode expiry", &kept)?);
-            }
-            batch.commit().map_err(|e| failed("purge", e))?;
-            purged += 1;
-            if at > history_cut {
-                // The rest are younger still: their records stay too.
-                break;
+                batch.commit().map_err(|e| failed("purge", e))?;
+                purged += 1;
             }
         }
         if purged > 0 {
@@ -421,9 +426,10 @@ impl HistoryStore {
         let Some(v) = part.get(key).map_err(|e| failed("read", e))? else {
             return Ok(None);
         };
-        // `at_ms` is the first field: postcard writes it first.
-        let dated: Dated<serde::de::IgnoredAny> = decode("decode", &v)?;
-        Ok(Some(dated.at_ms))
+        // `at_ms` is the first field, and postcard writes fields in order: read it
+        // alone (postcard cannot skip a value it does not know the type of).
+        let (at_ms, _) = postcard::take_from_bytes::<i64>(&v).map_err(|e| failed("decode", e))?;
+        Ok(Some(at_ms))
     }
 
     /// The value under `key`, if younger than the idempotency horizon.
@@ -545,5 +551,107 @@ impl Archive for HistoryStore {
             }
         }
         Ok(page)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::ManualClock;
+    use crate::ledger::round::RoundEnd;
+    use crate::ledger::types::{GameRef, PlayMeta};
+    use crate::ledger::wallet::{TxOutcome, TxParams};
+    use crate::money::Amount;
+
+    fn tx_item(id: &str) -> ArchiveItem {
+        ArchiveItem::Transaction {
+            wallet: WalletId(1),
+            tx: TxId::new(id).expect("tx"),
+            entry: TxEntry {
+                params: TxParams::Deposit {
+                    amount: Amount::new(5),
+                },
+                outcome: TxOutcome::UnknownBet,
+            },
+        }
+    }
+
+    fn record_item(id: u64) -> ArchiveItem {
+        ArchiveItem::Record(Box::new(GameRecord {
+            id: RecordId(id),
+            channel: ChannelId::new("ch").expect("channel"),
+            player: PlayerId::new("p").expect("player"),
+            currency: crate::ids::Currency::new("CNY").expect("currency"),
+            wallet: WalletId(1),
+            round: RoundId::new(&format!("r{id}")).expect("round"),
+            game: GameRef::bare(crate::ids::GameId::new("g").expect("game")),
+            transaction_id: TxId::new(&format!("b{id}")).expect("tx"),
+            starting_credit: Amount::new(10),
+            ending_credit: Amount::new(9),
+            base_win: Amount::ZERO,
+            free_win: Amount::ZERO,
+            bonus_win: Amount::ZERO,
+            jackpot_win: Amount::ZERO,
+            total_win: Amount::ZERO,
+            total_bet: Amount::new(1),
+            meta: PlayMeta::default(),
+            play_time_secs: 1,
+            created_at_ms: 1,
+            end: RoundEnd::Settled,
+        }))
+    }
+
+    fn has_tx(store: &HistoryStore, id: &str) -> bool {
+        let key = wallet_key(WalletId(1), id);
+        store.txs.get(key).expect("read").is_some()
+    }
+
+    fn record_ids(store: &HistoryStore) -> Vec<u64> {
+        let q = RecordQuery {
+            size: 100,
+            ..RecordQuery::default()
+        };
+        let page = store
+            .records(&ChannelId::new("ch").expect("channel"), &q, 1000)
+            .expect("records");
+        page.records.iter().map(|r| r.id.0).collect()
+    }
+
+    /// Each class is purged on its own clock, oldest first: transactions after the
+    /// horizon even while older records must stay, records after the history period.
+    #[test]
+    fn purge_keeps_each_class_for_its_own_period() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let clock = Arc::new(ManualClock::new(1_000));
+        let retention = Retention {
+            idempotency_horizon_ms: 100,
+            history_ms: 1_000,
+        };
+        let store = HistoryStore::open(dir.path(), clock.clone(), retention, Faults::default())
+            .expect("open");
+        store
+            .write(vec![tx_item("t1"), record_item(1)], Lsn(1))
+            .expect("write");
+        clock.advance_ms(50);
+        store
+            .write(vec![tx_item("t2"), record_item(2)], Lsn(2))
+            .expect("write");
+        assert_eq!(store.purge(16).expect("purge"), 0);
+        clock.advance_ms(60); // t1 is 110 ms old, t2 60 ms.
+        store.purge(16).expect("purge");
+        assert!(!has_tx(&store, "t1") && has_tx(&store, "t2"));
+        assert_eq!(record_ids(&store), vec![2, 1]);
+        clock.advance_ms(50); // t2 is past the horizon too, behind records that stay.
+        store.purge(16).expect("purge");
+        assert!(!has_tx(&store, "t2"));
+        assert_eq!(record_ids(&store), vec![2, 1]);
+        clock.advance_ms(900); // record 1 is 1,060 ms old, record 2 1,010.
+        store.purge(16).expect("purge");
+        assert_eq!(record_ids(&store), Vec::<u64>::new());
+        // Reopened, the archived position is the last written.
+        drop(store);
+        let store =
+            HistoryStore::open(dir.path(), clock, retention, Faults::default()).expect("open");
+        assert_eq!(store.archived(), Lsn(2));
     }
 }
