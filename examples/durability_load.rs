@@ -104,8 +104,12 @@ fn rounds_rss(submitters: usize, seconds: u64) {
         samples.push((second, rss_bytes(), rounds.load(Ordering::Relaxed)));
         if second % 10 == 0 {
             let (_, rss, n) = samples[samples.len() - 1];
+            let store = engine.history_status().map_or(String::new(), |h| {
+                let mib = h.memtable_bytes as f64 / (1 << 20) as f64;
+                format!(", store memtables {mib:.1} MiB, {} journals", h.journals)
+            });
             println!(
-                "{second:>4} s: RSS {:.1} MiB, {n} rounds",
+                "{second:>4} s: RSS {:.1} MiB, {n} rounds{store}",
                 rss as f64 / (1 << 20) as f64
             );
         }
@@ -114,12 +118,34 @@ fn rounds_rss(submitters: usize, seconds: u64) {
     for t in threads {
         let _ = t.join();
     }
-    if let (Some(&(_, r0, n0)), Some(&(_, r1, n1))) = (samples.get(29), samples.last()) {
-        let growth = (r1 as f64 - r0 as f64) / (n1.saturating_sub(n0)).max(1) as f64;
+    // The slope of RSS against rounds done, least squares over every sample after
+    // the first 30 s: RSS swings by tens of MiB with what a moment holds (an
+    // archiver pass's batch, a snapshot's buffers), so two end points say little.
+    let steady: Vec<(f64, f64)> = samples
+        .iter()
+        .skip(30)
+        .map(|&(_, rss, n)| (n as f64, rss as f64))
+        .collect();
+    if steady.len() >= 2 {
+        let len = steady.len() as f64;
+        let (mx, my) = (
+            steady.iter().map(|p| p.0).sum::<f64>() / len,
+            steady.iter().map(|p| p.1).sum::<f64>() / len,
+        );
+        let sxy: f64 = steady.iter().map(|p| (p.0 - mx) * (p.1 - my)).sum();
+        let sxx: f64 = steady.iter().map(|p| (p.0 - mx).powi(2)).sum();
+        let (lo, hi) = steady
+            .iter()
+            .fold((f64::MAX, 0f64), |(lo, hi), p| (lo.min(p.1), hi.max(p.1)));
+        let rounds = steady[steady.len() - 1].0 - steady[0].0;
         println!(
-            "RSS growth after 30 s: {growth:.2} bytes per round ({} rounds, {:.0} rounds/s)",
-            n1 - n0,
-            (n1 - n0) as f64 / (seconds - 30) as f64
+            "after 30 s: RSS grows {:.2} bytes per round (least squares over {} samples, \
+             {rounds:.0} rounds, {:.0} rounds/s); RSS between {:.1} and {:.1} MiB",
+            sxy / sxx.max(1.0),
+            steady.len(),
+            rounds / (len - 1.0),
+            lo / (1 << 20) as f64,
+            hi / (1 << 20) as f64,
         );
     }
     if let Some(h) = engine.history_status() {

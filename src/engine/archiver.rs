@@ -28,7 +28,7 @@ use crate::clock::Clock;
 use crate::history::HistoryStore;
 use crate::journal::Lsn;
 use crate::ledger::archive::{items_of, ArchiveItem};
-use crate::storage::{StorageError, Wal};
+use crate::storage::{LogCursor, StorageError, Wal};
 use parking_lot::{Condvar, Mutex};
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -74,6 +74,14 @@ impl CutClock {
     }
 }
 
+/// What the archiver carries from pass to pass.
+#[derive(Debug, Default)]
+pub(crate) struct PassState {
+    pub(crate) cuts: CutClock,
+    /// Where the last pass stopped reading the log.
+    pub(crate) cursor: LogCursor,
+}
+
 /// What one pass did.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct PassReport {
@@ -89,6 +97,7 @@ fn archive_some(
     wal: &Wal,
     store: &HistoryStore,
     upto: Lsn,
+    cursor: &mut LogCursor,
 ) -> Result<(Lsn, u64, u64), EngineError> {
     let after = store.archived();
     let upto = Lsn(upto.0.min(after.0.saturating_add(MAX_PASS_RECORDS)));
@@ -97,7 +106,7 @@ fn archive_some(
     }
     let mut items: Vec<ArchiveItem> = Vec::new();
     let mut read = 0u64;
-    let last = wal.read_durable(after, upto, |lsn, payload| {
+    let last = wal.read_durable(after, upto, cursor, |lsn, payload| {
         read += 1;
         // Only ledger effects leave history; the others are not even decoded.
         if is_ledger_effect(payload) {
@@ -118,8 +127,9 @@ fn history_failed(e: crate::ledger::archive::ArchiveError) -> EngineError {
 
 /// Brings the store up to `end` (the recovered log's last record), before replay.
 pub(crate) fn catch_up(wal: &Wal, store: &HistoryStore, end: Lsn) -> Result<(), EngineError> {
+    let mut cursor = LogCursor::default();
     while store.archived() < end {
-        archive_some(wal, store, end)?;
+        archive_some(wal, store, end, &mut cursor)?;
     }
     wal.hold_after(store.archived());
     Ok(())
@@ -132,19 +142,20 @@ pub(crate) fn pass(
     domains: &Domains,
     wal: &Wal,
     store: &HistoryStore,
-    cuts: &mut CutClock,
+    state: &mut PassState,
     now_ms: i64,
     window_ms: i64,
     gauges: Option<&ArchiverGauges>,
 ) -> Result<PassReport, EngineError> {
     let mut run = || -> Result<PassReport, EngineError> {
-        let (through, records_read, items) = archive_some(wal, store, wal.durable_lsn())?;
+        let (through, records_read, items) =
+            archive_some(wal, store, wal.durable_lsn(), &mut state.cursor)?;
         wal.hold_after(through);
         store
             .purge(PURGE_BATCHES_PER_PASS)
             .map_err(history_failed)?;
-        cuts.record(now_ms, through);
-        let evicted = match cuts.cut(now_ms, window_ms) {
+        state.cuts.record(now_ms, through);
+        let evicted = match state.cuts.cut(now_ms, window_ms) {
             Some(cut) => domains.ledger.evict(cut),
             None => crate::ledger::Evicted::default(),
         };
@@ -184,7 +195,7 @@ pub(crate) struct Archiver {
     pub(crate) gauges: Arc<ArchiverGauges>,
     /// Held for a whole pass: passes (the thread's, `Engine::archive_now`) never
     /// overlap.
-    pub(crate) cuts: Arc<Mutex<CutClock>>,
+    pub(crate) state: Arc<Mutex<PassState>>,
 }
 
 impl Archiver {
@@ -198,8 +209,8 @@ impl Archiver {
     ) -> Archiver {
         let stop = Arc::new((Mutex::new(false), Condvar::new()));
         let gauges = Arc::new(ArchiverGauges::default());
-        let cuts = Arc::new(Mutex::new(CutClock::default()));
-        let (flag, st, g, c) = (stop.clone(), store.clone(), gauges.clone(), cuts.clone());
+        let state = Arc::new(Mutex::new(PassState::default()));
+        let (flag, st, g, c) = (stop.clone(), store.clone(), gauges.clone(), state.clone());
         let window_ms = i64::try_from(window.as_millis()).unwrap_or(i64::MAX);
         let tick = every.max(Duration::from_millis(10));
         let thread = std::thread::Builder::new()
@@ -240,7 +251,7 @@ impl Archiver {
             thread: Mutex::new(thread),
             store,
             gauges,
-            cuts,
+            state,
         }
     }
 

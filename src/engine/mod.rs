@@ -393,12 +393,12 @@ impl Engine {
         let window_ms = self.config.history.hot_window.map_or(i64::MAX, |w| {
             i64::try_from(w.as_millis()).unwrap_or(i64::MAX)
         });
-        let mut cuts = archiver.cuts.lock();
+        let mut state = archiver.state.lock();
         Some(archiver::pass(
             &self.domains,
             wal,
             &archiver.store,
-            &mut cuts,
+            &mut state,
             now_ms,
             window_ms,
             Some(&archiver.gauges),

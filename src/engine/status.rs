@@ -46,6 +46,10 @@ pub struct HistoryStatus {
     pub evicted_records: u64,
     /// The store's size on disk.
     pub disk_bytes: u64,
+    /// The store's memtables (bounded by its write buffer unless flushes fall
+    /// behind) and its journal files.
+    pub memtable_bytes: u64,
+    pub journals: usize,
 }
 
 impl Engine {
@@ -91,6 +95,8 @@ impl Engine {
             evicted_transactions: g.evicted_transactions.load(Ordering::Relaxed),
             evicted_records: g.evicted_records.load(Ordering::Relaxed),
             disk_bytes: archiver.store.disk_bytes(),
+            memtable_bytes: archiver.store.write_buffer().0,
+            journals: archiver.store.write_buffer().1,
         })
     }
 

@@ -290,6 +290,15 @@ impl HistoryStore {
         &self.path
     }
 
+    /// Bytes held in memtables (written, not yet flushed to disk segments), and
+    /// the number of journal files: a store whose flushes fall behind shows here.
+    pub fn write_buffer(&self) -> (u64, usize) {
+        (
+            self.keyspace.write_buffer_size(),
+            self.keyspace.journal_count(),
+        )
+    }
+
     /// Bytes on disk.
     pub fn disk_bytes(&self) -> u64 {
         self.keyspace.disk_space()

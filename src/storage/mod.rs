@@ -64,7 +64,7 @@ pub use fs::{FileSystem, StdFs, WritableFile};
 pub use lock::LOCK_FILE;
 pub use recovery::{open, RecordIter, Recovery, RejectedSnapshot, TornTail};
 pub use snapshot_file::{Committed, SnapshotReader, SnapshotWriter};
-pub use wal::{SyncObserver, Wal};
+pub use wal::{LogCursor, SyncObserver, Wal};
 
 /// Log positions are the engine's `Lsn`: the storage layer hands them out.
 pub use crate::journal::Lsn;

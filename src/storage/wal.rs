@@ -101,6 +101,37 @@ impl Shared {
 /// at once (group commit), writes it, fsyncs per [`FsyncPolicy`](super::FsyncPolicy) and
 /// then publishes the durable LSN.
 ///
+/// Where a reader of the log stopped (see [`Wal::read_durable`]): the segment (by
+/// its first LSN), the byte offset just past the last record read, and the LSN of
+/// the record there.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct LogCursor {
+    segment: Lsn,
+    offset: u64,
+    next: Lsn,
+}
+
+/// Reads `path` from byte `skip` to its end into `bytes` (replacing what it held).
+fn read_from(
+    fs: &dyn FileSystem,
+    path: &Path,
+    skip: u64,
+    bytes: &mut Vec<u8>,
+) -> std::io::Result<()> {
+    use std::io::Read;
+    let mut file = fs.open_read(path)?;
+    let skipped = std::io::copy(&mut file.by_ref().take(skip), &mut std::io::sink())?;
+    if skipped < skip {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::UnexpectedEof,
+            format!("shorter than the {skip} bytes already read"),
+        ));
+    }
+    bytes.clear();
+    file.read_to_end(bytes)?;
+    Ok(())
+}
+
 /// Dropping the `Wal` closes it like [`Wal::close`], ignoring the result.
 #[derive(Debug)]
 pub struct Wal {
@@ -174,9 +205,16 @@ impl Wal {
     /// durable (`durable_lsn`): those bytes are written and stay put. A record that
     /// cannot be read there is corruption, reported with its file and offset.
     ///
-    /// Each call lists the directory and reads each segment it needs whole: meant
-    /// for a reader that comes by every second or so, not for every record.
-    pub fn read_durable<E, F>(&self, after: Lsn, upto: Lsn, mut f: F) -> Result<Lsn, E>
+    /// `cursor` remembers where the last call stopped: a reader that comes back for
+    /// the records after it reads only the bytes written since, not the segment
+    /// again from its start (pass a fresh `LogCursor` to start anywhere).
+    pub fn read_durable<E, F>(
+        &self,
+        after: Lsn,
+        upto: Lsn,
+        cursor: &mut LogCursor,
+        mut f: F,
+    ) -> Result<Lsn, E>
     where
         E: From<StorageError>,
         F: FnMut(Lsn, &[u8]) -> Result<(), E>,
@@ -204,18 +242,32 @@ impl Wal {
                 );
                 return Err(StorageError::corrupt(path, 0, why).into());
             }
-            super::fs::read_into(fs, path, &mut bytes).map_err(|e| StorageError::io(path, e))?;
-            let mut offset = segment::SEGMENT_HEADER_LEN;
-            let mut lsn = *first;
+            // Resume where the cursor stopped if it stopped in this segment at or
+            // before the first record wanted; else from the segment's first record.
+            let resume =
+                cursor.segment == *first && cursor.next > Lsn(0) && cursor.next.0 <= last.0 + 1;
+            let (skip, mut lsn) = if resume {
+                (cursor.offset, cursor.next)
+            } else {
+                (segment::SEGMENT_HEADER_LEN as u64, *first)
+            };
+            read_from(fs, path, skip, &mut bytes).map_err(|e| StorageError::io(path, e))?;
+            let mut offset = 0;
             while lsn.0 <= upto.0 && offset < bytes.len() {
+                let at = skip + offset as u64;
                 let (payload, next) = segment::read_frame(&bytes, offset, lsn, max_len)
-                    .map_err(|bad| StorageError::corrupt(path, offset as u64, bad.describe(lsn)))?;
+                    .map_err(|bad| StorageError::corrupt(path, at, bad.describe(lsn)))?;
                 if lsn.0 > last.0 {
                     f(lsn, payload)?;
                     last = lsn;
                 }
                 offset = next;
                 lsn = Lsn(lsn.0 + 1);
+                *cursor = LogCursor {
+                    segment: *first,
+                    offset: skip + next as u64,
+                    next: lsn,
+                };
             }
         }
         if last.0 < upto.0 {
