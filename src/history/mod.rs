@@ -239,7 +239,9 @@ impl HistoryStore {
             .open()
             .map_err(|e| failed("open", e))?;
         let part = |name: &str| {
-            let options = PartitionCreateOptions::default().max_memtable_size(MEMTABLE_BYTES);
+            let options = PartitionCreateOptions::default()
+                .max_memtable_size(MEMTABLE_BYTES)
+                .compaction_strategy(fjall::compaction::Strategy::SizeTiered(Default::default()));
             keyspace
                 .open_partition(name, options)
                 .map_err(|e| failed("open partition", e))

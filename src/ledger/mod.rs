@@ -157,7 +157,7 @@ pub struct Ledger<J> {
     evicted_through: CacheLine<AtomicU64>,
     /// The highest record id evicted: a page whose records are all above it needs
     /// nothing from the archive.
-    evicted_records_below: AtomicU64,
+    highest_evicted_record: AtomicU64,
     /// Entries read from a snapshot have stamp 0 and may be as new as the
     /// snapshot's position: nothing is evicted through a position below this.
     stamp_floor: AtomicU64,
@@ -255,7 +255,7 @@ impl<J: Journal<LedgerEffect>> Ledger<J> {
             observer: OnceLock::new(),
             archive: OnceLock::new(),
             evicted_through: CacheLine(AtomicU64::new(0)),
-            evicted_records_below: AtomicU64::new(0),
+            highest_evicted_record: AtomicU64::new(0),
             stamp_floor: AtomicU64::new(0),
             journal,
         }
@@ -272,7 +272,7 @@ impl<J: Journal<LedgerEffect>> Ledger<J> {
         self.stamp_floor.fetch_max(snapshot.0, Ordering::Relaxed);
         if holds_history {
             self.evicted_through.fetch_max(1, Ordering::Release);
-            self.evicted_records_below
+            self.highest_evicted_record
                 .store(u64::MAX, Ordering::Release);
         }
     }
@@ -307,7 +307,7 @@ impl<J: Journal<LedgerEffect>> Ledger<J> {
         let (records, highest) = self.records.evict_through(cut.0);
         out.records = records;
         if let Some(highest) = highest {
-            self.evicted_records_below
+            self.highest_evicted_record
                 .fetch_max(highest.0, Ordering::AcqRel);
         }
         out
@@ -354,19 +354,19 @@ impl<J: Journal<LedgerEffect>> Ledger<J> {
     ) -> Result<RecordPage, LedgerError> {
         let hot = self.records.query(channel, q);
         let size = q.size.clamp(1, crate::paging::PAGE_SIZE_MAX);
-        let below = self.evicted_records_below.load(Ordering::Acquire);
-        let Some(archive) = self.archive.get().filter(|_| below > 0) else {
+        let highest = self.highest_evicted_record.load(Ordering::Acquire);
+        let Some(archive) = self.archive.get().filter(|_| highest > 0) else {
             return Ok(RecordPage {
                 records: hot,
                 stopped_at: None,
             });
         };
-        // Every record memory lacks has an id at or below `below`.
+        // Every record memory lacks has an id at or below `highest`.
         let hot_suffices = match q.direction {
             records::PageDirection::Next => {
-                hot.len() >= size && hot.last().is_some_and(|r| r.id.0 > below)
+                hot.len() >= size && hot.last().is_some_and(|r| r.id.0 > highest)
             }
-            records::PageDirection::Prev => q.cursor >= below,
+            records::PageDirection::Prev => q.cursor >= highest,
         };
         if hot_suffices {
             return Ok(RecordPage {

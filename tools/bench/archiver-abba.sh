@@ -16,7 +16,7 @@ run() {
   window=$1; fsync=$2; threads=$3; label=$4
   PITBOSS_HOT_WINDOW_MS=$window PITBOSS_FSYNC=$fsync PITBOSS_LOAD_SECONDS=$seconds \
     "$bin" throughput-rounds "$threads" | grep 'bet+win' |
-    sed -E "s/^throughput bet\+win /$label /; s/ = .*CPU,/ µs CPU,/; s/;.*//"
+    sed -E "s/^throughput bet\+win /$label /; s/ = [^(]*\(/ (/; s/ CPU,.*/ CPU per op)/"
 }
 for case in "never 1" "always 256"; do
   set -- $case
