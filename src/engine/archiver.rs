@@ -23,17 +23,17 @@
 
 use super::domains::Domains;
 use super::log::{decode, is_ledger_effect, Effect, EngineLog};
+use super::ticker::Ticker;
 use super::EngineError;
 use crate::clock::Clock;
 use crate::history::HistoryStore;
 use crate::journal::Lsn;
 use crate::ledger::archive::{items_of, ArchiveItem};
 use crate::storage::{LogCursor, StorageError, Wal};
-use parking_lot::{Condvar, Mutex};
+use parking_lot::Mutex;
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::thread::JoinHandle;
 use std::time::Duration;
 
 /// Most log records one pass archives: bounds the pass's memory (its items) and
@@ -189,8 +189,7 @@ pub(crate) struct ArchiverGauges {
 
 /// The background thread running [`pass`] every `every`.
 pub(crate) struct Archiver {
-    stop: Arc<(Mutex<bool>, Condvar)>,
-    thread: Mutex<Option<JoinHandle<()>>>,
+    ticker: Ticker,
     pub(crate) store: Arc<HistoryStore>,
     pub(crate) gauges: Arc<ArchiverGauges>,
     /// Held for a whole pass: passes (the thread's, `Engine::archive_now`) never
@@ -207,48 +206,30 @@ impl Archiver {
         window: Duration,
         every: Duration,
     ) -> Archiver {
-        let stop = Arc::new((Mutex::new(false), Condvar::new()));
         let gauges = Arc::new(ArchiverGauges::default());
         let state = Arc::new(Mutex::new(PassState::default()));
-        let (flag, st, g, c) = (stop.clone(), store.clone(), gauges.clone(), state.clone());
+        let (st, g, c) = (store.clone(), gauges.clone(), state.clone());
         let window_ms = i64::try_from(window.as_millis()).unwrap_or(i64::MAX);
         let tick = every.max(Duration::from_millis(10));
-        let thread = std::thread::Builder::new()
-            .name("pitboss-archive".into())
-            .spawn(move || {
-                let Some(wal) = log.wal() else {
-                    return;
-                };
-                loop {
-                    {
-                        let mut stopped = flag.0.lock();
-                        if !*stopped {
-                            flag.1.wait_for(&mut stopped, tick);
-                        }
-                        if *stopped {
-                            return;
-                        }
-                    }
-                    let now_ms = clock.now_ms();
-                    let outcome = pass(
-                        &domains,
-                        wal,
-                        &st,
-                        &mut c.lock(),
-                        now_ms,
-                        window_ms,
-                        Some(&g),
-                    );
-                    // Once failed, the log is closed: nothing more to archive.
-                    if outcome.is_err() {
-                        return;
-                    }
-                }
-            })
-            .ok();
+        let ticker = Ticker::start("pitboss-archive", tick, move || {
+            let Some(wal) = log.wal() else {
+                return false;
+            };
+            let now_ms = clock.now_ms();
+            // Once a pass fails, the log is closed: nothing more to archive.
+            pass(
+                &domains,
+                wal,
+                &st,
+                &mut c.lock(),
+                now_ms,
+                window_ms,
+                Some(&g),
+            )
+            .is_ok()
+        });
         Archiver {
-            stop,
-            thread: Mutex::new(thread),
+            ticker,
             store,
             gauges,
             state,
@@ -256,18 +237,7 @@ impl Archiver {
     }
 
     pub(crate) fn stop(&self) {
-        *self.stop.0.lock() = true;
-        self.stop.1.notify_all();
-        if let Some(t) = self.thread.lock().take() {
-            // A panic in the archiver is a bug already reported on stderr.
-            let _ = t.join();
-        }
-    }
-}
-
-impl Drop for Archiver {
-    fn drop(&mut self) {
-        self.stop();
+        self.ticker.stop();
     }
 }
 

@@ -33,6 +33,7 @@ mod seamless;
 mod snapshot_body;
 mod snapshotter;
 mod status;
+mod ticker;
 mod tournaments;
 mod wallet;
 mod webhooks;

@@ -3,11 +3,10 @@
 
 use super::domains::Domains;
 use super::log::EngineLog;
+use super::ticker::Ticker;
 use super::{snapshot_body, Engine, EngineConfig, EngineError};
 use crate::journal::Lsn;
-use parking_lot::{Condvar, Mutex};
 use std::sync::Arc;
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 impl Engine {
@@ -54,8 +53,7 @@ fn take_snapshot(domains: &Domains, log: &EngineLog) -> Result<Lsn, EngineError>
 
 /// The background thread that snapshots by records written and by elapsed time.
 pub(crate) struct Snapshotter {
-    stop: Arc<(Mutex<bool>, Condvar)>,
-    thread: Mutex<Option<JoinHandle<()>>>,
+    ticker: Ticker,
 }
 
 impl Snapshotter {
@@ -64,66 +62,28 @@ impl Snapshotter {
         log: Arc<EngineLog>,
         config: &EngineConfig,
     ) -> Snapshotter {
-        let stop = Arc::new((Mutex::new(false), Condvar::new()));
         let (every_records, every) = (config.snapshot_every_records, config.snapshot_every);
-        let flag = stop.clone();
-        let thread = std::thread::Builder::new()
-            .name("pitboss-snapshot".into())
-            .spawn(move || run_snapshotter(&domains, &log, &flag, every_records, every))
-            .ok();
-        Snapshotter {
-            stop,
-            thread: Mutex::new(thread),
-        }
+        let tick = every
+            .min(Duration::from_secs(1))
+            .max(Duration::from_millis(10));
+        let mut last = (log.appended(), Instant::now());
+        let ticker = Ticker::start("pitboss-snapshot", tick, move || {
+            let appended = log.appended();
+            let written = appended.0.saturating_sub(last.0 .0);
+            let due = written >= every_records || (written > 0 && last.1.elapsed() >= every);
+            // A failed snapshot loses nothing (the log still holds every effect); the
+            // next tick tries again.
+            if due {
+                if let Ok(lsn) = take_snapshot(&domains, &log) {
+                    last = (lsn, Instant::now());
+                }
+            }
+            true
+        });
+        Snapshotter { ticker }
     }
 
     pub(crate) fn stop(&self) {
-        *self.stop.0.lock() = true;
-        self.stop.1.notify_all();
-        if let Some(t) = self.thread.lock().take() {
-            // A panic in the snapshot thread is a bug already reported on stderr;
-            // stopping must still complete.
-            let _ = t.join();
-        }
-    }
-}
-
-impl Drop for Snapshotter {
-    fn drop(&mut self) {
-        self.stop();
-    }
-}
-
-fn run_snapshotter(
-    domains: &Domains,
-    log: &EngineLog,
-    stop: &(Mutex<bool>, Condvar),
-    every_records: u64,
-    every: Duration,
-) {
-    let mut last = (log.appended(), Instant::now());
-    let tick = every
-        .min(Duration::from_secs(1))
-        .max(Duration::from_millis(10));
-    loop {
-        {
-            let mut stopped = stop.0.lock();
-            if !*stopped {
-                stop.1.wait_for(&mut stopped, tick);
-            }
-            if *stopped {
-                return;
-            }
-        }
-        let appended = log.appended();
-        let written = appended.0.saturating_sub(last.0 .0);
-        let due = written >= every_records || (written > 0 && last.1.elapsed() >= every);
-        // A failed snapshot loses nothing (the log still holds every effect); the
-        // next tick tries again.
-        if due {
-            if let Ok(lsn) = take_snapshot(domains, log) {
-                last = (lsn, Instant::now());
-            }
-        }
+        self.ticker.stop();
     }
 }
