@@ -148,7 +148,7 @@ fn main() {
     };
     let (store, _) = open();
     let game = GameRef::bare(GameId::new("slot_alice").expect("game"));
-    let start = store.archived().0;
+    let start = store.archived().0.min(rounds);
     let filled = Instant::now();
     let mut next = start;
     while next < rounds {

@@ -95,8 +95,8 @@ fn failed(what: &str, e: impl std::fmt::Display) -> ArchiveError {
 
 /// The store's block cache.
 const STORE_CACHE_BYTES: u64 = 16 << 20;
-/// All memtables together, past which fjall flushes.
-const STORE_WRITE_BUFFER_BYTES: u64 = 16 << 20;
+/// The store's journal files, past which writes wait for flushes.
+const STORE_JOURNAL_BYTES: u64 = 32 << 20;
 /// One partition's memtable.
 const MEMTABLE_BYTES: u32 = 4 << 20;
 
@@ -230,18 +230,24 @@ impl HistoryStore {
         faults.check("open")?;
         let keyspace = Config::new(dir)
             // The engine's memory is for hot state: the store's is bounded and
-            // small, 16 MiB of block cache and 16 MiB of memtables in all (4 MiB a
-            // partition), so that memory stays flat under load (docs/performance.md).
+            // small (docs/performance.md): a 16 MiB block cache, memtables of at most
+            // 4 MiB a partition, and at most 32 MiB of journal, past which writes
+            // wait for flushes (so memtables waiting to be flushed stay under it).
+            //
+            // fjall's own write-buffer bound is left off: after a kill its count of
+            // buffered bytes can stay above the bound with nothing left to flush,
+            // and every write then waits for ever (seen at 20M rounds: gdb showed
+            // `check_write_buffer_size` looping, flushes idle; fjall-rs/fjall#257 is
+            // alike). The journal bound counts files on disk, which cannot drift.
             .cache_size(STORE_CACHE_BYTES)
-            .max_write_buffer_size(STORE_WRITE_BUFFER_BYTES)
+            .max_write_buffer_size(u64::MAX)
+            .max_journaling_size(STORE_JOURNAL_BYTES)
             // Durability is the archiver's own: every batch is persisted.
             .manual_journal_persist(true)
             .open()
             .map_err(|e| failed("open", e))?;
         let part = |name: &str| {
-            let options = PartitionCreateOptions::default()
-                .max_memtable_size(MEMTABLE_BYTES)
-                .compaction_strategy(fjall::compaction::Strategy::SizeTiered(Default::default()));
+            let options = PartitionCreateOptions::default().max_memtable_size(MEMTABLE_BYTES);
             keyspace
                 .open_partition(name, options)
                 .map_err(|e| failed("open partition", e))
@@ -279,6 +285,19 @@ impl HistoryStore {
         store
             .next_batch
             .store(read_u64(META_BATCH)?, Ordering::Release);
+        // What the journal held at open is back in the memtables: flush it now,
+        // so that the journals it kept can go (see the bounds above).
+        for part in [
+            &store.txs,
+            &store.rounds,
+            &store.records,
+            &store.players,
+            &store.expiry,
+            &store.meta,
+        ] {
+            part.rotate_memtable_and_wait()
+                .map_err(|e| failed("flush at open", e))?;
+        }
         Ok(store)
     }
 
