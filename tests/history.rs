@@ -270,3 +270,42 @@ fn a_failing_history_store_fails_the_engine_closed() {
             .replayed
     );
 }
+
+#[test]
+fn a_history_store_that_stops_answering_makes_the_engine_unhealthy() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let faults = history::Faults::default();
+    let mut config = EngineConfig::default();
+    config.wal.fsync = storage::FsyncPolicy::Never;
+    config.history = HistoryConfig {
+        hot_window: Some(Duration::from_secs(1)),
+        archive_every: Duration::from_millis(10),
+        stuck_after: Duration::from_millis(200),
+        faults: faults.clone(),
+        ..HistoryConfig::default()
+    };
+    let engine = Engine::open(dir.path(), config).expect("open");
+    let w = engine
+        .open_wallet(&channel("c"), &player("p"), &currency("CNY"))
+        .expect("wallet");
+    faults.stall(true);
+    engine
+        .deposit(w, &deposit("d1", 5))
+        .expect("the log does not wait for history");
+    let wait_for = |healthy: bool| {
+        let until = std::time::Instant::now() + Duration::from_secs(10);
+        while engine.health().is_ok() != healthy {
+            assert!(
+                std::time::Instant::now() < until,
+                "health stayed {:?}",
+                engine.health()
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    };
+    wait_for(false);
+    let e = engine.health().expect_err("stuck");
+    assert!(e.contains("history store"), "{e}");
+    faults.stall(false);
+    wait_for(true);
+}

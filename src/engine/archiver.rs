@@ -32,7 +32,7 @@ use crate::ledger::archive::{items_of, ArchiveItem};
 use crate::storage::{LogCursor, StorageError, Wal};
 use parking_lot::Mutex;
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -166,7 +166,13 @@ pub(crate) fn pass(
             evicted,
         })
     };
+    if let Some(g) = gauges {
+        g.pass_started_ms.store(now_ms, Ordering::Release);
+    }
     let outcome = run();
+    if let Some(g) = gauges {
+        g.pass_started_ms.store(IDLE, Ordering::Release);
+    }
     if let (Ok(r), Some(g)) = (&outcome, gauges) {
         g.evicted_transactions
             .fetch_add(r.evicted.transactions as u64, Ordering::Relaxed);
@@ -180,11 +186,28 @@ pub(crate) fn pass(
     outcome
 }
 
-/// The archiver's gauges, for `status()`.
-#[derive(Debug, Default)]
+/// The archiver's gauges, for `status()` and `health()`.
+#[derive(Debug)]
 pub(crate) struct ArchiverGauges {
     pub evicted_transactions: AtomicU64,
     pub evicted_records: AtomicU64,
+    /// When the pass in progress began (engine clock, ms); `IDLE` between passes.
+    /// `Engine::health` reports a pass that runs too long: a store that stopped
+    /// answering would otherwise show only as a growing lag.
+    pub pass_started_ms: AtomicI64,
+}
+
+/// `ArchiverGauges::pass_started_ms` between passes.
+pub(crate) const IDLE: i64 = i64::MIN;
+
+impl Default for ArchiverGauges {
+    fn default() -> Self {
+        ArchiverGauges {
+            evicted_transactions: AtomicU64::new(0),
+            evicted_records: AtomicU64::new(0),
+            pass_started_ms: AtomicI64::new(IDLE),
+        }
+    }
 }
 
 /// The background thread running [`pass`] every `every`.

@@ -84,6 +84,9 @@ pub struct HistoryConfig {
     pub archive_every: std::time::Duration,
     /// The idempotency horizon and the history retention.
     pub retention: crate::history::Retention,
+    /// An archiver pass running longer than this makes `Engine::health` report the
+    /// history store as not answering (default 60 s).
+    pub stuck_after: std::time::Duration,
     /// Fault injection for tests (off by default; see `history::Faults`).
     pub faults: crate::history::Faults,
 }
@@ -97,6 +100,7 @@ impl Default for HistoryConfig {
             hot_window: Some(std::time::Duration::from_secs(300)),
             archive_every: std::time::Duration::from_secs(1),
             retention: crate::history::Retention::default(),
+            stuck_after: std::time::Duration::from_secs(60),
             faults: crate::history::Faults::default(),
         }
     }

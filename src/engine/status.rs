@@ -1,6 +1,7 @@
-//! What an operator of the platform watches: whether the log still accepts writes
-//! (`/health`), and the engine's gauges (`/metrics`): wallets, rounds not closed,
-//! backlogs of outbound calls, how far the log has got, how old the last snapshot is.
+//! What an operator of the platform watches: whether the log still accepts writes and
+//! the history store still answers (`/health`), and the engine's gauges (`/metrics`):
+//! wallets, rounds not closed, backlogs of outbound calls, how far the log has got,
+//! how old the last snapshot is, how far the history archiver lags.
 
 use super::Engine;
 use crate::journal::Lsn;
@@ -56,13 +57,25 @@ impl Engine {
     /// `Ok(durable position)` while the log accepts writes; the failure once it has
     /// failed closed. Cheap: for a health check.
     pub fn health(&self) -> Result<Lsn, String> {
-        match self.log.wal() {
+        let durable = match self.log.wal() {
             Some(wal) => match wal.failure() {
-                Some(e) => Err(e.to_string()),
-                None => Ok(wal.durable_lsn()),
+                Some(e) => return Err(e.to_string()),
+                None => wal.durable_lsn(),
             },
-            None => Ok(Lsn(0)),
+            None => Lsn(0),
+        };
+        if let Some(archiver) = &self.archiver {
+            let started = archiver.gauges.pass_started_ms.load(Ordering::Acquire);
+            let limit = self.config.history.stuck_after;
+            let running_ms = self.clock.now_ms().saturating_sub(started);
+            if started != super::archiver::IDLE && running_ms as u128 > limit.as_millis() {
+                return Err(format!(
+                    "history store: an archiver pass has run for {} s (it does not answer)",
+                    running_ms / 1000
+                ));
+            }
         }
+        Ok(durable)
     }
 
     /// The engine's gauges. Costs a visit to every wallet with a round not closed.

@@ -60,22 +60,36 @@ impl Default for Retention {
     }
 }
 
-/// A switch that makes every read and write of a history store fail, as a dying
-/// disk would: the store is not behind the log's `FileSystem` seam, so tests of
-/// its failure flip this instead. Off unless a test turns it on.
+/// Switches that make a history store misbehave as a dying disk would: every read
+/// and write fails (`fail`), or every write hangs until switched off (`stall`). The
+/// store is not behind the log's `FileSystem` seam, so tests of its failures flip
+/// these instead. Off unless a test turns them on.
 #[derive(Clone, Debug, Default)]
-pub struct Faults(Arc<std::sync::atomic::AtomicBool>);
+pub struct Faults {
+    failing: Arc<std::sync::atomic::AtomicBool>,
+    stalled: Arc<std::sync::atomic::AtomicBool>,
+}
 
 impl Faults {
     pub fn fail(&self, on: bool) {
-        self.0.store(on, Ordering::Release);
+        self.failing.store(on, Ordering::Release);
+    }
+
+    pub fn stall(&self, on: bool) {
+        self.stalled.store(on, Ordering::Release);
     }
 
     fn check(&self, what: &str) -> Result<(), ArchiveError> {
-        if self.0.load(Ordering::Acquire) {
+        if self.failing.load(Ordering::Acquire) {
             return Err(failed(what, "injected I/O failure"));
         }
         Ok(())
+    }
+
+    fn wait_while_stalled(&self) {
+        while self.stalled.load(Ordering::Acquire) {
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
     }
 }
 
@@ -329,6 +343,7 @@ impl HistoryStore {
     /// durable (fsynced) before this returns. Keyed: storing the same items again
     /// changes nothing.
     pub fn write(&self, items: Vec<ArchiveItem>, through: Lsn) -> Result<(), ArchiveError> {
+        self.faults.wait_while_stalled();
         self.faults.check("write")?;
         let now_ms = self.clock.now_ms();
         let mut batch: Batch = self.keyspace.batch();
