@@ -40,8 +40,10 @@ use std::time::Duration;
 /// the size of one store batch. A backlog is archived over several passes.
 pub const MAX_PASS_RECORDS: u64 = 200_000;
 
-/// Most samples `CutClock` keeps (one per pass): a day of passes at one a second
-/// would be 86,400; older samples are merged, which only makes the cut later.
+/// Most samples `CutClock` keeps (one per pass): a two-hour window of passes at one
+/// a second would be 7,200. Past it every other sample goes: the samples still span
+/// the whole window, at half the resolution, and a coarser clock only makes the cut
+/// a little later (never earlier: what is evicted is always archived and old).
 const MAX_SAMPLES: usize = 4096;
 
 /// Expiry batches purged per pass: retention catches up in steps.
@@ -59,8 +61,14 @@ impl CutClock {
     pub(crate) fn record(&mut self, now_ms: i64, archived: Lsn) {
         self.samples.push_back((now_ms, archived));
         if self.samples.len() > MAX_SAMPLES {
-            // Drop the second oldest: the oldest still bounds the cut from below.
-            self.samples.remove(1);
+            // Keep the even positions and the newest.
+            let newest = self.samples.len() - 1;
+            let mut at = 0;
+            self.samples.retain(|_| {
+                let keep = at % 2 == 0 || at == newest;
+                at += 1;
+                keep
+            });
         }
     }
 
@@ -281,5 +289,31 @@ mod tests {
         assert_eq!(c.cut(100, 10), Some(Lsn(20)));
         // Older samples are gone; the newest stays.
         assert_eq!(c.samples.len(), 1);
+    }
+
+    /// A window longer than `MAX_SAMPLES` passes still finds a cut about one window
+    /// back, never a newer one: the samples are thinned, not cut off. Older samples
+    /// have been thinned more often, so the cut may lag a window by a little more:
+    /// here (three times `MAX_SAMPLES` passes) by under 1 % of it.
+    #[test]
+    fn a_long_window_keeps_its_cut_moving() {
+        let mut c = CutClock::default();
+        let window_ms = 3 * MAX_SAMPLES as i64 * 1000;
+        for second in 0..(8 * MAX_SAMPLES as i64) {
+            c.record(second * 1000, Lsn(second as u64));
+            assert!(c.samples.len() <= MAX_SAMPLES);
+            if let Some(cut) = c.cut(second * 1000, window_ms) {
+                let window_ago = (second * 1000 - window_ms) / 1000;
+                assert!(
+                    cut.0 as i64 <= window_ago,
+                    "the cut is at least a window old"
+                );
+                let slack = window_ms / 1000 / 100;
+                assert!(
+                    cut.0 as i64 >= window_ago - slack,
+                    "and not much older: {cut:?} at {second}"
+                );
+            }
+        }
     }
 }
