@@ -102,14 +102,15 @@ impl Engine {
         let g = &archiver.gauges;
         let archived = archiver.store.archived();
         let durable = self.log.wal().map_or(Lsn(0), |w| w.durable_lsn());
+        let (memtable_bytes, journals) = archiver.store.write_buffer();
         Some(HistoryStatus {
             archived_lsn: archived,
             lag_records: durable.0.saturating_sub(archived.0),
             evicted_transactions: g.evicted_transactions.load(Ordering::Relaxed),
             evicted_records: g.evicted_records.load(Ordering::Relaxed),
             disk_bytes: archiver.store.disk_bytes(),
-            memtable_bytes: archiver.store.write_buffer().0,
-            journals: archiver.store.write_buffer().1,
+            memtable_bytes,
+            journals,
         })
     }
 
