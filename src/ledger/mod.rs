@@ -304,12 +304,9 @@ impl<J: Journal<LedgerEffect>> Ledger<J> {
                 out.rounds += w.rounds.evict_through(cut.0);
             }
         }
-        let (records, highest) = self.records.evict_through(cut.0);
-        out.records = records;
-        if let Some(highest) = highest {
-            self.highest_evicted_record
-                .fetch_max(highest.0, Ordering::AcqRel);
-        }
+        out.records = self
+            .records
+            .evict_through(cut.0, &self.highest_evicted_record);
         out
     }
 

@@ -20,6 +20,7 @@ use parking_lot::RwLock;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::ops::Bound;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Every field of Publisher Manual §3.4, plus what the engine needs to trace a record.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -196,19 +197,23 @@ impl RecordStore {
         }
     }
 
-    /// Forgets every record stamped `cut` or lower, one stripe at a time; returns
-    /// how many, and the highest id among them. The caller has archived them.
-    pub fn evict_through(&self, cut: Stamp) -> (usize, Option<RecordId>) {
-        let (mut removed, mut highest) = (0, None);
+    /// Forgets every record stamped `cut` or lower, one stripe at a time, and
+    /// returns how many. The caller has archived them. `highest_evicted` is raised to
+    /// the highest id forgotten while the stripe is still locked, so that a query
+    /// that no longer finds a record here already sees that it must ask the archive.
+    pub fn evict_through(&self, cut: Stamp, highest_evicted: &AtomicU64) -> usize {
+        let mut removed = 0;
         for stripe in self.stripes.iter() {
             let mut stripe = stripe.write();
             for ch in stripe.channels.values_mut() {
                 let (n, top) = ch.evict_through(cut);
                 removed += n;
-                highest = highest.max(top);
+                if let Some(top) = top {
+                    highest_evicted.fetch_max(top.0, Ordering::AcqRel);
+                }
             }
         }
-        (removed, highest)
+        removed
     }
 
     pub fn get(&self, channel: &ChannelId, id: RecordId) -> Option<GameRecord> {
