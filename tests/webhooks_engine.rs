@@ -364,7 +364,7 @@ fn a_round_turning_incomplete_is_announced_once() {
             .result
             .expect("mark");
     }
-    let due = hooks.take_due(S * 1000, 10, 10);
+    let due = hooks.take_due(S * 1000, pitboss::journal::Lsn(u64::MAX), 10, 10);
     assert_eq!(due.len(), 1, "announced once");
     let (s, d) = &due[0];
     assert_eq!(s.id, sub);

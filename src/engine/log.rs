@@ -150,6 +150,12 @@ impl EngineLog {
         self.wal.as_ref().map_or(Lsn(0), Wal::appended_lsn)
     }
 
+    /// The newest durable position. In memory there is no disk to wait for:
+    /// everything is as durable as it will ever be (`Lsn(u64::MAX)`).
+    pub fn durable_lsn(&self) -> Lsn {
+        self.wal.as_ref().map_or(Lsn(u64::MAX), Wal::durable_lsn)
+    }
+
     /// Blocks until `lsn` is durable under the fsync policy.
     pub fn wait_durable(&self, lsn: Lsn) -> Result<(), EngineError> {
         match &self.wal {

@@ -67,14 +67,19 @@ impl Engine {
         limit: usize,
         max_in_flight: usize,
     ) -> Vec<(Arc<Subscription>, Delivery)> {
-        self.domains
-            .webhooks
-            .take_due(self.clock.now_ms(), limit, max_in_flight)
+        self.domains.webhooks.take_due(
+            self.clock.now_ms(),
+            self.log.durable_lsn(),
+            limit,
+            max_in_flight,
+        )
     }
 
     /// The next delivery of `sub` due now, in flight.
     pub fn webhook_next(&self, sub: SubscriptionId) -> Option<Delivery> {
-        self.domains.webhooks.take_next(sub, self.clock.now_ms())
+        self.domains
+            .webhooks
+            .take_next(sub, self.clock.now_ms(), self.log.durable_lsn())
     }
 
     /// Records an attempt's outcome. Not waited for: the delivery happened already,

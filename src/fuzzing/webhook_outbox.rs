@@ -131,7 +131,12 @@ pub fn webhook_outbox(data: &[u8]) {
                 };
                 live.round_ended(lsn, &channel(arg), &tourney, round, &winners(round));
             }
-            4 => in_flight.extend(live.take_due(clock.now_ms(), usize::from(arg % 4) + 1, 2)),
+            4 => in_flight.extend(live.take_due(
+                clock.now_ms(),
+                Lsn(u64::MAX),
+                usize::from(arg % 4) + 1,
+                2,
+            )),
             5 => {
                 if !in_flight.is_empty() {
                     let (sub, d) = in_flight.swap_remove(usize::from(arg) % in_flight.len());

@@ -551,12 +551,14 @@ impl<J: Journal<WebhookEffect>> Webhooks<J> {
         Logged::ok(targets.len(), lsn)
     }
 
-    /// Up to `limit` deliveries due at `now_ms`, at most `max_in_flight` per
-    /// subscription in flight, each marked in flight until its outcome is reported.
+    /// Up to `limit` deliveries due at `now_ms` of events whose records are durable
+    /// (through `durable`), at most `max_in_flight` per subscription in flight,
+    /// each marked in flight until its outcome is reported.
     /// Subscriptions take turns, so a busy one does not starve the others.
     pub fn take_due(
         &self,
         now_ms: i64,
+        durable: Lsn,
         limit: usize,
         max_in_flight: usize,
     ) -> Vec<(Arc<Subscription>, Delivery)> {
@@ -574,7 +576,7 @@ impl<J: Journal<WebhookEffect>> Webhooks<J> {
                 if s.in_flight() >= max_in_flight {
                     continue;
                 }
-                if let Some(d) = s.take_due(now_ms) {
+                if let Some(d) = s.take_due(now_ms, durable.0) {
                     out.push((s.sub.clone(), d));
                 }
             }
@@ -586,8 +588,12 @@ impl<J: Journal<WebhookEffect>> Webhooks<J> {
 
     /// The next delivery of `sub` due at `now_ms`, marked in flight: a sender that
     /// finished one goes on with the next without waiting for the driver's tick.
-    pub fn take_next(&self, sub: SubscriptionId, now_ms: i64) -> Option<Delivery> {
-        self.state.lock().subs.get_mut(&sub)?.take_due(now_ms)
+    pub fn take_next(&self, sub: SubscriptionId, now_ms: i64, durable: Lsn) -> Option<Delivery> {
+        self.state
+            .lock()
+            .subs
+            .get_mut(&sub)?
+            .take_due(now_ms, durable.0)
     }
 
     /// Records the outcome of an attempt at a delivery taken by

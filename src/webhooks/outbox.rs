@@ -73,13 +73,19 @@ impl SubState {
         Some(d)
     }
 
-    /// The earliest waiting delivery due at `now_ms`, marked in flight.
-    pub fn take_due(&mut self, now_ms: i64) -> Option<Delivery> {
-        let &(at, id) = self.due.first()?;
-        if at > now_ms {
-            return None;
-        }
-        self.due.pop_first();
+    /// The earliest waiting delivery due at `now_ms` whose event's record is
+    /// durable (at or below `durable_lsn`), marked in flight. An event whose record
+    /// is not yet durable waits: a crash could still take its change away, and then
+    /// the receiver would have been told of a change that never happened. (Such
+    /// events are the newest, so they sit at the end of the due order and the scan
+    /// past them is short.)
+    pub fn take_due(&mut self, now_ms: i64, durable_lsn: u64) -> Option<Delivery> {
+        let &(at, id) = self
+            .due
+            .iter()
+            .take_while(|(at, _)| *at <= now_ms)
+            .find(|(_, id)| id.lsn <= durable_lsn)?;
+        self.due.remove(&(at, id));
         self.in_flight.insert(id);
         self.pending.get(&id).cloned()
     }
@@ -166,17 +172,29 @@ mod tests {
         s.upsert(delivery(1, 0, 30));
         s.upsert(delivery(2, 0, 10));
         s.upsert(delivery(3, 0, 20));
-        assert!(s.take_due(5).is_none());
-        let order: Vec<u64> = std::iter::from_fn(|| s.take_due(100))
+        assert!(s.take_due(5, u64::MAX).is_none());
+        let order: Vec<u64> = std::iter::from_fn(|| s.take_due(100, u64::MAX))
             .map(|d| d.event.id.lsn)
             .collect();
         assert_eq!(order, [2, 3, 1]);
         assert_eq!(s.in_flight(), 3);
         // A newer state of an in-flight delivery does not make it waiting twice.
         s.upsert(delivery(2, 1, 50));
-        assert!(s.take_due(100).is_none());
+        assert!(s.take_due(100, u64::MAX).is_none());
         s.put_back(EventId { lsn: 2, index: 0 });
-        assert_eq!(s.take_due(100).map(|d| d.attempts), Some(1));
+        assert_eq!(s.take_due(100, u64::MAX).map(|d| d.attempts), Some(1));
+    }
+
+    /// An event whose record is not durable yet waits, without holding back the
+    /// durable ones behind it.
+    #[test]
+    fn an_event_waits_for_its_record_to_be_durable() {
+        let mut s = SubState::new(sub());
+        s.upsert(delivery(7, 0, 10));
+        s.upsert(delivery(3, 0, 20));
+        assert_eq!(s.take_due(100, 5).map(|d| d.event.id.lsn), Some(3));
+        assert!(s.take_due(100, 6).is_none());
+        assert_eq!(s.take_due(100, 7).map(|d| d.event.id.lsn), Some(7));
     }
 
     #[test]
@@ -184,8 +202,8 @@ mod tests {
         let mut s = SubState::new(sub());
         s.upsert(delivery(1, 3, 30));
         s.upsert(delivery(1, 0, 0));
-        assert_eq!(s.take_due(10), None);
-        assert_eq!(s.take_due(30).map(|d| d.attempts), Some(3));
+        assert_eq!(s.take_due(10, u64::MAX), None);
+        assert_eq!(s.take_due(30, u64::MAX).map(|d| d.attempts), Some(3));
     }
 
     #[test]

@@ -55,7 +55,7 @@ fn publish_reaches_only_the_callers_subscriptions_that_list_the_event() {
     let _other_channel = subscribe(&w, "b", &["order.paid"]);
     let queued = w.publish(&channel("a"), name("order.paid"), "{}".into());
     assert_eq!(queued.result, Ok(1));
-    let due = w.take_due(1_000, 100, 10);
+    let due = w.take_due(1_000, Lsn(u64::MAX), 100, 10);
     assert_eq!(due.len(), 1);
     assert_eq!(due[0].0.id, a);
     // Nobody listens: nothing is logged.
@@ -75,23 +75,25 @@ fn a_failing_delivery_follows_the_schedule_then_is_exhausted_and_can_be_redelive
     let _ = w.publish(&channel("a"), name("x"), "{}".into());
     let schedule = w.config().retry_delays_ms.clone();
     for (i, delay) in schedule.iter().enumerate() {
-        let due = w.take_due(clock.now_ms(), 10, 10);
+        let due = w.take_due(clock.now_ms(), Lsn(u64::MAX), 10, 10);
         assert_eq!(due.len(), 1, "attempt {}", i + 1);
         let event = due[0].1.event.id;
         let _ = w.attempted(sub, event, Attempt::Failed("503".into()));
         assert_eq!(w.backlog().retrying, 1);
         // Not due before the delay less its jitter…
         let early = delay - delay / 10 - 1;
-        assert!(w.take_due(clock.now_ms() + early, 10, 10).is_empty());
+        assert!(w
+            .take_due(clock.now_ms() + early, Lsn(u64::MAX), 10, 10)
+            .is_empty());
         // …and due after it plus its jitter.
         clock.advance_ms(delay + delay / 10 + 1);
     }
-    let due = w.take_due(clock.now_ms(), 10, 10);
+    let due = w.take_due(clock.now_ms(), Lsn(u64::MAX), 10, 10);
     assert_eq!(due.len(), 1, "the eighth and last attempt");
     let event = due[0].1.event.id;
     let _ = w.attempted(sub, event, Attempt::Failed("503".into()));
     clock.advance_ms(100 * 3_600_000);
-    assert!(w.take_due(clock.now_ms(), 10, 10).is_empty());
+    assert!(w.take_due(clock.now_ms(), Lsn(u64::MAX), 10, 10).is_empty());
     let failed = w.failed(&channel("a"), crate::paging::Page::first(10));
     assert_eq!(failed.len(), 1);
     assert_eq!(failed[0].attempts, 8);
@@ -99,7 +101,7 @@ fn a_failing_delivery_follows_the_schedule_then_is_exhausted_and_can_be_redelive
     // Another channel cannot redeliver it.
     assert!(w.redeliver(&channel("b"), None, event).result.is_err());
     assert_eq!(w.redeliver(&channel("a"), None, event).result, Ok(1));
-    let due = w.take_due(clock.now_ms(), 10, 10);
+    let due = w.take_due(clock.now_ms(), Lsn(u64::MAX), 10, 10);
     assert_eq!(due.len(), 1);
     assert_eq!(due[0].1.attempts, 0);
     let _ = w.attempted(sub, event, Attempt::Delivered);
@@ -124,7 +126,7 @@ fn gone_ends_the_subscription_and_a_full_outbox_drops_and_counts() {
     let info = w.subscriptions(&channel("a"));
     assert_eq!(info[0].pending, 3);
     assert_eq!(info[0].counters.dropped, 2);
-    let due = w.take_due(0, 1, 10);
+    let due = w.take_due(0, Lsn(u64::MAX), 1, 10);
     let _ = w.attempted(sub, due[0].1.event.id, Attempt::Gone);
     assert!(w.subscriptions(&channel("a")).is_empty());
     assert_eq!(w.backlog(), Backlog::default());
@@ -157,7 +159,7 @@ fn replay_in_any_order_ends_where_live_did() {
     for _ in 0..4 {
         let _ = live.publish(&channel("a"), name("x"), "{}".into());
     }
-    let due = live.take_due(0, 10, 10);
+    let due = live.take_due(0, Lsn(u64::MAX), 10, 10);
     let _ = live.attempted(sub, due[0].1.event.id, Attempt::Delivered);
     let _ = live.attempted(sub, due[1].1.event.id, Attempt::Failed("x".into()));
     let effects = live.journal.effects();
