@@ -390,6 +390,11 @@ impl Wal {
     /// Starts writing a snapshot of the state that includes at least every record up to
     /// `lsn` (see [`SnapshotWriter`]). One snapshot can be in progress at a time.
     pub fn begin_snapshot(&self, lsn: Lsn) -> Result<SnapshotWriter, StorageError> {
+        // A failed log takes no snapshot: what memory holds may include effects the
+        // log never made durable, and record ids handed to appends that failed.
+        if let Some(failed) = self.failure() {
+            return Err(failed);
+        }
         self.shared.check_appended(lsn)?;
         SnapshotWriter::begin(Arc::clone(&self.shared), lsn)
     }
