@@ -13,6 +13,7 @@
 //! - [`identity`]: operators and their keys, players, credentials, sessions.
 //! - [`seamless`]: calls to operators' own wallets (seamless mode), logged until final.
 //! - [`webhooks`]: operators' subscriptions and the outbox of event deliveries.
+//! - [`simulation`]: the deterministic simulator (the engine under faults, from a seed).
 //! - [`journal`]: the seam through which the domain hands its effects to storage.
 //! - [`ids`], [`money`], [`clock`], [`paging`]: identifier newtypes, exact amounts,
 //!   injected time, the one paging rule.
@@ -41,6 +42,7 @@ pub mod paging;
 pub mod seamless;
 #[cfg(feature = "server")]
 pub mod server;
+pub mod simulation;
 pub mod storage;
 pub mod tournaments;
 pub mod webhooks;

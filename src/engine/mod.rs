@@ -41,7 +41,7 @@ mod webhooks;
 pub use archiver::PassReport;
 pub use batch::{BatchOp, BatchResult};
 pub use log::{Effect, EffectRef, EngineLog};
-pub use open::RecoveryReport;
+pub use open::{RecoveryReport, HISTORY_DIR};
 pub use pending::Pending;
 pub use platform::PlayerSession;
 pub use seamless::refund_tx;
@@ -89,6 +89,9 @@ pub struct HistoryConfig {
     pub stuck_after: std::time::Duration,
     /// Fault injection for tests (off by default; see `history::Faults`).
     pub faults: crate::history::Faults,
+    /// A store already open to use instead of the directory's `history/` (the
+    /// simulator's; `None` by default).
+    pub shared_store: Option<crate::history::SharedStore>,
 }
 
 impl Default for HistoryConfig {
@@ -102,6 +105,7 @@ impl Default for HistoryConfig {
             retention: crate::history::Retention::default(),
             stuck_after: std::time::Duration::from_secs(60),
             faults: crate::history::Faults::default(),
+            shared_store: None,
         }
     }
 }
@@ -386,6 +390,19 @@ impl Engine {
         query: &RecordQuery,
     ) -> Result<crate::ledger::RecordPage, EngineError> {
         Ok(self.domains.ledger.query_records(channel, query)?)
+    }
+
+    /// Waits until everything appended so far is durable: a barrier after the calls
+    /// that do not wait for their own record (`webhook_attempted`). The simulator
+    /// uses it so that no write is in flight when it arms a disk fault.
+    pub fn flush(&self) -> Result<(), EngineError> {
+        self.log.flush()
+    }
+
+    /// How many transaction entries, rounds and game records memory holds (what
+    /// the hot window bounds; the simulator checks it). Walks every wallet.
+    pub fn resident_history(&self) -> crate::ledger::Evicted {
+        self.domains.ledger.resident()
     }
 
     /// Runs one archiver pass now, on the calling thread, with `now_ms` as the time

@@ -125,14 +125,18 @@ fn open_history(
 ) -> Result<Arc<HistoryStore>, EngineError> {
     let path = dir.join(HISTORY_DIR);
     let history = &config.history;
-    let store = HistoryStore::open(
-        &path,
-        clock.clone(),
-        history.retention,
-        history.faults.clone(),
-    )
-    .map_err(|e| EngineError::Storage(e.to_string()))?;
-    let store = Arc::new(store);
+    let store = match &history.shared_store {
+        Some(shared) => shared.0.clone(),
+        None => Arc::new(
+            HistoryStore::open(
+                &path,
+                clock.clone(),
+                history.retention,
+                history.faults.clone(),
+            )
+            .map_err(|e| EngineError::Storage(e.to_string()))?,
+        ),
+    };
     if let Some(wal) = log.wal() {
         archiver::catch_up(wal, &store, recovery.last_lsn)?;
     }

@@ -145,6 +145,28 @@ enum Kind {
     Player,
 }
 
+/// A history store already open, for `HistoryConfig::shared_store`: the engine
+/// uses it instead of opening its directory's `history/`. The simulator keeps one
+/// open across its simulated crashes, since reopening fjall waits up to 250 ms for
+/// its monitor thread to notice the stop (a thousand simulated steps). Equal when
+/// it is the same store.
+#[derive(Clone)]
+pub struct SharedStore(pub Arc<HistoryStore>);
+
+impl PartialEq for SharedStore {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl Eq for SharedStore {}
+
+impl std::fmt::Debug for SharedStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SharedStore")
+    }
+}
+
 /// The history store. Cheap to share (`Arc`); every method takes `&self`.
 pub struct HistoryStore {
     path: PathBuf,

@@ -199,7 +199,8 @@ impl<'a> Wants<'a> {
     }
 }
 
-/// What one [`Ledger::evict`] let go of.
+/// What one [`Ledger::evict`] let go of, or (from [`Ledger::resident`]) what
+/// memory holds.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Evicted {
     pub transactions: usize,
@@ -307,6 +308,23 @@ impl<J: Journal<LedgerEffect>> Ledger<J> {
         out.records = self
             .records
             .evict_through(cut.0, &self.highest_evicted_record);
+        out
+    }
+
+    /// How many transaction entries, rounds (open and closed) and game records
+    /// memory holds now: what the hot window bounds. Walks every wallet.
+    pub fn resident(&self) -> Evicted {
+        let mut out = Evicted {
+            records: self.records.len(),
+            ..Evicted::default()
+        };
+        for shard in self.shards.iter() {
+            let shard = shard.lock();
+            for w in shard.wallets.values() {
+                out.transactions += w.txs.len();
+                out.rounds += w.rounds.len();
+            }
+        }
         out
     }
 

@@ -37,6 +37,10 @@ struct FaultState {
     max_write: Option<usize>,
     /// Each sync sleeps this long first, as a slow disk would (lets batches form).
     sync_delay: Duration,
+    /// Syncs only move the synced marks, without asking the OS: a power cut is
+    /// simulated by [`FaultyFs::lose_unsynced_data`] from the marks anyway, and the
+    /// simulator makes thousands of syncs a second.
+    marks_only: bool,
     /// Written and synced length of every file written through this file system.
     files: HashMap<PathBuf, Track>,
 }
@@ -55,6 +59,14 @@ impl FaultyFs {
     /// A file system with no faults armed.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// A file system whose syncs only move its synced marks (see `marks_only`):
+    /// for simulations, where no real power cut can happen.
+    pub fn marks_only() -> Self {
+        let fs = Self::default();
+        fs.state.lock().marks_only = true;
+        fs
     }
 
     /// Makes the `n`th write call from now (1 = the next one) fail without writing.
@@ -120,12 +132,37 @@ impl FaultyFs {
     /// Simulates a power cut: every file written through this file system loses the bytes
     /// written after its last successful sync (one of the outcomes a real crash allows).
     pub fn lose_unsynced_data(&self) -> io::Result<()> {
+        self.lose_unsynced_data_torn(|_, _| 0)
+    }
+
+    /// Simulates a power cut that tears writes: of the bytes each file had written
+    /// after its last successful sync, `keep(path, unsynced)` say how many survive
+    /// (a prefix: the disk wrote some of the pending pages, in order). Files are
+    /// visited in path order, so a seeded `keep` gives the same cut every time.
+    pub fn lose_unsynced_data_torn(
+        &self,
+        mut keep: impl FnMut(&Path, u64) -> u64,
+    ) -> io::Result<()> {
         let mut s = self.state.lock();
-        for (path, track) in s.files.iter_mut() {
-            if track.written > track.synced && self.inner.file_len(path).is_ok() {
-                self.inner.truncate(path, track.synced)?;
-                track.written = track.synced;
+        let mut paths: Vec<PathBuf> = s
+            .files
+            .iter()
+            .filter(|(_, t)| t.written > t.synced)
+            .map(|(p, _)| p.clone())
+            .collect();
+        paths.sort();
+        for path in paths {
+            let Some(track) = s.files.get_mut(&path) else {
+                continue;
+            };
+            if self.inner.file_len(&path).is_err() {
+                continue;
             }
+            let unsynced = track.written - track.synced;
+            let len = track.synced + keep(&path, unsynced).min(unsynced);
+            self.inner.truncate(&path, len)?;
+            track.written = len;
+            track.synced = len;
         }
         Ok(())
     }
@@ -147,9 +184,9 @@ struct FaultyFile {
 
 impl FaultyFile {
     fn sync(&mut self, all: bool) -> io::Result<()> {
-        let (delay, fail) = {
+        let (delay, fail, marks_only) = {
             let s = self.state.lock();
-            (s.sync_delay, s.fail_syncs)
+            (s.sync_delay, s.fail_syncs, s.marks_only)
         };
         if !delay.is_zero() {
             std::thread::sleep(delay);
@@ -164,7 +201,8 @@ impl FaultyFile {
             .files
             .get(&self.path)
             .map_or(0, |t| t.written);
-        if all {
+        if marks_only {
+        } else if all {
             self.inner.sync_all()?;
         } else {
             self.inner.sync_data()?;
@@ -297,9 +335,14 @@ impl FileSystem for FaultyFs {
     }
 
     fn sync_dir(&self, dir: &Path) -> io::Result<()> {
-        if self.state.lock().fail_syncs {
+        let s = self.state.lock();
+        if s.fail_syncs {
             return Err(injected("directory fsync failed"));
         }
+        if s.marks_only {
+            return Ok(());
+        }
+        drop(s);
         self.inner.sync_dir(dir)
     }
 }

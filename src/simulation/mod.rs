@@ -1,0 +1,1026 @@
+//! The deterministic simulator: the whole engine, on a fault-injecting file system
+//! and a manual clock, driven by random operations from a `u64` seed and checked
+//! against a reference model after every step and every recovery. Any failure
+//! replays exactly from its seed. docs/simulation.md is the user's guide (what is
+//! simulated, what is checked, how to run it for hours, the bugs it was shown to
+//! catch); this module's items say how.
+//!
+//! One step is one of: a ledger operation ([`model::Op`]: deposits, withdrawals,
+//! bets, wins, refunds, prizes, ends of rounds, expiries, time passing, archiver
+//! passes), an operation with a disk fault armed (a failed fsync, a full disk, a
+//! torn or failed write), an archiver pass whose history store fails, a snapshot,
+//! an operator's published event, a round of webhook deliveries through a faulty
+//! network (dropped, delayed, acknowledged-but-lost, duplicated), or a crash (a
+//! power cut that keeps a random prefix of each file's unsynced bytes, sometimes
+//! with a byte of an old log segment flipped) and a restart.
+//!
+//! Determinism: every choice comes from [`Choices`]; the engine is called from one
+//! thread and every operation waits for its durability before the next, so which
+//! bytes are on disk at a crash does not depend on thread timing; background
+//! snapshots and archiver passes are turned off (the steps run them); file names
+//! are visited in sorted order. [`Report::trace_hash`] hashes every step and its
+//! result: two runs of one seed give the same hash.
+//!
+//! What a fault leaves uncertain is resolved the way a client would: an operation
+//! that failed with a storage error may or may not have reached the disk, so after
+//! the restart the simulator sends it again with the same transaction id, and from
+//! then on the model counts it (the engine's answer must be the model's either
+//! way). Between a fault and the crash the log has failed closed: any answer that
+//! acknowledges a change is a violation.
+
+pub mod choices;
+pub mod model;
+
+pub use choices::Choices;
+
+use crate::clock::{Clock, ManualClock};
+use crate::engine::{Engine, EngineConfig, EngineError};
+use crate::history::{Faults, HistoryStore, Retention, SharedStore};
+use crate::ids::{ChannelId, WalletId};
+use crate::paging::Page;
+use crate::storage::{FaultyFs, FileSystem};
+use crate::webhooks::event::{EventBody, EventId, EventName};
+use crate::webhooks::{Attempt, Delivery, SubscriptionId};
+use model::{apply_to_engine, MOut, Model, Op};
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// The hot window the simulated engine runs with: a few steps' worth of clock, so
+/// that entries leave memory all the time.
+pub const HOT_WINDOW_MS: i64 = 1_000;
+
+/// The event an operator publishes in the simulation.
+const PUBLISHED: &str = "sim.published";
+
+/// What a run did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Report {
+    pub steps: u64,
+    pub crashes: u64,
+    /// Operations that failed on an injected disk fault, and of those the ones the
+    /// restart found on disk.
+    pub disk_faults: u64,
+    pub uncertain_kept: u64,
+    pub history_faults: u64,
+    /// Old log segments corrupted at a crash: named by the restart, or not read by it.
+    pub corruptions_named: u64,
+    pub corruptions_unread: u64,
+    pub archive_passes: u64,
+    pub snapshots: u64,
+    /// Webhook deliveries the receiver got (repeats included).
+    pub deliveries: u64,
+    /// A hash of every step and its result: the same for every run of a seed.
+    pub trace_hash: u64,
+}
+
+/// A violated invariant (or a panic), with the seed and the command that replays it.
+#[derive(Clone, Debug)]
+pub struct Failure {
+    pub seed: Option<u64>,
+    pub steps: u64,
+    pub step: u64,
+    pub message: String,
+    /// The last steps before the failure, oldest first.
+    pub recent: Vec<String>,
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.seed {
+            Some(seed) => writeln!(
+                f,
+                "simulation of seed {seed} failed at step {}: {}",
+                self.step, self.message
+            )?,
+            None => writeln!(
+                f,
+                "simulation failed at step {}: {}",
+                self.step, self.message
+            )?,
+        }
+        writeln!(f, "last steps:")?;
+        for line in &self.recent {
+            writeln!(f, "  {line}")?;
+        }
+        if let Some(seed) = self.seed {
+            write!(
+                f,
+                "replay: cargo run --release --example simulate -- --seed {seed} --steps {}",
+                self.steps
+            )?;
+        }
+        Ok(())
+    }
+}
+
+/// Runs `steps` steps from `seed`.
+pub fn run(seed: u64, steps: u64) -> Result<Report, Failure> {
+    run_with(Choices::seeded(seed), Some(seed), steps)
+}
+
+/// Runs the steps a fuzzer's bytes choose (at most `max_steps`, fewer once the
+/// bytes run out).
+pub fn run_bytes(data: &[u8], max_steps: u64) -> Result<Report, Failure> {
+    run_with(Choices::from_bytes(data), None, max_steps)
+}
+
+fn run_with(choices: Choices, seed: Option<u64>, steps: u64) -> Result<Report, Failure> {
+    let mut recent = VecDeque::new();
+    let mut at = 0;
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let mut world = World::new(choices)?;
+        let result = world.run(steps);
+        recent = world.recent.clone();
+        at = world.report.steps;
+        result.map(|()| world.report.clone())
+    }));
+    let message = match outcome {
+        Ok(Ok(report)) => return Ok(report),
+        Ok(Err(message)) => message,
+        Err(panic) => {
+            let text = panic
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_else(|| "a panic".into());
+            format!("panic: {text}")
+        }
+    };
+    Err(Failure {
+        seed,
+        steps,
+        step: at,
+        message,
+        recent: recent.into_iter().collect(),
+    })
+}
+
+/// A scratch data directory, removed when the run ends.
+struct SimDir(PathBuf);
+
+impl SimDir {
+    fn new() -> Result<SimDir, String> {
+        use std::sync::atomic::{AtomicU64, Ordering};
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        // In memory when the machine has a tmpfs: the history store syncs for real.
+        let shm = Path::new("/dev/shm");
+        let base = if shm.is_dir() {
+            shm.to_path_buf()
+        } else {
+            std::env::temp_dir()
+        };
+        let path = base.join(format!("pitboss-sim-{}-{n}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&path);
+        std::fs::create_dir_all(&path).map_err(|e| format!("scratch directory: {e}"))?;
+        Ok(SimDir(path))
+    }
+}
+
+impl Drop for SimDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// The disk faults an operation can meet.
+#[derive(Clone, Copy, Debug)]
+enum DiskFault {
+    FailSync,
+    NoSpace { after_bytes: u64 },
+    TornWrite { keep: usize },
+    FailWrite,
+}
+
+/// What a webhook delivery meets on the way.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Fate {
+    Delivered,
+    /// Never reaches the receiver.
+    Lost,
+    /// Reaches it; the answer is lost, so it is retried (a duplicate).
+    AnswerLost,
+    /// Reaches it at a later step (delayed, and reordered with later ones).
+    Held,
+}
+
+/// The webhook receiver, and what the model says it must get.
+#[derive(Default)]
+struct Hooks {
+    sub: Option<SubscriptionId>,
+    /// (wallet, transaction) of every committed money operation of channel `chA`.
+    committed: HashSet<(usize, u32)>,
+    /// Received events: id → what it announced.
+    received: HashMap<EventId, String>,
+    /// The id each announced thing was received under.
+    announced: HashMap<String, EventId>,
+    /// Published events the engine acknowledged, by number.
+    published: HashSet<u64>,
+    next_publish: u64,
+    /// Deliveries the network holds back, with their subscription.
+    held: Vec<(SubscriptionId, Delivery)>,
+}
+
+struct World {
+    choices: Choices,
+    dir: SimDir,
+    fs: FaultyFs,
+    clock: Arc<ManualClock>,
+    history_faults: Faults,
+    /// The history store, kept open across most crashes (see `crash`).
+    store: Option<SharedStore>,
+    engine: Option<Engine>,
+    wallets: Vec<WalletId>,
+    model: Model,
+    hooks: Hooks,
+    /// The newest transaction and round ids handed out.
+    next_tx: u32,
+    next_round: u32,
+    /// An operation that failed on a fault: it may or may not be on disk.
+    uncertain: Option<Op>,
+    /// The log failed closed (after a fault); a crash comes in this many steps.
+    failed: Option<u32>,
+    /// Ledger outcomes so far, and (time, outcomes) at each archiver pass since the
+    /// engine opened: what the hot window lets memory hold.
+    outcomes: u64,
+    passes: VecDeque<(i64, u64)>,
+    report: Report,
+    recent: VecDeque<String>,
+    /// `PITBOSS_SIM_TRACE` is set: every step is printed to stderr as it runs.
+    print_steps: bool,
+}
+
+/// Steps kept for a failure's message.
+const RECENT_STEPS: usize = 24;
+
+impl World {
+    fn new(choices: Choices) -> Result<World, String> {
+        let model = Model {
+            now: 1_700_000_000_000,
+            ..Model::default()
+        };
+        let mut world = World {
+            choices,
+            dir: SimDir::new()?,
+            fs: FaultyFs::marks_only(),
+            clock: Arc::new(ManualClock::new(model.now)),
+            history_faults: Faults::default(),
+            store: None,
+            engine: None,
+            wallets: Vec::new(),
+            model,
+            hooks: Hooks::default(),
+            next_tx: 0,
+            next_round: 0,
+            uncertain: None,
+            failed: None,
+            outcomes: 0,
+            passes: VecDeque::new(),
+            report: Report {
+                trace_hash: FNV_OFFSET,
+                ..Report::default()
+            },
+            recent: VecDeque::new(),
+            print_steps: std::env::var_os("PITBOSS_SIM_TRACE").is_some(),
+        };
+        world.open_store()?;
+        let engine = world.open().map_err(|e| format!("first open: {e}"))?;
+        world.wallets = model::open_wallets(&engine).map_err(|e| format!("wallets: {e}"))?;
+        let events = [PUBLISHED, "wallet.transaction.success"]
+            .iter()
+            .map(|n| EventName::new(n).map_err(|e| format!("{e}")))
+            .collect::<Result<Vec<_>, _>>()?;
+        let sub = engine
+            .subscribe_webhook_pending(&chan(0), "http://192.0.2.1/hooks".into(), events)
+            .wait()
+            .map_err(|e| format!("subscribe: {e}"))?;
+        world.hooks.sub = Some(sub.id);
+        world.engine = Some(engine);
+        Ok(world)
+    }
+
+    fn config(&self) -> EngineConfig {
+        let mut c = EngineConfig {
+            round_timeout_ms: model::TIMEOUT_MS,
+            // Snapshots and archiver passes are steps of their own.
+            snapshot_every_records: u64::MAX,
+            snapshot_every: Duration::from_secs(365 * 86_400),
+            ..EngineConfig::default()
+        };
+        // Small segments: many of them, rolled, retained and deleted.
+        c.wal.segment_size = 8 * 1024;
+        c.history.hot_window = Some(Duration::from_millis(HOT_WINDOW_MS as u64));
+        c.history.archive_every = Duration::from_secs(365 * 86_400);
+        c.history.faults = self.history_faults.clone();
+        c.history.shared_store = self.store.clone();
+        c
+    }
+
+    fn open_store(&mut self) -> Result<(), String> {
+        let store = HistoryStore::open(
+            &self.dir.0.join(crate::engine::HISTORY_DIR),
+            self.clock.clone(),
+            Retention::default(),
+            self.history_faults.clone(),
+        )
+        .map_err(|e| format!("history store: {e}"))?;
+        self.store = Some(SharedStore(Arc::new(store)));
+        Ok(())
+    }
+
+    fn open(&self) -> Result<Engine, EngineError> {
+        let fs: Arc<dyn FileSystem> = Arc::new(self.fs.clone());
+        Engine::open_with(&self.dir.0, self.config(), self.clock.clone(), fs)
+    }
+
+    fn engine(&self) -> &Engine {
+        // `engine` is `None` only inside `crash`, which reopens before it returns.
+        #[allow(clippy::expect_used)]
+        self.engine
+            .as_ref()
+            .expect("the engine is open between steps")
+    }
+
+    fn run(&mut self, steps: u64) -> Result<(), String> {
+        while self.report.steps < steps && !self.choices.exhausted() {
+            self.report.steps += 1;
+            self.step()?;
+        }
+        self.finish()
+    }
+
+    fn note(&mut self, line: String) {
+        self.report.trace_hash = fnv(self.report.trace_hash, line.as_bytes());
+        if self.print_steps {
+            eprintln!("{}: {line}", self.report.steps);
+        }
+        if self.recent.len() == RECENT_STEPS {
+            self.recent.pop_front();
+        }
+        self.recent
+            .push_back(format!("{}: {line}", self.report.steps));
+    }
+
+    fn step(&mut self) -> Result<(), String> {
+        if let Some(left) = self.failed {
+            if left == 0 {
+                return self.crash();
+            }
+            self.failed = Some(left - 1);
+        }
+        // Per thousand: ledger operations, faulted operations, archiver passes,
+        // failing passes, snapshots, publishes, deliveries, crashes.
+        match self.choices.weighted(&[800, 4, 40, 2, 20, 10, 80, 3]) {
+            0 => {
+                let op = self.op();
+                self.ledger_step(op)
+            }
+            1 if self.failed.is_none() => self.faulted_step(),
+            2 => self.archive_step(),
+            3 if self.failed.is_none() => self.failing_archive_step(),
+            4 => self.snapshot_step(),
+            5 => self.publish_step(),
+            6 => self.deliver_step(),
+            7 => self.crash(),
+            _ => Ok(()),
+        }
+    }
+
+    // ------------------------------------------------------------ operations
+
+    /// A transaction id: a new one, or one of the last 48 (a replay, a conflict, a
+    /// bet to refund). Ids move on, so that a long run keeps making new ones.
+    fn tx_id(&mut self) -> u32 {
+        if self.choices.one_in(2) {
+            self.next_tx += 1;
+            self.next_tx
+        } else {
+            self.next_tx - self.choices.below(u64::from(self.next_tx.min(48))) as u32
+        }
+    }
+
+    /// A random ledger operation, in the proportions of `tests/ledger_model.rs`,
+    /// over ids that move on (a fresh round one time in six).
+    fn op(&mut self) -> Op {
+        let tx = self.tx_id();
+        let bet_tx = self.tx_id();
+        let round = if self.choices.one_in(6) {
+            self.next_round += 1;
+            self.next_round
+        } else {
+            self.next_round - self.choices.below(u64::from(self.next_round.min(4))) as u32
+        };
+        let c = &mut self.choices;
+        let w = if c.below(4) < 3 {
+            0
+        } else {
+            c.below(4) as usize
+        };
+        let game = if c.below(4) < 3 { 0 } else { 1 };
+        match c.weighted(&[4, 2, 6, 4, 3, 1, 1, 1, 1, 1, 1, 2]) {
+            0 => {
+                let amount = if c.below(4) < 3 {
+                    c.range(100, 10_000)
+                } else {
+                    amount(c)
+                };
+                Op::Deposit { w, tx, amount }
+            }
+            1 => {
+                let amount = if c.one_in(2) { None } else { Some(amount(c)) };
+                Op::Withdraw { w, tx, amount }
+            }
+            2 => Op::Bet {
+                w,
+                tx,
+                round,
+                game,
+                amount: amount(c),
+            },
+            3 => Op::Win {
+                w,
+                tx,
+                round,
+                game,
+                amount: amount(c),
+                keep_open: c.one_in(2),
+            },
+            4 => Op::Refund { w, tx, bet_tx },
+            5 => Op::Prize {
+                w,
+                tx,
+                amount: amount(c),
+            },
+            6 => Op::EndRound { w, tx, round },
+            7 => Op::ExpirePlayer { w },
+            8 => Op::ExpireChannel {
+                channel: c.below(2) as usize,
+            },
+            9 => Op::Advance {
+                ms: c.range(0, 8_000),
+            },
+            10 => Op::ExpireStale,
+            _ => Op::Archive,
+        }
+    }
+
+    /// One ledger operation on the engine and on the model; they must agree.
+    fn ledger_step(&mut self, op: Op) -> Result<(), String> {
+        let got = apply_to_engine(self.engine(), &self.clock, &self.wallets, &op);
+        if self.failed.is_some() {
+            return self.after_failure(op, got);
+        }
+        self.note(format!("{op:?} → {got:?}"));
+        if let Some(e) = got.iter().find_map(|g| g.err().filter(|e| is_storage(e))) {
+            let why = self.engine().status().failure;
+            return Err(format!("{e} error with no fault armed (the log: {why:?})"));
+        }
+        self.agree(&op, &got)?;
+        if matches!(op, Op::Archive) {
+            self.after_pass()?;
+            // What a pass moved to the store reads back the same (now and then:
+            // it reads every record).
+            if self.choices.one_in(8) {
+                model::check_records(self.engine(), &self.wallets, &self.model)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The model makes `op` too; the outcomes must be equal, and the balances.
+    fn agree(&mut self, op: &Op, got: &[MOut]) -> Result<(), String> {
+        let new_tx = tx_of(op).filter(|(w, tx)| !self.model.wallets[*w].txs.contains_key(tx));
+        let want = self.model.apply(op);
+        if got != want.as_slice() {
+            return Err(format!(
+                "{op:?}: the engine says {got:?}, the model {want:?}"
+            ));
+        }
+        self.outcomes += want.len() as u64;
+        if let (Some((w, tx)), Some(Ok(_))) = (new_tx, want.first()) {
+            if w < 2 && !matches!(op, Op::EndRound { .. }) {
+                self.hooks.committed.insert((w, tx));
+            }
+        }
+        let engine = self.engine();
+        model::check_balances(engine, &self.wallets, &self.model)?;
+        engine.check_invariants();
+        Ok(())
+    }
+
+    /// After the log failed closed: nothing may be acknowledged that the model would
+    /// have to write. Refusals of any kind are fine (nothing was promised); an
+    /// answer that changes nothing (a replay) must be the model's.
+    fn after_failure(&mut self, op: Op, got: Vec<MOut>) -> Result<(), String> {
+        self.note(format!("(log failed) {op:?} → {got:?}"));
+        let mut probe = self.model.clone();
+        let before = fingerprint(&probe);
+        let want = probe.apply(&op);
+        let wrote = fingerprint(&probe) != before;
+        for (g, w) in got
+            .iter()
+            .zip(want.iter().chain(std::iter::repeat(&Err(""))))
+        {
+            if g.is_ok() && (wrote || g != w) {
+                return Err(format!(
+                    "{op:?} acknowledged {g:?} after the log failed (the model: {want:?})"
+                ));
+            }
+        }
+        if !wrote {
+            self.model = probe;
+        }
+        Ok(())
+    }
+
+    /// A money operation with a disk fault armed. A storage error leaves it
+    /// uncertain and the log failed; any other answer is checked as usual.
+    fn faulted_step(&mut self) -> Result<(), String> {
+        let fault = match self.choices.below(4) {
+            0 => DiskFault::FailSync,
+            1 => DiskFault::NoSpace {
+                after_bytes: self.choices.below(64),
+            },
+            2 => DiskFault::TornWrite {
+                keep: self.choices.below(48) as usize,
+            },
+            _ => DiskFault::FailWrite,
+        };
+        let op = loop {
+            let op = self.op();
+            if tx_of(&op).is_some() {
+                break op;
+            }
+        };
+        match fault {
+            DiskFault::FailSync => self.fs.fail_syncs(true),
+            DiskFault::NoSpace { after_bytes } => self.fs.enospc_after(after_bytes),
+            DiskFault::TornWrite { keep } => self.fs.tear_nth_write(1, keep),
+            DiskFault::FailWrite => self.fs.fail_nth_write(1),
+        }
+        let got = apply_to_engine(self.engine(), &self.clock, &self.wallets, &op);
+        self.note(format!("{fault:?} then {op:?} → {got:?}"));
+        if got.iter().any(|g| g.err().is_some_and(is_storage)) {
+            self.report.disk_faults += 1;
+            self.uncertain = Some(op);
+            self.failed = Some(self.choices.below(4) as u32);
+            return Ok(());
+        }
+        // The operation wrote nothing (a refusal or a replay): the fault never fired.
+        self.fs.clear_faults();
+        self.agree(&op, &got)
+    }
+
+    /// An archiver pass, with the clock moved on as `Op::Archive` moves it.
+    fn archive_step(&mut self) -> Result<(), String> {
+        self.report.archive_passes += 1;
+        self.ledger_step(Op::Archive)
+    }
+
+    /// An archiver pass whose history store fails: the log must fail closed.
+    fn failing_archive_step(&mut self) -> Result<(), String> {
+        self.history_faults.fail(true);
+        let got = apply_to_engine(self.engine(), &self.clock, &self.wallets, &Op::Archive);
+        self.model.apply(&Op::Archive);
+        self.note(format!("history store fails, archive → {got:?}"));
+        match got.first() {
+            Some(Err(_)) => {
+                self.report.history_faults += 1;
+                self.failed = Some(self.choices.below(4) as u32);
+                Ok(())
+            }
+            // Nothing to archive: the store was not called.
+            _ => {
+                self.history_faults.fail(false);
+                Ok(())
+            }
+        }
+    }
+
+    fn snapshot_step(&mut self) -> Result<(), String> {
+        let got = self.engine().snapshot();
+        self.note(format!("snapshot → {got:?}"));
+        match got {
+            Ok(_) => {
+                self.report.snapshots += 1;
+                Ok(())
+            }
+            Err(_) if self.failed.is_some() => Ok(()),
+            Err(e) => Err(format!("snapshot failed with no fault armed: {e}")),
+        }
+    }
+
+    /// The operator of channel `chA` publishes an event of its own.
+    fn publish_step(&mut self) -> Result<(), String> {
+        let n = self.hooks.next_publish;
+        self.hooks.next_publish += 1;
+        let name = EventName::new(PUBLISHED).map_err(|e| e.to_string())?;
+        let got = self
+            .engine()
+            .publish_event_pending(&chan(0), name, format!("{{\"n\":{n}}}"))
+            .wait();
+        self.note(format!("publish {n} → {got:?}"));
+        match got {
+            Ok(1) if self.failed.is_none() => {
+                self.hooks.published.insert(n);
+                Ok(())
+            }
+            Ok(count) => Err(format!(
+                "publish {n} answered {count} (log failed: {})",
+                self.failed.is_some()
+            )),
+            Err(_) if self.failed.is_some() => Ok(()),
+            Err(e) => Err(format!("publish failed with no fault armed: {e}")),
+        }
+    }
+
+    // ------------------------------------------------------------ webhooks
+
+    /// Deliveries due now go out through the simulated network.
+    fn deliver_step(&mut self) -> Result<(), String> {
+        let due = self.engine().webhooks_due(8, 32);
+        let mut fates = Vec::with_capacity(due.len());
+        for (sub, d) in due {
+            let fate = match self.choices.weighted(&[14, 2, 2, 2]) {
+                0 => Fate::Delivered,
+                1 => Fate::Lost,
+                2 => Fate::AnswerLost,
+                _ => Fate::Held,
+            };
+            fates.push((d.event.id, fate));
+            self.send(sub.id, d, fate)?;
+        }
+        // A held delivery arrives now and then, after newer ones.
+        if !self.hooks.held.is_empty() && self.choices.one_in(3) {
+            let i = self.choices.below(self.hooks.held.len() as u64) as usize;
+            let (sub, d) = self.hooks.held.swap_remove(i);
+            fates.push((d.event.id, Fate::Delivered));
+            self.send(sub, d, Fate::Delivered)?;
+        }
+        self.note(format!("deliver {fates:?}"));
+        // The outcomes were logged without waiting: none may be in flight when the
+        // next step arms a fault.
+        match self.engine().flush() {
+            Err(e) if self.failed.is_none() => Err(format!("logging delivery outcomes: {e}")),
+            _ => Ok(()),
+        }
+    }
+
+    fn send(&mut self, sub: SubscriptionId, d: Delivery, fate: Fate) -> Result<(), String> {
+        if fate == Fate::Held {
+            self.hooks.held.push((sub, d));
+            return Ok(());
+        }
+        if fate != Fate::Lost {
+            self.receive(&d)?;
+        }
+        let attempt = match fate {
+            Fate::Delivered => Attempt::Delivered,
+            _ => Attempt::Failed("simulated network".into()),
+        };
+        // Not waited for, and refused once the log failed: the delivery is then
+        // simply attempted again after the restart (at least once).
+        let _ = self.engine().webhook_attempted(sub, d.event.id, attempt);
+        Ok(())
+    }
+
+    /// The receiver's checks: an event announces a committed change, and one
+    /// change is announced under one id.
+    fn receive(&mut self, d: &Delivery) -> Result<(), String> {
+        self.report.deliveries += 1;
+        let what = match &d.event.body {
+            EventBody::Transaction { wallet, tx, .. } => {
+                let w = self
+                    .wallets
+                    .iter()
+                    .position(|x| x == wallet)
+                    .ok_or_else(|| format!("event {} for an unknown wallet", d.event.id))?;
+                let n: u32 = tx
+                    .as_str()
+                    .strip_prefix('t')
+                    .and_then(|n| n.parse().ok())
+                    .ok_or_else(|| format!("event {} for transaction {tx}", d.event.id))?;
+                if !self.hooks.committed.contains(&(w, n)) {
+                    return Err(format!(
+                        "event {} announces wallet {w}'s {tx}, which is not committed",
+                        d.event.id
+                    ));
+                }
+                format!("tx {w} {n}")
+            }
+            EventBody::Published { payload, .. } => {
+                let n: u64 = payload
+                    .strip_prefix("{\"n\":")
+                    .and_then(|p| p.strip_suffix('}'))
+                    .and_then(|n| n.parse().ok())
+                    .ok_or_else(|| format!("published payload {payload}"))?;
+                if !self.hooks.published.contains(&n) {
+                    return Err(format!(
+                        "event {} announces publish {n}, never acknowledged",
+                        d.event.id
+                    ));
+                }
+                format!("published {n}")
+            }
+            other => return Err(format!("event {} not subscribed to: {other:?}", d.event.id)),
+        };
+        if let Some(before) = self.hooks.received.get(&d.event.id) {
+            if *before != what {
+                return Err(format!(
+                    "event id {} announced {before} and then {what}",
+                    d.event.id
+                ));
+            }
+        }
+        if let Some(id) = self.hooks.announced.get(&what) {
+            if *id != d.event.id {
+                return Err(format!("{what} announced as {id} and as {}", d.event.id));
+            }
+        }
+        self.hooks.received.insert(d.event.id, what.clone());
+        self.hooks.announced.insert(what, d.event.id);
+        Ok(())
+    }
+
+    // ------------------------------------------------------------ archiving
+
+    /// After a pass at `now`: memory holds only what the last hot window wrote.
+    /// The pass evicts through the position archived at the newest earlier pass at
+    /// least a window ago, so what stays is at most what the operations since that
+    /// pass touched: two transaction entries, one record and one round each, plus
+    /// the open rounds (4 wallets × 4 round ids).
+    fn after_pass(&mut self) -> Result<(), String> {
+        let now = self.clock.now_ms();
+        self.passes.push_back((now, self.outcomes));
+        let Some(cut) = self
+            .passes
+            .iter()
+            .rposition(|(t, _)| *t <= now - HOT_WINDOW_MS)
+        else {
+            return Ok(());
+        };
+        self.passes.drain(..cut);
+        let since = self.outcomes - self.passes[0].1;
+        let r = self.engine().resident_history();
+        if r.transactions as u64 > 2 * since
+            || r.records as u64 > since
+            || r.rounds as u64 > since + 16
+        {
+            return Err(format!(
+                "memory holds {r:?} after a pass; the {since} outcomes of the last hot window allow less"
+            ));
+        }
+        Ok(())
+    }
+
+    // ------------------------------------------------------------ crashes
+
+    /// A power cut, sometimes a flipped byte in an old segment, and a restart; then
+    /// the uncertain operation is sent again and everything is checked.
+    fn crash(&mut self) -> Result<(), String> {
+        self.report.crashes += 1;
+        self.engine = None;
+        self.hooks.held.clear();
+        let choices = &mut self.choices;
+        self.fs
+            .lose_unsynced_data_torn(|_, unsynced| choices.below(unsynced + 1))
+            .map_err(|e| format!("power cut: {e}"))?;
+        self.fs.clear_faults();
+        self.history_faults.fail(false);
+        // The history store lives on a real file system, where no power is cut:
+        // most crashes keep it open (what it holds is what its last persisted batch
+        // wrote either way); one in 64 closes and reopens it for real.
+        if self.choices.one_in(64) {
+            self.store = None;
+            self.open_store()?;
+        }
+        let corrupt = if self.choices.one_in(4) {
+            self.corrupt_old_segment()?
+        } else {
+            None
+        };
+        let corrupted = corrupt.is_some();
+        let engine = match (self.open(), corrupt) {
+            (Ok(engine), None) => engine,
+            (Err(e), None) => return Err(format!("restart failed: {e}")),
+            (Ok(engine), Some(c)) => {
+                // Recovery did not need the segment (a snapshot covers it): the state
+                // is checked below like any other, then the byte is put back.
+                self.report.corruptions_unread += 1;
+                c.restore()?;
+                engine
+            }
+            (Err(e), Some(c)) => {
+                let name = c.file_name();
+                if !e.to_string().contains(&name) {
+                    return Err(format!(
+                        "a corrupt {name} was reported without its name: {e}"
+                    ));
+                }
+                self.report.corruptions_named += 1;
+                c.restore()?;
+                self.open()
+                    .map_err(|e| format!("restart after repair failed: {e}"))?
+            }
+        };
+        self.note(format!("crash and restart (corrupt: {corrupted})"));
+        self.engine = Some(engine);
+        self.failed = None;
+        self.passes.clear();
+        if let Some(op) = self.uncertain.take() {
+            if let Some((w, tx)) = tx_of(&op) {
+                let id = model::tx_id(tx);
+                if let Ok(Some(_)) = self.engine().transaction(self.wallets[w], &id) {
+                    self.report.uncertain_kept += 1;
+                }
+            }
+            let got = apply_to_engine(self.engine(), &self.clock, &self.wallets, &op);
+            self.note(format!("again {op:?} → {got:?}"));
+            // Found on disk when the answer is a replay: the model's receipt anyway.
+            self.agree(&op, &got)?;
+        }
+        self.check_everything()
+    }
+
+    /// Flips one byte of a log segment other than the newest, if there is one.
+    fn corrupt_old_segment(&mut self) -> Result<Option<Corruption>, String> {
+        let mut segments: Vec<PathBuf> = std::fs::read_dir(&self.dir.0)
+            .map_err(|e| format!("list: {e}"))?
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|x| x == "log"))
+            .collect();
+        segments.sort();
+        segments.pop();
+        if segments.is_empty() {
+            return Ok(None);
+        }
+        let path = segments.swap_remove(self.choices.below(segments.len() as u64) as usize);
+        let mut bytes = std::fs::read(&path).map_err(|e| format!("read: {e}"))?;
+        if bytes.is_empty() {
+            return Ok(None);
+        }
+        let at = self.choices.below(bytes.len() as u64) as usize;
+        let original = bytes[at];
+        bytes[at] ^= 1 + self.choices.below(255) as u8;
+        std::fs::write(&path, &bytes).map_err(|e| format!("write: {e}"))?;
+        Ok(Some(Corruption { path, at, original }))
+    }
+
+    /// Balances, records (every one, and pages both ways), the engine's own
+    /// invariants, and the webhook subscription.
+    fn check_everything(&mut self) -> Result<(), String> {
+        let engine = self.engine();
+        model::check_balances(engine, &self.wallets, &self.model)?;
+        model::check_records(engine, &self.wallets, &self.model)?;
+        model::check_paging(engine, &self.model)?;
+        engine.check_invariants();
+        if engine.webhook_subscriptions(&chan(0)).len() != 1 {
+            return Err("the webhook subscription did not survive".into());
+        }
+        Ok(())
+    }
+
+    /// The end of a run: a last restart if the log failed, then every delivery is
+    /// let through until none is left. Every committed change and published event
+    /// must have reached the receiver.
+    fn finish(&mut self) -> Result<(), String> {
+        if self.failed.is_some() {
+            self.crash()?;
+        }
+        self.check_everything()?;
+        let held = std::mem::take(&mut self.hooks.held);
+        for (sub, d) in held {
+            self.send(sub, d, Fate::Delivered)?;
+        }
+        for _ in 0..32 {
+            // Past the longest retry wait.
+            let advance = Op::Advance { ms: 11 * 3_600_000 };
+            apply_to_engine(self.engine(), &self.clock, &self.wallets, &advance);
+            self.model.apply(&advance);
+            let due = self.engine().webhooks_due(100_000, 100_000);
+            let failed = self.engine().failed_deliveries(&chan(0), page_all());
+            if due.is_empty() && failed.is_empty() {
+                break;
+            }
+            for (sub, d) in due {
+                self.send(sub.id, d, Fate::Delivered)?;
+            }
+            for d in failed {
+                self.engine()
+                    .redeliver_pending(&chan(0), Some(d.sub), d.event.id)
+                    .wait()
+                    .map_err(|e| format!("redeliver: {e}"))?;
+            }
+        }
+        let mut got: Vec<&String> = self.hooks.announced.keys().collect();
+        got.sort();
+        let mut want: Vec<String> = self
+            .hooks
+            .committed
+            .iter()
+            .map(|(w, n)| format!("tx {w} {n}"))
+            .chain(
+                self.hooks
+                    .published
+                    .iter()
+                    .map(|n| format!("published {n}")),
+            )
+            .collect();
+        want.sort();
+        if got.len() != want.len() || got.iter().zip(&want).any(|(g, w)| *g != w) {
+            let missing: Vec<&String> = want.iter().filter(|w| !got.contains(w)).collect();
+            return Err(format!("never delivered: {missing:?}"));
+        }
+        self.note(format!("finished: {} events delivered", got.len()));
+        Ok(())
+    }
+}
+
+/// A byte flipped in a segment, to be put back.
+struct Corruption {
+    path: PathBuf,
+    at: usize,
+    original: u8,
+}
+
+impl Corruption {
+    fn file_name(&self) -> String {
+        self.path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default()
+            .to_string()
+    }
+
+    fn restore(&self) -> Result<(), String> {
+        let mut bytes = std::fs::read(&self.path).map_err(|e| format!("read: {e}"))?;
+        if let Some(b) = bytes.get_mut(self.at) {
+            *b = self.original;
+        }
+        std::fs::write(&self.path, &bytes).map_err(|e| format!("write: {e}"))
+    }
+}
+
+/// An amount that is usually small, sometimes zero, negative or extreme.
+fn amount(c: &mut Choices) -> i64 {
+    match c.below(8) {
+        0 => 0,
+        1 => -5,
+        2 => i64::MAX,
+        3 => i64::MAX / 2 + 1,
+        _ => c.range(1, 200),
+    }
+}
+
+/// The wallet and transaction id an operation is keyed by (money operations).
+fn tx_of(op: &Op) -> Option<(usize, u32)> {
+    match *op {
+        Op::Deposit { w, tx, .. }
+        | Op::Withdraw { w, tx, .. }
+        | Op::Bet { w, tx, .. }
+        | Op::Win { w, tx, .. }
+        | Op::Refund { w, tx, .. }
+        | Op::Prize { w, tx, .. }
+        | Op::EndRound { w, tx, .. } => Some((w, tx)),
+        _ => None,
+    }
+}
+
+/// What an operation would have to write: changes when the model changes.
+fn fingerprint(m: &Model) -> (u64, Vec<(i64, usize, usize, usize)>) {
+    let wallets = m
+        .wallets
+        .iter()
+        .map(|w| (w.available, w.txs.len(), w.open.len(), w.closed.len()))
+        .collect();
+    (m.next_record, wallets)
+}
+
+/// A storage failure (the log's or the history store's), by its kind's name.
+fn is_storage(kind: &str) -> bool {
+    matches!(kind, "Journal" | "Storage")
+}
+
+fn chan(i: usize) -> ChannelId {
+    #[allow(clippy::expect_used)]
+    ChannelId::new(model::CHANNELS[i]).expect("a valid channel")
+}
+
+fn page_all() -> Page {
+    #[allow(clippy::expect_used)]
+    Page::new(0, 1000).expect("a valid page")
+}
+
+const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+
+fn fnv(mut h: u64, bytes: &[u8]) -> u64 {
+    for b in bytes {
+        h ^= u64::from(*b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    h
+}
