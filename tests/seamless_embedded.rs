@@ -8,7 +8,9 @@
 
 use pitboss::identity::types::{NewOperator, RemoteWallet, WalletDialect, WalletMode};
 use pitboss::ledger::round::{RoundEnd, RoundStatus};
-use pitboss::seamless::{Decline, RemoteAnswer, RemoteCall, RemoteOp, RemoteWallets};
+use pitboss::seamless::{
+    Decline, RemoteAnswer, RemoteCall, RemoteOp, RemoteWallets, SeamlessError,
+};
 use pitboss::storage::StdFs;
 use pitboss::*;
 use std::collections::{HashMap, HashSet};
@@ -326,5 +328,59 @@ fn an_unfinished_call_survives_a_restart_of_an_embedded_engine() {
         .expect("record");
     assert_eq!(record.end, RoundEnd::Settled);
     assert_eq!(wallet.books.lock().expect("books").balance["ann"], 700);
+    engine.check_invariants();
+}
+
+/// A round whose win and a refund of its bet are both unfinished would pay the
+/// player twice (the operator's wallet returns the bet and pays the win; here only
+/// one of them could apply). Found by the simulator; either call waits for the
+/// other: a refund is refused while the win is being paid (status 4), and a win
+/// is "in progress" while a refund of the round's bet is.
+#[test]
+fn a_win_and_a_refund_of_one_round_never_both_go_out() {
+    let clock = Arc::new(ManualClock::new(1_741_330_280_000));
+    let engine = Engine::in_memory_with_clock(fast_config(), clock.clone());
+    let w = seamless_player(&engine);
+    let wallet = fake(1_000);
+    engine.attach_remote_wallets(Arc::new(Transport(wallet.clone())));
+    let refund = |bet_tx: &str| RefundRequest {
+        tx: pitboss::engine::refund_tx(&id(TxId::new(bet_tx))).expect("refund id"),
+        bet_tx: id(TxId::new(bet_tx)),
+    };
+
+    // The win is being paid: the refund is refused, the win is paid once.
+    block_on(engine.seamless_bet(w, &bet("b1", "r1", 100))).expect("bet");
+    set_mode(&wallet, Mode::Down);
+    assert!(block_on(engine.seamless_win(w, &win("w1", "r1", 300))).is_err());
+    set_mode(&wallet, Mode::Works);
+    let refused = block_on(engine.seamless_refund(w, &refund("b1")));
+    assert!(
+        matches!(
+            refused,
+            Err(EngineError::Ledger(LedgerError::WrongState { .. }))
+        ),
+        "{refused:?}"
+    );
+    run_retries_out(&engine, &clock);
+    assert_eq!(wallet.books.lock().expect("books").balance["ann"], 1_200);
+
+    // The refund is being sent: the win waits ("in progress"); the bet comes back.
+    block_on(engine.seamless_bet(w, &bet("b2", "r2", 100))).expect("bet");
+    set_mode(&wallet, Mode::Down);
+    assert!(block_on(engine.seamless_refund(w, &refund("b2"))).is_err());
+    set_mode(&wallet, Mode::Works);
+    let waiting = block_on(engine.seamless_win(w, &win("w2", "r2", 300)));
+    assert!(
+        matches!(
+            waiting,
+            Err(EngineError::Seamless(SeamlessError::InProgress(_)))
+        ),
+        "{waiting:?}"
+    );
+    run_retries_out(&engine, &clock);
+    assert_eq!(wallet.books.lock().expect("books").balance["ann"], 1_200);
+    let late = block_on(engine.seamless_win(w, &win("w2", "r2", 300)));
+    assert!(late.is_err(), "the round was refunded: {late:?}");
+    assert_eq!(wallet.books.lock().expect("books").balance["ann"], 1_200);
     engine.check_invariants();
 }

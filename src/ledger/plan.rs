@@ -609,6 +609,12 @@ pub(crate) fn refund(w: &Wallet, req: &RefundRequest, ctx: &Ctx<'_>) -> Plan {
     let hashes = Hashes::new(tx_hash, Some(round_hash));
     let round = match open_round(w, round_id, round_hash) {
         Ok(r) if r.win_count > 0 => reject!(wrong_state(round_id, "the round has a win")),
+        // A seamless win the operator's wallet has not acknowledged yet (status 4) is
+        // still being paid there: refunding the bet now would pay the player twice
+        // once the win goes through (the simulator found it).
+        Ok(r) if r.status == RoundStatus::CreditFailed => {
+            reject!(wrong_state(round_id, "its win is being paid"))
+        }
         Ok(r) => r,
         Err(e) => reject!(e),
     };

@@ -302,6 +302,19 @@ impl<J: Journal<SeamlessEffect>> Seamless<J> {
         if t.by_tx.contains_key(&(wallet, kind.tx().clone())) {
             return Logged::rejected(SeamlessError::InProgress(kind.tx().clone()));
         }
+        // A win waits while a refund of a bet of its round is unfinished: the
+        // operator's wallet may be returning that bet, and the refund could not
+        // apply here once the win had (the player would have both; the simulator
+        // found it). The scan is over unfinished calls, few unless a wallet is down.
+        if let CallKind::Win(win) = &kind {
+            let refunding = t.calls.values().any(|c| {
+                c.wallet == wallet
+                    && matches!(&c.kind, CallKind::Refund { round, .. } if *round == win.round)
+            });
+            if refunding {
+                return Logged::rejected(SeamlessError::InProgress(win.tx.clone()));
+            }
+        }
         let open = t.per_channel.get(&key.channel).copied().unwrap_or(0);
         if bounded && open >= self.config.max_calls_per_channel {
             return Logged::rejected(SeamlessError::Busy);
