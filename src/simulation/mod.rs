@@ -30,19 +30,25 @@
 
 pub mod choices;
 pub mod model;
+pub mod network;
 
 pub use choices::Choices;
 
 use crate::clock::{Clock, ManualClock};
 use crate::engine::{Engine, EngineConfig, EngineError};
 use crate::history::{Faults, HistoryStore, Retention, SharedStore};
+use crate::identity::types::{NewOperator, RemoteWallet, WalletDialect, WalletMode};
 use crate::ids::{ChannelId, WalletId};
+use crate::ids::{ClientId, GameId, PlayerId, RoundId, TxId};
+use crate::ledger::types::{BetRequest, GameRef, PlayMeta, RefundRequest, WinRequest};
+use crate::money::Amount;
 use crate::paging::Page;
 use crate::storage::{FaultyFs, FileSystem};
 use crate::webhooks::event::{EventBody, EventId, EventName};
 use crate::webhooks::{Attempt, Delivery, SubscriptionId};
 use model::{apply_to_engine, MOut, Model, Op};
-use std::collections::{HashMap, HashSet, VecDeque};
+use network::{block_on, Network, Transport};
+use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -239,6 +245,10 @@ struct World {
     /// The newest transaction and round ids handed out.
     next_tx: u32,
     next_round: u32,
+    /// Seamless mode: the network and the operator's wallet, the two players'
+    /// wallets here, and every id sent (what the reconciliation checks).
+    net: Arc<Network>,
+    seamless: Seamless,
     /// An operation that failed on a fault: it may or may not be on disk.
     uncertain: Option<Op>,
     /// The log failed closed (after a fault); a crash comes in this many steps.
@@ -275,6 +285,8 @@ impl World {
             hooks: Hooks::default(),
             next_tx: 0,
             next_round: 0,
+            net: Network::new(Choices::seeded(0)),
+            seamless: Seamless::default(),
             uncertain: None,
             failed: None,
             outcomes: 0,
@@ -286,6 +298,9 @@ impl World {
             recent: VecDeque::new(),
             print_steps: std::env::var_os("PITBOSS_SIM_TRACE").is_some(),
         };
+        // The network draws its faults from a stream of its own, seeded from ours.
+        let net_seed = world.choices.below(u64::MAX);
+        world.net = Network::new(Choices::seeded(net_seed));
         world.open_store()?;
         let engine = world.open().map_err(|e| format!("first open: {e}"))?;
         world.wallets = model::open_wallets(&engine).map_err(|e| format!("wallets: {e}"))?;
@@ -298,6 +313,7 @@ impl World {
             .wait()
             .map_err(|e| format!("subscribe: {e}"))?;
         world.hooks.sub = Some(sub.id);
+        world.seamless.wallets = seamless_players(&engine)?;
         world.engine = Some(engine);
         Ok(world)
     }
@@ -316,6 +332,7 @@ impl World {
         c.history.archive_every = Duration::from_secs(365 * 86_400);
         c.history.faults = self.history_faults.clone();
         c.history.shared_store = self.store.clone();
+        c.identity.argon2 = crate::identity::secrets::Argon2Params::insecure_for_tests();
         c
     }
 
@@ -333,7 +350,9 @@ impl World {
 
     fn open(&self) -> Result<Engine, EngineError> {
         let fs: Arc<dyn FileSystem> = Arc::new(self.fs.clone());
-        Engine::open_with(&self.dir.0, self.config(), self.clock.clone(), fs)
+        let engine = Engine::open_with(&self.dir.0, self.config(), self.clock.clone(), fs)?;
+        engine.attach_remote_wallets(Arc::new(Transport(self.net.clone())));
+        Ok(engine)
     }
 
     fn engine(&self) -> &Engine {
@@ -372,8 +391,8 @@ impl World {
             self.failed = Some(left - 1);
         }
         // Per thousand: ledger operations, faulted operations, archiver passes,
-        // failing passes, snapshots, publishes, deliveries, crashes.
-        match self.choices.weighted(&[800, 4, 40, 2, 20, 10, 80, 3]) {
+        // failing passes, snapshots, publishes, deliveries, crashes, seamless calls.
+        match self.choices.weighted(&[740, 4, 40, 2, 20, 10, 80, 3, 100]) {
             0 => {
                 let op = self.op();
                 self.ledger_step(op)
@@ -385,6 +404,7 @@ impl World {
             5 => self.publish_step(),
             6 => self.deliver_step(),
             7 => self.crash(),
+            8 if self.failed.is_none() => self.seamless_step(),
             _ => Ok(()),
         }
     }
@@ -745,6 +765,159 @@ impl World {
         Ok(())
     }
 
+    // ------------------------------------------------------------ seamless
+
+    /// A seamless operator's round call through the simulated network, a round of
+    /// retries, or a delayed call arriving at the wallet.
+    fn seamless_step(&mut self) -> Result<(), String> {
+        // Each call leaves at most a few entries here (a bet and its rollback).
+        self.outcomes += 3;
+        let p = self.choices.below(2) as usize;
+        let wallet = self.seamless.wallets[p];
+        let what = match self.choices.weighted(&[40, 30, 10, 15, 5]) {
+            0 => {
+                let tx = self.seamless.bet_id(&mut self.choices, p);
+                let round = format!("sr{tx}");
+                let req = BetRequest {
+                    tx: sim_id(TxId::new(&tx))?,
+                    round: sim_id(RoundId::new(&round))?,
+                    game: GameRef::bare(sim_id(GameId::new(model::GAMES[0]))?),
+                    amount: Amount::new(self.choices.range(1, 500)),
+                    meta: PlayMeta::default(),
+                };
+                let got = block_on(self.engine().seamless_bet(wallet, &req));
+                format!("seamless bet {p} {tx} → {:?}", got.map(|r| r.amount))
+            }
+            1 => {
+                let Some(bet) = self.seamless.recent_bet(&mut self.choices, p) else {
+                    return Ok(());
+                };
+                let tx = self.seamless.win_id(&mut self.choices, p, &bet);
+                let req = WinRequest {
+                    tx: sim_id(TxId::new(&tx))?,
+                    round: sim_id(RoundId::new(&format!("sr{bet}")))?,
+                    game: sim_id(GameId::new(model::GAMES[0]))?,
+                    amount: Amount::new(self.choices.range(0, 800)),
+                    breakdown: None,
+                    keep_open: false,
+                };
+                let got = block_on(self.engine().seamless_win(wallet, &req));
+                format!("seamless win {p} {tx} → {:?}", got.map(|r| r.amount))
+            }
+            2 => {
+                let Some(bet) = self.seamless.recent_bet(&mut self.choices, p) else {
+                    return Ok(());
+                };
+                let bet_tx = sim_id(TxId::new(&bet))?;
+                let req = RefundRequest {
+                    tx: crate::engine::refund_tx(&bet_tx).map_err(|e| e.to_string())?,
+                    bet_tx,
+                };
+                let got = block_on(self.engine().seamless_refund(wallet, &req));
+                format!("seamless refund {p} {bet} → {:?}", got.map(|r| r.amount))
+            }
+            3 => {
+                self.advance(2_000);
+                let n = block_on(self.engine().seamless_retry_due(16));
+                format!("seamless retries: {n}")
+            }
+            _ => format!("delayed calls arrive: {}", self.net.release_delayed(false)),
+        };
+        let fates = self.net.take_fates();
+        self.note(format!("{what} {fates:?}"));
+        self.engine().check_invariants();
+        // Record ids are shared by every channel: the model's next one comes after
+        // the seamless rounds' records.
+        let q = crate::ledger::records::RecordQuery {
+            size: 1,
+            ..Default::default()
+        };
+        let newest = self
+            .engine()
+            .game_records(&sim_id(ChannelId::new("chS"))?, &q)
+            .map_err(|e| format!("records of chS: {e}"))?;
+        if let Some(r) = newest.records.first() {
+            self.model.next_record = self.model.next_record.max(r.id.0);
+        }
+        Ok(())
+    }
+
+    /// Moves the clock (and the model's) on.
+    fn advance(&mut self, ms: i64) {
+        let op = Op::Advance { ms };
+        apply_to_engine(self.engine(), &self.clock, &self.wallets, &op);
+        self.model.apply(&op);
+    }
+
+    /// With the network's faults off and every delayed call delivered, retries run
+    /// until no call is unfinished; then, for every id sent, the operator's wallet
+    /// and the engine agree on whether it took effect (docs/seamless.md): a bet is
+    /// kept on one side exactly when on the other, a win paid on one exactly when
+    /// on the other, and the wallet applied no id that was never sent.
+    fn reconcile(&mut self) -> Result<(), String> {
+        self.net.release_delayed(true);
+        self.net.set_faults(false);
+        for _ in 0..64 {
+            if self.engine().seamless_calls_unfinished() == 0 {
+                break;
+            }
+            self.advance(301_000);
+            block_on(self.engine().seamless_retry_due(10_000));
+        }
+        let left = self.engine().seamless_calls_unfinished();
+        if left > 0 {
+            return Err(format!("{left} seamless calls never finished"));
+        }
+        let engine = self.engine();
+        let has = |w: WalletId, id: &str| -> Result<bool, String> {
+            let tx = sim_id(TxId::new(id))?;
+            Ok(engine
+                .transaction(w, &tx)
+                .map_err(|e| e.to_string())?
+                .is_some())
+        };
+        for (p, &w) in self.seamless.wallets.iter().enumerate() {
+            let player = format!("s{p}");
+            let applied = |id: &str| {
+                self.net
+                    .with_books(|b| b.applied.contains_key(&(player.clone(), id.to_string())))
+            };
+            let mut known = BTreeSet::new();
+            for bet in &self.seamless.bets[p] {
+                let refund = format!("refund:{bet}");
+                let kept_here = has(w, bet)? && !has(w, &refund)?;
+                let kept_there = applied(bet) && !applied(&refund);
+                if kept_here != kept_there {
+                    return Err(format!(
+                        "bet {bet} of {player}: kept here {kept_here}, at the wallet {kept_there}"
+                    ));
+                }
+                known.insert(bet.clone());
+                known.insert(refund);
+            }
+            for win in &self.seamless.wins[p] {
+                let (here, there) = (has(w, win)?, applied(win));
+                if here != there {
+                    return Err(format!(
+                        "win {win} of {player}: paid here {here}, at the wallet {there}"
+                    ));
+                }
+                known.insert(win.clone());
+            }
+            let unknown: Vec<String> = self.net.with_books(|b| {
+                b.applied
+                    .keys()
+                    .filter(|(pl, id)| *pl == player && !known.contains(id))
+                    .map(|(_, id)| id.clone())
+                    .collect()
+            });
+            if !unknown.is_empty() {
+                return Err(format!("the wallet applied ids never sent: {unknown:?}"));
+            }
+        }
+        Ok(())
+    }
+
     // ------------------------------------------------------------ archiving
 
     /// After a pass at `now`: memory holds only what the last hot window wrote.
@@ -786,7 +959,12 @@ impl World {
         self.hooks.held.clear();
         let choices = &mut self.choices;
         self.fs
-            .lose_unsynced_data_torn(|_, unsynced| choices.below(unsynced + 1))
+            .lose_unsynced_data_torn(|_, unsynced| match choices.below(3) {
+                // All of it reached the disk, none of it, or a prefix.
+                0 => unsynced,
+                1 => 0,
+                _ => choices.below(unsynced + 1),
+            })
             .map_err(|e| format!("power cut: {e}"))?;
         self.fs.clear_faults();
         self.history_faults.fail(false);
@@ -892,6 +1070,7 @@ impl World {
             self.crash()?;
         }
         self.check_everything()?;
+        self.reconcile()?;
         let held = std::mem::take(&mut self.hooks.held);
         for (sub, d) in held {
             self.send(sub, d, Fate::Delivered)?;
@@ -938,6 +1117,77 @@ impl World {
         self.note(format!("finished: {} events delivered", got.len()));
         Ok(())
     }
+}
+
+/// The seamless side: the players' wallets here and every id sent, per player.
+#[derive(Default)]
+struct Seamless {
+    wallets: Vec<WalletId>,
+    bets: [Vec<String>; 2],
+    wins: [Vec<String>; 2],
+    next: u32,
+}
+
+impl Seamless {
+    /// A new bet id, or now and then one sent before (a game server's retry).
+    fn bet_id(&mut self, c: &mut Choices, p: usize) -> String {
+        if let (false, Some(bet)) = (c.one_in(8), self.bets[p].last()) {
+            return bet.clone();
+        }
+        self.next += 1;
+        let id = format!("s{}", self.next);
+        self.bets[p].push(id.clone());
+        id
+    }
+
+    /// One of the player's last few bets (its round is `sr<bet>`).
+    fn recent_bet(&self, c: &mut Choices, p: usize) -> Option<String> {
+        let bets = &self.bets[p];
+        let back = c.below(bets.len().min(4) as u64) as usize;
+        bets.len().checked_sub(1 + back).map(|i| bets[i].clone())
+    }
+
+    /// The win id of a round: one per round (`w<bet>`), sent again now and then.
+    fn win_id(&mut self, _c: &mut Choices, p: usize, bet: &str) -> String {
+        let id = format!("w{bet}");
+        if !self.wins[p].contains(&id) {
+            self.wins[p].push(id.clone());
+        }
+        id
+    }
+}
+
+/// The seamless operator (channel `chS`, its wallet behind the simulated network)
+/// and its two players, `s0` and `s1`.
+fn seamless_players(engine: &Engine) -> Result<Vec<WalletId>, String> {
+    let client = sim_id(ClientId::new("sim-operator"))?;
+    let op = engine
+        .create_operator(NewOperator {
+            client_id: client.clone(),
+            channel: sim_id(ChannelId::new("chS"))?,
+            currencies: vec![model::wallet_currency()],
+            wallet_mode: WalletMode::Seamless,
+            password: "simulated password".into(),
+        })
+        .map_err(|e| format!("operator: {e}"))?;
+    let remote = RemoteWallet::new(WalletDialect::Bank, "http://wallet.sim")
+        .ok_or("the wallet's address")?;
+    engine
+        .set_operator_wallet(&client, WalletMode::Seamless, Some(remote))
+        .map_err(|e| format!("seamless mode: {e}"))?;
+    (0..2)
+        .map(|p| {
+            let player = sim_id(PlayerId::new(&format!("s{p}")))?;
+            engine
+                .login_player(&op, &player, "pw")
+                .map(|s| s.wallet)
+                .map_err(|e| format!("player: {e}"))
+        })
+        .collect()
+}
+
+fn sim_id<T>(id: Result<T, crate::ids::IdError>) -> Result<T, String> {
+    id.map_err(|e| e.to_string())
 }
 
 /// A byte flipped in a segment, to be put back.
