@@ -100,6 +100,9 @@ fn add(total: &mut Report, r: &Report) {
     total.archive_passes += r.archive_passes;
     total.snapshots += r.snapshots;
     total.deliveries += r.deliveries;
+    total.tournaments += r.tournaments;
+    total.prizes += r.prizes;
+    total.network_faults += r.network_faults;
     total.trace_hash ^= r.trace_hash;
 }
 
@@ -109,7 +112,8 @@ fn print_totals(first: u64, seeds: u64, t: &Report, elapsed: Duration) {
         "seeds {first}..+{seeds}: {} steps in {secs:.1} s ({:.0} steps/s), 0 failures; \
          {} crashes, {} disk faults ({} kept by the disk), {} history-store faults, \
          {} corrupt segments named, {} not needed, {} archiver passes, {} snapshots, \
-         {} webhook deliveries; trace {:016x}",
+         {} webhook deliveries, {} seamless calls meeting a network fault, \
+         {} tournaments paying {} prizes; trace {:016x}",
         t.steps,
         t.steps as f64 / secs,
         t.crashes,
@@ -121,6 +125,9 @@ fn print_totals(first: u64, seeds: u64, t: &Report, elapsed: Duration) {
         t.archive_passes,
         t.snapshots,
         t.deliveries,
+        t.network_faults,
+        t.tournaments,
+        t.prizes,
         t.trace_hash,
     );
 }

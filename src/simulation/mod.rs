@@ -31,6 +31,7 @@
 pub mod choices;
 pub mod model;
 pub mod network;
+mod tourney;
 
 pub use choices::Choices;
 
@@ -78,6 +79,11 @@ pub struct Report {
     pub snapshots: u64,
     /// Webhook deliveries the receiver got (repeats included).
     pub deliveries: u64,
+    /// Tournaments run, and prizes they paid.
+    pub tournaments: u64,
+    pub prizes: u64,
+    /// Seamless calls that met a network fault.
+    pub network_faults: u64,
     /// A hash of every step and its result: the same for every run of a seed.
     pub trace_hash: u64,
 }
@@ -217,8 +223,8 @@ enum Fate {
 #[derive(Default)]
 struct Hooks {
     sub: Option<SubscriptionId>,
-    /// (wallet, transaction) of every committed money operation of channel `chA`.
-    committed: HashSet<(usize, u32)>,
+    /// Every committed money operation of channel `chA`, as `tx <wallet> <id>`.
+    committed: HashSet<String>,
     /// Received events: id → what it announced.
     received: HashMap<EventId, String>,
     /// The id each announced thing was received under.
@@ -249,6 +255,9 @@ struct World {
     /// wallets here, and every id sent (what the reconciliation checks).
     net: Arc<Network>,
     seamless: Seamless,
+    /// The tournament running in channel `chA`, and the prizes credited so far.
+    tourney: Option<tourney::Running>,
+    prizes: u32,
     /// An operation that failed on a fault: it may or may not be on disk.
     uncertain: Option<Op>,
     /// The log failed closed (after a fault); a crash comes in this many steps.
@@ -287,6 +296,8 @@ impl World {
             next_round: 0,
             net: Network::new(Choices::seeded(0)),
             seamless: Seamless::default(),
+            tourney: None,
+            prizes: 0,
             uncertain: None,
             failed: None,
             outcomes: 0,
@@ -391,8 +402,12 @@ impl World {
             self.failed = Some(left - 1);
         }
         // Per thousand: ledger operations, faulted operations, archiver passes,
-        // failing passes, snapshots, publishes, deliveries, crashes, seamless calls.
-        match self.choices.weighted(&[740, 4, 40, 2, 20, 10, 80, 3, 100]) {
+        // failing passes, snapshots, publishes, deliveries, crashes, seamless calls,
+        // tournament steps.
+        match self
+            .choices
+            .weighted(&[730, 4, 40, 2, 20, 10, 80, 3, 100, 10])
+        {
             0 => {
                 let op = self.op();
                 self.ledger_step(op)
@@ -405,6 +420,7 @@ impl World {
             6 => self.deliver_step(),
             7 => self.crash(),
             8 if self.failed.is_none() => self.seamless_step(),
+            9 if self.failed.is_none() => self.tournament_step(),
             _ => Ok(()),
         }
     }
@@ -522,7 +538,9 @@ impl World {
         self.outcomes += want.len() as u64;
         if let (Some((w, tx)), Some(Ok(_))) = (new_tx, want.first()) {
             if w < 2 && !matches!(op, Op::EndRound { .. }) {
-                self.hooks.committed.insert((w, tx));
+                self.hooks
+                    .committed
+                    .insert(format!("tx {w} {}", model::tx_id(tx)));
             }
         }
         let engine = self.engine();
@@ -622,7 +640,11 @@ impl World {
 
     fn snapshot_step(&mut self) -> Result<(), String> {
         let got = self.engine().snapshot();
-        self.note(format!("snapshot → {got:?}"));
+        // Error kinds only: messages name the scratch directory, which differs by run.
+        self.note(format!(
+            "snapshot → {:?}",
+            got.as_ref().map_err(model::error_kind)
+        ));
         match got {
             Ok(_) => {
                 self.report.snapshots += 1;
@@ -642,7 +664,10 @@ impl World {
             .engine()
             .publish_event_pending(&chan(0), name, format!("{{\"n\":{n}}}"))
             .wait();
-        self.note(format!("publish {n} → {got:?}"));
+        self.note(format!(
+            "publish {n} → {:?}",
+            got.as_ref().map_err(model::error_kind)
+        ));
         match got {
             Ok(1) if self.failed.is_none() => {
                 self.hooks.published.insert(n);
@@ -718,18 +743,14 @@ impl World {
                     .iter()
                     .position(|x| x == wallet)
                     .ok_or_else(|| format!("event {} for an unknown wallet", d.event.id))?;
-                let n: u32 = tx
-                    .as_str()
-                    .strip_prefix('t')
-                    .and_then(|n| n.parse().ok())
-                    .ok_or_else(|| format!("event {} for transaction {tx}", d.event.id))?;
-                if !self.hooks.committed.contains(&(w, n)) {
+                let what = format!("tx {w} {tx}");
+                if !self.hooks.committed.contains(&what) {
                     return Err(format!(
                         "event {} announces wallet {w}'s {tx}, which is not committed",
                         d.event.id
                     ));
                 }
-                format!("tx {w} {n}")
+                what
             }
             EventBody::Published { payload, .. } => {
                 let n: u64 = payload
@@ -786,7 +807,10 @@ impl World {
                     meta: PlayMeta::default(),
                 };
                 let got = block_on(self.engine().seamless_bet(wallet, &req));
-                format!("seamless bet {p} {tx} → {:?}", got.map(|r| r.amount))
+                format!(
+                    "seamless bet {p} {tx} → {:?}",
+                    got.map(|r| r.amount).map_err(|e| model::error_kind(&e))
+                )
             }
             1 => {
                 let Some(bet) = self.seamless.recent_bet(&mut self.choices, p) else {
@@ -802,7 +826,10 @@ impl World {
                     keep_open: false,
                 };
                 let got = block_on(self.engine().seamless_win(wallet, &req));
-                format!("seamless win {p} {tx} → {:?}", got.map(|r| r.amount))
+                format!(
+                    "seamless win {p} {tx} → {:?}",
+                    got.map(|r| r.amount).map_err(|e| model::error_kind(&e))
+                )
             }
             2 => {
                 let Some(bet) = self.seamless.recent_bet(&mut self.choices, p) else {
@@ -814,7 +841,10 @@ impl World {
                     bet_tx,
                 };
                 let got = block_on(self.engine().seamless_refund(wallet, &req));
-                format!("seamless refund {p} {bet} → {:?}", got.map(|r| r.amount))
+                format!(
+                    "seamless refund {p} {bet} → {:?}",
+                    got.map(|r| r.amount).map_err(|e| model::error_kind(&e))
+                )
             }
             3 => {
                 self.advance(2_000);
@@ -824,6 +854,10 @@ impl World {
             _ => format!("delayed calls arrive: {}", self.net.release_delayed(false)),
         };
         let fates = self.net.take_fates();
+        self.report.network_faults += fates
+            .iter()
+            .filter(|f| **f != network::CallFate::Answered)
+            .count() as u64;
         self.note(format!("{what} {fates:?}"));
         self.engine().check_invariants();
         // Record ids are shared by every channel: the model's next one comes after
@@ -1059,7 +1093,7 @@ impl World {
         if engine.webhook_subscriptions(&chan(0)).len() != 1 {
             return Err("the webhook subscription did not survive".into());
         }
-        Ok(())
+        self.check_leaderboard()
     }
 
     /// The end of a run: a last restart if the log failed, then every delivery is
@@ -1071,6 +1105,7 @@ impl World {
         }
         self.check_everything()?;
         self.reconcile()?;
+        self.finish_tournament()?;
         let held = std::mem::take(&mut self.hooks.held);
         for (sub, d) in held {
             self.send(sub, d, Fate::Delivered)?;
@@ -1101,7 +1136,7 @@ impl World {
             .hooks
             .committed
             .iter()
-            .map(|(w, n)| format!("tx {w} {n}"))
+            .cloned()
             .chain(
                 self.hooks
                     .published

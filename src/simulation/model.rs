@@ -126,6 +126,9 @@ pub struct MRound {
 #[derive(Clone, Debug, PartialEq)]
 pub struct MRecord {
     pub wallet: usize,
+    pub game: usize,
+    /// The model's time when the round closed (the record's `created_at_ms`).
+    pub closed_at: i64,
     pub total_bet: i64,
     pub total_win: i64,
     pub starting: i64,
@@ -179,6 +182,8 @@ impl Model {
         let total_bet = if refund_live { 0 } else { live_bets };
         let rec = MRecord {
             wallet: w,
+            game: r.game,
+            closed_at: self.now,
             total_bet,
             total_win: r.wins,
             starting: r.starting,
@@ -521,20 +526,26 @@ pub fn error_kind(e: &EngineError) -> &'static str {
     use std::sync::{Mutex, OnceLock};
     static NAMES: OnceLock<Mutex<std::collections::HashSet<&'static str>>> = OnceLock::new();
     let debug = format!("{e:?}");
-    let inner = debug.strip_prefix("Ledger(").unwrap_or(&debug);
-    let name = inner
-        .split(|c: char| "( {)".contains(c))
-        .next()
-        .unwrap_or("");
-    let mut names = NAMES
+    // `Ledger(InsufficientBalance…)` → `InsufficientBalance`: the domain's variant.
+    let mut names = debug.split(|c: char| "( {)".contains(c));
+    let outer = names.next().unwrap_or("");
+    let wrapper = matches!(
+        outer,
+        "Ledger" | "Tournament" | "Catalog" | "Identity" | "Seamless" | "Webhook"
+    );
+    let name = match names.next() {
+        Some(inner) if wrapper && !inner.is_empty() => inner,
+        _ => outer,
+    };
+    let mut interned = NAMES
         .get_or_init(Default::default)
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
-    match names.get(name) {
+    match interned.get(name) {
         Some(n) => n,
         None => {
             let n: &'static str = Box::leak(name.to_string().into_boxed_str());
-            names.insert(n);
+            interned.insert(n);
             n
         }
     }
@@ -689,8 +700,18 @@ pub fn check_records(engine: &Engine, wallets: &[WalletId], model: &Model) -> Re
                 rec.starting_credit.minor_units(),
                 rec.ending_credit.minor_units(),
                 rec.end,
+                rec.created_at_ms,
+                rec.game.id.as_str() == GAMES[m.game],
             );
-            let want = (m.total_bet, m.total_win, m.starting, m.ending, m.end);
+            let want = (
+                m.total_bet,
+                m.total_win,
+                m.starting,
+                m.ending,
+                m.end,
+                m.closed_at,
+                true,
+            );
             if got != want {
                 return Err(format!(
                     "record {}: {got:?}, the model says {want:?}",

@@ -66,7 +66,7 @@ pub mod validate;
 pub use config::{TournamentConfig, TournamentSpec};
 pub use effect::TournamentEffect;
 pub use error::TournamentError;
-pub use payout::PrizeAttempt;
+pub use payout::{prize_tx, PrizeAttempt};
 pub use queries::{BoundGame, RankRow, RoundInfo, TournamentInfo, TournamentSummary};
 pub use tournament::{LeaderboardId, Skip, TournamentStatus, TourneyId};
 pub use validate::ConfigError;
