@@ -12,6 +12,14 @@ mod tournament_spec;
 pub use tournament_spec::tournament_spec;
 mod webhook_outbox;
 pub use webhook_outbox::webhook_outbox;
+
+/// The deterministic simulator with its choices read from `data` (at most 300
+/// steps): any failure it finds panics, with the steps that led to it.
+pub fn simulation(data: &[u8]) {
+    if let Err(failure) = crate::simulation::run_bytes(data, 300) {
+        panic!("{failure}");
+    }
+}
 #[cfg(feature = "server")]
 mod wallet_answers;
 #[cfg(feature = "server")]

@@ -19,6 +19,16 @@ proptest! {
     }
 }
 
+proptest! {
+    // Each case opens an engine and a history store: fewer cases.
+    #![proptest_config(ProptestConfig { cases: 16, ..ProptestConfig::default() })]
+
+    #[test]
+    fn simulations_from_bytes_pass(data in proptest::collection::vec(any::<u8>(), 0..2048)) {
+        pitboss::fuzzing::simulation(&data);
+    }
+}
+
 #[cfg(feature = "server")]
 proptest! {
     #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
@@ -65,6 +75,7 @@ fn replay(name: &str, target: fn(&[u8])) -> usize {
 fn committed_fuzz_inputs_replay_clean() {
     assert!(replay("ledger_ops", pitboss::fuzzing::ledger_ops) > 0);
     assert!(replay("webhook_outbox", pitboss::fuzzing::webhook_outbox) > 0);
+    assert!(replay("simulation", pitboss::fuzzing::simulation) > 0);
     #[cfg(feature = "server")]
     {
         assert!(replay("gate_requests", pitboss::fuzzing::gate_requests) > 0);

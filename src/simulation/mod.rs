@@ -140,34 +140,41 @@ pub fn run_bytes(data: &[u8], max_steps: u64) -> Result<Report, Failure> {
 }
 
 fn run_with(choices: Choices, seed: Option<u64>, steps: u64) -> Result<Report, Failure> {
-    let mut recent = VecDeque::new();
-    let mut at = 0;
-    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        let mut world = World::new(choices)?;
-        let result = world.run(steps);
-        recent = world.recent.clone();
-        at = world.report.steps;
-        result.map(|()| world.report.clone())
-    }));
-    let message = match outcome {
-        Ok(Ok(report)) => return Ok(report),
-        Ok(Err(message)) => message,
+    let failure = |step: u64, message: String, recent: &VecDeque<String>| Failure {
+        seed,
+        steps,
+        step,
+        message,
+        recent: recent.iter().cloned().collect(),
+    };
+    let mut world = match caught(|| World::new(choices)) {
+        Ok(world) => world,
+        Err(message) => return Err(failure(0, message, &VecDeque::new())),
+    };
+    match world.run(steps) {
+        Ok(()) => {
+            let report = world.report.clone();
+            world.retire();
+            Ok(report)
+        }
+        Err(message) => Err(failure(world.report.steps, message, &world.recent)),
+    }
+}
+
+/// Runs `f`, turning a panic (the engine's own invariant checks assert) into an
+/// error, so that a failure still reports its seed and step.
+fn caught<T>(f: impl FnOnce() -> Result<T, String>) -> Result<T, String> {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
+        Ok(result) => result,
         Err(panic) => {
             let text = panic
                 .downcast_ref::<String>()
                 .cloned()
                 .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
                 .unwrap_or_else(|| "a panic".into());
-            format!("panic: {text}")
+            Err(format!("panic: {text}"))
         }
-    };
-    Err(Failure {
-        seed,
-        steps,
-        step: at,
-        message,
-        recent: recent.into_iter().collect(),
-    })
+    }
 }
 
 /// A scratch data directory, removed when the run ends.
@@ -194,7 +201,9 @@ impl SimDir {
 
 impl Drop for SimDir {
     fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
+        if !self.0.as_os_str().is_empty() {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
     }
 }
 
@@ -377,9 +386,37 @@ impl World {
     fn run(&mut self, steps: u64) -> Result<(), String> {
         while self.report.steps < steps && !self.choices.exhausted() {
             self.report.steps += 1;
-            self.step()?;
+            caught(|| self.step())?;
         }
-        self.finish()
+        caught(|| self.finish())
+    }
+
+    /// Ends a run that passed: the engine closes here, the history store and the
+    /// directory on a thread of their own (closing fjall waits up to 250 ms for its
+    /// monitor thread), which overlaps the next run. At most one such thread lives:
+    /// the next retirement joins it first.
+    fn retire(mut self) {
+        use std::sync::Mutex;
+        static RETIRING: Mutex<Option<std::thread::JoinHandle<()>>> = Mutex::new(None);
+        self.engine = None;
+        let (store, dir) = (
+            self.store.take(),
+            std::mem::replace(&mut self.dir, SimDir(PathBuf::new())),
+        );
+        drop(self);
+        let mut retiring = RETIRING
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(previous) = retiring.take() {
+            let _ = previous.join();
+        }
+        let spawned = std::thread::Builder::new()
+            .name("pitboss-sim-retire".into())
+            .spawn(move || {
+                drop(store);
+                drop(dir);
+            });
+        *retiring = spawned.ok();
     }
 
     fn note(&mut self, line: String) {

@@ -113,6 +113,8 @@ impl World {
             return Ok(());
         };
         let over = now >= running.end_ms;
+        // A tick may pay up to three prizes: entries for the memory bound.
+        self.outcomes += 3;
         let report = self
             .engine()
             .tick_tournaments()
