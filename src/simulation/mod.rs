@@ -268,7 +268,8 @@ struct World {
     tourney: Option<tourney::Running>,
     prizes: u32,
     /// An operation that failed on a fault: it may or may not be on disk.
-    uncertain: Option<Op>,
+    /// With the model's time when it was made (a kept one happened then).
+    uncertain: Option<(Op, i64)>,
     /// The log failed closed (after a fault); a crash comes in this many steps.
     failed: Option<u32>,
     /// Ledger outcomes so far, and (time, outcomes) at each archiver pass since the
@@ -640,7 +641,7 @@ impl World {
         self.note(format!("{fault:?} then {op:?} → {got:?}"));
         if got.iter().any(|g| g.err().is_some_and(is_storage)) {
             self.report.disk_faults += 1;
-            self.uncertain = Some(op);
+            self.uncertain = Some((op, self.model.now));
             self.failed = Some(self.choices.below(4) as u32);
             return Ok(());
         }
@@ -1079,17 +1080,28 @@ impl World {
         self.engine = Some(engine);
         self.failed = None;
         self.passes.clear();
-        if let Some(op) = self.uncertain.take() {
-            if let Some((w, tx)) = tx_of(&op) {
-                let id = model::tx_id(tx);
-                if let Ok(Some(_)) = self.engine().transaction(self.wallets[w], &id) {
-                    self.report.uncertain_kept += 1;
-                }
-            }
+        if let Some((op, made_at)) = self.uncertain.take() {
+            let kept = tx_of(&op).is_some_and(|(w, tx)| {
+                matches!(
+                    self.engine()
+                        .transaction(self.wallets[w], &model::tx_id(tx)),
+                    Ok(Some(_))
+                )
+            });
             let got = apply_to_engine(self.engine(), &self.clock, &self.wallets, &op);
-            self.note(format!("again {op:?} → {got:?}"));
-            // Found on disk when the answer is a replay: the model's receipt anyway.
-            self.agree(&op, &got)?;
+            self.note(format!("again {op:?} → {got:?} (kept: {kept})"));
+            if kept {
+                // Found on disk: the answer is a replay of what happened when the
+                // operation was made, so the model makes it at that time (a round
+                // it opened is that old, a record it wrote has that time).
+                self.report.uncertain_kept += 1;
+                let now = std::mem::replace(&mut self.model.now, made_at);
+                let agreed = self.agree(&op, &got);
+                self.model.now = now;
+                agreed?;
+            } else {
+                self.agree(&op, &got)?;
+            }
         }
         self.check_everything()
     }
