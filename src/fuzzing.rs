@@ -12,6 +12,8 @@ mod tournament_spec;
 pub use tournament_spec::tournament_spec;
 mod webhook_outbox;
 pub use webhook_outbox::webhook_outbox;
+mod decoders;
+pub use decoders::{effect, history_values, snapshot_sections, wal_segment};
 
 /// The deterministic simulator with its choices read from `data` (at most 300
 /// steps): any failure it finds panics, with the steps that led to it.

@@ -20,6 +20,30 @@ proptest! {
 }
 
 proptest! {
+    #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+
+    #[test]
+    fn wal_segments_never_panic(data in proptest::collection::vec(any::<u8>(), 0..2048)) {
+        pitboss::fuzzing::wal_segment(&data);
+    }
+
+    #[test]
+    fn effects_never_panic(data in proptest::collection::vec(any::<u8>(), 0..512)) {
+        pitboss::fuzzing::effect(&data);
+    }
+
+    #[test]
+    fn snapshot_sections_never_panic(data in proptest::collection::vec(any::<u8>(), 0..2048)) {
+        pitboss::fuzzing::snapshot_sections(&data);
+    }
+
+    #[test]
+    fn history_values_never_panic(data in proptest::collection::vec(any::<u8>(), 0..512)) {
+        pitboss::fuzzing::history_values(&data);
+    }
+}
+
+proptest! {
     // Each case opens an engine and a history store: fewer cases.
     #![proptest_config(ProptestConfig { cases: 16, ..ProptestConfig::default() })]
 
@@ -76,6 +100,10 @@ fn committed_fuzz_inputs_replay_clean() {
     assert!(replay("ledger_ops", pitboss::fuzzing::ledger_ops) > 0);
     assert!(replay("webhook_outbox", pitboss::fuzzing::webhook_outbox) > 0);
     assert!(replay("simulation", pitboss::fuzzing::simulation) > 0);
+    assert!(replay("wal_segment", pitboss::fuzzing::wal_segment) > 0);
+    assert!(replay("effect", pitboss::fuzzing::effect) > 0);
+    assert!(replay("snapshot_sections", pitboss::fuzzing::snapshot_sections) > 0);
+    assert!(replay("history_values", pitboss::fuzzing::history_values) > 0);
     #[cfg(feature = "server")]
     {
         assert!(replay("gate_requests", pitboss::fuzzing::gate_requests) > 0);

@@ -38,6 +38,16 @@ mod tournaments;
 mod wallet;
 mod webhooks;
 
+/// What the engine decodes from disk (log effects, snapshot sections), for the fuzz
+/// targets (`crate::fuzzing::decoders`).
+pub(crate) mod decoders {
+    pub(crate) use super::domains::Domains;
+    pub(crate) use super::log::{decode as effect, EngineLog};
+    pub(crate) use super::snapshot_body::read as snapshot;
+    #[cfg(test)]
+    pub(crate) use super::snapshot_body::write as write_snapshot;
+}
+
 pub use archiver::PassReport;
 pub use batch::{BatchOp, BatchResult};
 pub use log::{Effect, EffectRef, EngineLog};

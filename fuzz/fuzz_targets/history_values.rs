@@ -1,0 +1,5 @@
+//! Fuzz target: arbitrary bytes through one of the engine's decoders of what it
+//! reads back from disk (see `pitboss::fuzzing::history_values`).
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| pitboss::fuzzing::history_values(data));
