@@ -7,6 +7,10 @@ mod wallet_apis;
 #[cfg(feature = "server")]
 pub use wallet_apis::{bank_requests, gate_requests};
 #[cfg(feature = "server")]
+mod platform_requests;
+#[cfg(feature = "server")]
+pub use platform_requests::platform_requests;
+#[cfg(feature = "server")]
 mod tournament_spec;
 #[cfg(feature = "server")]
 pub use tournament_spec::tournament_spec;

@@ -73,6 +73,11 @@ proptest! {
     }
 
     #[test]
+    fn platform_requests_answer_json(data in proptest::collection::vec(any::<u8>(), 0..512)) {
+        pitboss::fuzzing::platform_requests(&data);
+    }
+
+    #[test]
     fn wallet_answers_never_panic(data in proptest::collection::vec(any::<u8>(), 0..512)) {
         pitboss::fuzzing::wallet_answers(&data);
     }
@@ -110,5 +115,6 @@ fn committed_fuzz_inputs_replay_clean() {
         assert!(replay("bank_requests", pitboss::fuzzing::bank_requests) > 0);
         assert!(replay("tournament_spec", pitboss::fuzzing::tournament_spec) > 0);
         assert!(replay("wallet_answers", pitboss::fuzzing::wallet_answers) > 0);
+        assert!(replay("platform_requests", pitboss::fuzzing::platform_requests) > 0);
     }
 }

@@ -40,14 +40,14 @@ fn run_ready<F: Future>(future: F) -> F::Output {
 }
 
 /// A fresh engine with one transfer-mode operator, one game and one funded player.
-struct World {
-    engine: Engine,
+pub(super) struct World {
+    pub(super) engine: Arc<Engine>,
     app_key: String,
     app_secret: String,
     uid: u64,
 }
 
-fn world() -> Option<World> {
+pub(super) fn world() -> Option<World> {
     let config = EngineConfig {
         identity: IdentityConfig {
             argon2: Argon2Params::insecure_for_tests(),
@@ -55,7 +55,10 @@ fn world() -> Option<World> {
         },
         ..EngineConfig::default()
     };
-    let engine = Engine::in_memory_with_clock(config, Arc::new(ManualClock::new(NOW_MS)));
+    let engine = Arc::new(Engine::in_memory_with_clock(
+        config,
+        Arc::new(ManualClock::new(NOW_MS)),
+    ));
     engine
         .register_game(NewGame {
             record: None,

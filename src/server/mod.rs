@@ -142,6 +142,22 @@ pub(crate) struct App {
 }
 
 impl App {
+    /// An app over `engine` with the default settings, serving nothing (the
+    /// platform fuzz target calls its routes directly).
+    pub(crate) fn detached(engine: Arc<Engine>) -> App {
+        let config = ServerConfig::new("fuzz-admin-token".into());
+        App {
+            engine,
+            nonces: NonceCache::new(config.nonces),
+            admin_token: config.admin_token.clone(),
+            hashing: Semaphore::new(config.max_concurrent_hashes.max(1)),
+            config,
+            metrics: Arc::default(),
+            request_ids: metrics::RequestIds::default(),
+            started: std::time::Instant::now(),
+        }
+    }
+
     /// Runs `f` (Argon2 work) on the blocking pool, holding a hashing slot.
     async fn hashing<T: Send + 'static>(
         &self,
@@ -156,6 +172,22 @@ impl App {
             .await
             .map_err(|_| ApiError::internal())
     }
+}
+
+/// Runs one platform API request as `op`, past authentication, and renders the
+/// answer (the platform fuzz target; `App::detached` builds the app).
+pub(crate) async fn platform_request_as(
+    app: &App,
+    op: &Arc<crate::identity::types::Operator>,
+    parts: &hyper::http::request::Parts,
+    body: &[u8],
+) -> Response<Full<Bytes>> {
+    envelope::respond(routes::dispatch_as(app, op, parts, body).await)
+}
+
+/// Every platform API endpoint, (method, path).
+pub(crate) fn platform_endpoints() -> Vec<(hyper::Method, &'static str)> {
+    routes::endpoints().collect()
 }
 
 /// Serves `listener` until `shutdown` resolves; then stops accepting, lets in-flight
