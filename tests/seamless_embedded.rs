@@ -11,13 +11,13 @@ use pitboss::ledger::round::{RoundEnd, RoundStatus};
 use pitboss::seamless::{
     Decline, RemoteAnswer, RemoteCall, RemoteOp, RemoteWallets, SeamlessError,
 };
+use pitboss::simulation::network::block_on;
 use pitboss::storage::StdFs;
 use pitboss::*;
 use std::collections::{HashMap, HashSet};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll, Wake};
 
 /// The defaults, with the cheapest password hashing (logins in tests).
 fn fast_config() -> EngineConfig {
@@ -27,25 +27,6 @@ fn fast_config() -> EngineConfig {
             ..Default::default()
         },
         ..EngineConfig::default()
-    }
-}
-
-/// Runs a future to completion on this thread.
-fn block_on<F: Future>(f: F) -> F::Output {
-    struct Unpark(std::thread::Thread);
-    impl Wake for Unpark {
-        fn wake(self: Arc<Self>) {
-            self.0.unpark();
-        }
-    }
-    let waker = Arc::new(Unpark(std::thread::current())).into();
-    let mut cx = Context::from_waker(&waker);
-    let mut f = std::pin::pin!(f);
-    loop {
-        match f.as_mut().poll(&mut cx) {
-            Poll::Ready(v) => return v,
-            Poll::Pending => std::thread::park(),
-        }
     }
 }
 

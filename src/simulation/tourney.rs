@@ -15,6 +15,7 @@ use crate::tournaments::config::{
 };
 use crate::tournaments::decimal::SpecNumber;
 use crate::tournaments::scoring::SCORE_SCALE;
+use crate::tournaments::RankRow;
 use crate::tournaments::TourneyId;
 use std::collections::BTreeMap;
 
@@ -149,15 +150,19 @@ impl World {
             .collect()
     }
 
+    /// The running round's leaderboard, whole.
+    fn ranks(&self, running: &Running) -> Result<Vec<RankRow>, String> {
+        self.engine()
+            .tournament_ranks(&chan(0), &running.id, 1, page_all())
+            .map_err(|e| format!("ranks: {e}"))
+    }
+
     /// The leaderboard lists exactly the model's scores, highest first.
     pub(super) fn check_leaderboard(&self) -> Result<(), String> {
         let Some(running) = &self.tourney else {
             return Ok(());
         };
-        let rows = self
-            .engine()
-            .tournament_ranks(&chan(0), &running.id, 1, page_all())
-            .map_err(|e| format!("ranks: {e}"))?;
+        let rows = self.ranks(running)?;
         let want = self.model_scores(running);
         let mut got = BTreeMap::new();
         for pair in rows.windows(2) {
@@ -184,10 +189,7 @@ impl World {
         let Some(running) = &self.tourney else {
             return Ok(());
         };
-        let rows = self
-            .engine()
-            .tournament_ranks(&chan(0), &running.id, 1, page_all())
-            .map_err(|e| format!("ranks: {e}"))?;
+        let rows = self.ranks(running)?;
         for row in rows {
             let Some(amount) = prize_of(row.rank) else {
                 continue;
