@@ -339,7 +339,17 @@ impl<J: Journal<LedgerEffect>> Ledger<J> {
         let stamp = self.evicted_through.load(Ordering::Acquire);
         let mut bet_round = None;
         for tx in [wants.tx, wants.bet_tx].into_iter().flatten() {
-            if w.txs.get(tx).is_some() {
+            // A bet's round is wanted too, whether the bet is in memory or comes
+            // back now: a bet restored by an earlier call can outlive its round's
+            // entry (found by the model test: a refund of such a bet answered
+            // "round not found" instead of "round closed"). The round id is cloned
+            // only when memory lacks the round.
+            if let Some(entry) = w.txs.get(tx) {
+                if let wallet::TxParams::Bet { round, .. } = &entry.params {
+                    if w.rounds.get(round).is_none() {
+                        bet_round = Some(round.clone());
+                    }
+                }
                 continue;
             }
             if let Some(entry) = archive.transaction(w.id, tx)? {
