@@ -8,13 +8,10 @@
 
 use pitboss::identity::types::{NewOperator, RemoteWallet, WalletDialect, WalletMode};
 use pitboss::ledger::round::{RoundEnd, RoundStatus};
-use pitboss::seamless::{
-    Decline, RemoteAnswer, RemoteCall, RemoteOp, RemoteWallets, SeamlessError,
-};
-use pitboss::simulation::network::block_on;
+use pitboss::seamless::{RemoteAnswer, RemoteCall, RemoteOp, RemoteWallets, SeamlessError};
+use pitboss::simulation::network::{self, block_on};
 use pitboss::storage::StdFs;
 use pitboss::*;
-use std::collections::{HashMap, HashSet};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
@@ -40,14 +37,24 @@ enum Mode {
     Down,
 }
 
+/// The simulator's operator wallet (`simulation::network::Books`), counting calls.
 #[derive(Default)]
 struct Books {
-    balance: HashMap<String, i64>,
-    /// Applied transaction ids (a refund as `refund:<bet>`), with their amounts.
-    applied: HashMap<String, i64>,
-    /// Bet ids refunded before they arrived.
-    cancelled: HashSet<String>,
+    inner: network::Books,
     calls: usize,
+}
+
+impl std::ops::Deref for Books {
+    type Target = network::Books;
+    fn deref(&self) -> &network::Books {
+        &self.inner
+    }
+}
+
+impl std::ops::DerefMut for Books {
+    fn deref_mut(&mut self) -> &mut network::Books {
+        &mut self.inner
+    }
 }
 
 struct FakeWallet {
@@ -63,49 +70,13 @@ impl FakeWallet {
         if mode == Mode::Down {
             return RemoteAnswer::Unknown("down".into());
         }
-        let player = call.player.to_string();
-        let balance = *b.balance.get(&player).unwrap_or(&0);
-        let (id, delta) = match &call.op {
-            RemoteOp::Balance => {
-                return RemoteAnswer::Done {
-                    balance: Amount::new(balance),
-                }
+        match (mode, b.answer(call)) {
+            (Mode::LosesAnswers, RemoteAnswer::Done { .. })
+                if !matches!(call.op, RemoteOp::Balance) =>
+            {
+                RemoteAnswer::Unknown("answer lost".into())
             }
-            RemoteOp::Bet { tx, amount, .. } => {
-                if b.cancelled.contains(tx.as_str()) {
-                    return RemoteAnswer::Declined {
-                        reason: Decline::Refused,
-                        message: "cancelled".into(),
-                    };
-                }
-                if !b.applied.contains_key(tx.as_str()) && amount.minor_units() > balance {
-                    return RemoteAnswer::Declined {
-                        reason: Decline::InsufficientBalance,
-                        message: "poor".into(),
-                    };
-                }
-                (tx.to_string(), -amount.minor_units())
-            }
-            RemoteOp::Credit { tx, amount, .. } | RemoteOp::Prize { tx, amount } => {
-                (tx.to_string(), amount.minor_units())
-            }
-            RemoteOp::Refund { bet_tx, .. } => {
-                let Some(taken) = b.applied.get(bet_tx.as_str()).copied() else {
-                    b.cancelled.insert(bet_tx.to_string());
-                    return RemoteAnswer::NoSuchBet;
-                };
-                (format!("refund:{bet_tx}"), -taken)
-            }
-        };
-        // An id applied before is answered again without moving money.
-        if let std::collections::hash_map::Entry::Vacant(e) = b.applied.entry(id) {
-            e.insert(delta);
-            *b.balance.entry(player.clone()).or_default() += delta;
-        }
-        let balance = Amount::new(b.balance[&player]);
-        match mode {
-            Mode::LosesAnswers => RemoteAnswer::Unknown("answer lost".into()),
-            _ => RemoteAnswer::Done { balance },
+            (_, answer) => answer,
         }
     }
 }

@@ -42,7 +42,7 @@ mod webhooks;
 /// targets (`crate::fuzzing::decoders`).
 pub(crate) mod decoders {
     pub(crate) use super::domains::Domains;
-    pub(crate) use super::log::{decode as effect, EngineLog};
+    pub(crate) use super::log::decode as effect;
     pub(crate) use super::snapshot_body::read as snapshot;
     #[cfg(test)]
     pub(crate) use super::snapshot_body::write as write_snapshot;

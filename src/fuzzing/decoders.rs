@@ -5,8 +5,8 @@
 //! decoders; the fuzzer goes around them on purpose.)
 
 use crate::clock::{Clock, ManualClock};
-use crate::engine::decoders::{self, Domains, EngineLog};
-use crate::engine::EngineConfig;
+use crate::engine::decoders::{self, Domains};
+use crate::engine::{EngineConfig, EngineLog};
 use crate::journal::Lsn;
 use crate::ledger::records::GameRecord;
 use crate::ledger::round::ClosedRound;

@@ -845,16 +845,13 @@ impl World {
                     meta: PlayMeta::default(),
                 };
                 let got = block_on(self.engine().seamless_bet(wallet, &req));
-                format!(
-                    "seamless bet {p} {tx} → {:?}",
-                    got.map(|r| r.amount).map_err(|e| model::error_kind(&e))
-                )
+                format!("seamless bet {p} {tx} → {}", answer(got))
             }
             1 => {
                 let Some(bet) = self.seamless.recent_bet(&mut self.choices, p) else {
                     return Ok(());
                 };
-                let tx = self.seamless.win_id(&mut self.choices, p, &bet);
+                let tx = self.seamless.win_id(p, &bet);
                 let req = WinRequest {
                     tx: sim_id(TxId::new(&tx))?,
                     round: sim_id(RoundId::new(&format!("sr{bet}")))?,
@@ -864,10 +861,7 @@ impl World {
                     keep_open: false,
                 };
                 let got = block_on(self.engine().seamless_win(wallet, &req));
-                format!(
-                    "seamless win {p} {tx} → {:?}",
-                    got.map(|r| r.amount).map_err(|e| model::error_kind(&e))
-                )
+                format!("seamless win {p} {tx} → {}", answer(got))
             }
             2 => {
                 let Some(bet) = self.seamless.recent_bet(&mut self.choices, p) else {
@@ -879,10 +873,7 @@ impl World {
                     bet_tx,
                 };
                 let got = block_on(self.engine().seamless_refund(wallet, &req));
-                format!(
-                    "seamless refund {p} {bet} → {:?}",
-                    got.map(|r| r.amount).map_err(|e| model::error_kind(&e))
-                )
+                format!("seamless refund {p} {bet} → {}", answer(got))
             }
             3 => {
                 self.advance(2_000);
@@ -1161,9 +1152,7 @@ impl World {
         }
         for _ in 0..32 {
             // Past the longest retry wait.
-            let advance = Op::Advance { ms: 11 * 3_600_000 };
-            apply_to_engine(self.engine(), &self.clock, &self.wallets, &advance);
-            self.model.apply(&advance);
+            self.advance(11 * 3_600_000);
             let due = self.engine().webhooks_due(100_000, 100_000);
             let failed = self.engine().failed_deliveries(&chan(0), page_all());
             if due.is_empty() && failed.is_empty() {
@@ -1232,7 +1221,7 @@ impl Seamless {
     }
 
     /// The win id of a round: one per round (`w<bet>`), sent again now and then.
-    fn win_id(&mut self, _c: &mut Choices, p: usize, bet: &str) -> String {
+    fn win_id(&mut self, p: usize, bet: &str) -> String {
         let id = format!("w{bet}");
         if !self.wins[p].contains(&id) {
             self.wins[p].push(id.clone());
@@ -1297,6 +1286,15 @@ impl Corruption {
         }
         std::fs::write(&self.path, &bytes).map_err(|e| format!("write: {e}"))
     }
+}
+
+/// A seamless call's answer for the trace: the amount, or the error's kind (not its
+/// message, which may name the scratch directory).
+fn answer(got: Result<crate::ledger::types::Receipt, EngineError>) -> String {
+    format!(
+        "{:?}",
+        got.map(|r| r.amount).map_err(|e| model::error_kind(&e))
+    )
 }
 
 /// An amount that is usually small, sometimes zero, negative or extreme.

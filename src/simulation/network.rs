@@ -44,7 +44,8 @@ pub struct Books {
 }
 
 impl Books {
-    fn answer(&mut self, call: &RemoteCall) -> RemoteAnswer {
+    /// What the wallet answers `call`, applying it first when it moves money.
+    pub fn answer(&mut self, call: &RemoteCall) -> RemoteAnswer {
         let player = call.player.to_string();
         let balance = *self.balance.entry(player.clone()).or_insert(FUNDS);
         let (id, delta) = match &call.op {

@@ -201,11 +201,10 @@ impl FaultyFile {
             .files
             .get(&self.path)
             .map_or(0, |t| t.written);
-        if marks_only {
-        } else if all {
-            self.inner.sync_all()?;
-        } else {
-            self.inner.sync_data()?;
+        match (marks_only, all) {
+            (true, _) => {}
+            (false, true) => self.inner.sync_all()?,
+            (false, false) => self.inner.sync_data()?,
         }
         let mut s = self.state.lock();
         s.syncs += 1;

@@ -57,12 +57,7 @@ pub fn deposit(t: &str, amount: i64) -> DepositRequest {
 
 /// The variant name of an error, for comparing outcomes without their details.
 pub fn kind(e: &EngineError) -> String {
-    let s = format!("{e:?}");
-    let s = s.strip_prefix("Ledger(").unwrap_or(&s);
-    s.split(|c: char| "( {)".contains(c))
-        .next()
-        .unwrap_or("")
-        .to_string()
+    pitboss::simulation::model::error_kind(e).to_string()
 }
 
 /// A page of `size` entries after `offset` (the engine's list queries take one).
