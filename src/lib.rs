@@ -30,6 +30,7 @@
 mod cache_line;
 pub mod catalog;
 pub mod clock;
+mod cores;
 pub mod engine;
 pub mod fuzzing;
 pub mod history;

@@ -73,9 +73,7 @@ struct LaneOutcome {
 /// Replays every record of `records` into `domains` on one lane per core; returns how
 /// many were replayed.
 pub(super) fn replay(domains: &Domains, records: &mut RecordIter) -> Result<u64, EngineError> {
-    let lanes = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .min(MAX_LANES);
+    let lanes = crate::cores::available().unwrap_or(1).min(MAX_LANES);
     replay_on(domains, records, lanes)
 }
 

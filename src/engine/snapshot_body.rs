@@ -127,8 +127,22 @@ fn read_section_bytes(input: &mut impl Read, buf: &mut Vec<u8>) -> Result<(), En
     if len > MAX_SECTION_LEN {
         return Err(bad(format!("section of {len} bytes")));
     }
-    buf.resize(len as usize, 0);
-    input.read_exact(buf).map_err(io)
+    // Read what is there rather than zero `len` bytes first: a corrupt length must
+    // not cost a 256 MiB allocation before the short read is noticed.
+    buf.clear();
+    buf.reserve((len as usize).min(1 << 20));
+    input
+        .by_ref()
+        .take(u64::from(len))
+        .read_to_end(buf)
+        .map_err(io)?;
+    if buf.len() != len as usize {
+        return Err(bad(format!(
+            "section of {len} bytes cut short after {}",
+            buf.len()
+        )));
+    }
+    Ok(())
 }
 
 fn decode_section(bytes: &[u8]) -> Result<Section, EngineError> {
@@ -177,9 +191,7 @@ pub(crate) fn read(domains: &Domains, input: impl Read, lsn: Lsn) -> Result<(), 
             )))
         }
     }
-    let decoders = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .min(MAX_DECODERS);
+    let decoders = crate::cores::available().unwrap_or(1).min(MAX_DECODERS);
     let failed = AtomicBool::new(false);
     std::thread::scope(|scope| {
         let mut queues = Vec::with_capacity(decoders);

@@ -62,7 +62,7 @@ impl Default for LedgerConfig {
     /// snapshot copies one shard at a time under its lock, and the longest pause a
     /// writer sees is one shard's copy. 1M wallets / 256 ≈ 4k wallets per pause.
     fn default() -> Self {
-        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let cores = crate::cores::available().unwrap_or(2);
         LedgerConfig {
             shards: 256,
             record_stripes: (cores * 2).next_power_of_two().max(4),

@@ -106,7 +106,7 @@ pub struct ServerConfig {
 
 impl ServerConfig {
     pub fn new(admin_token: String) -> ServerConfig {
-        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let cores = crate::cores::available().unwrap_or(2);
         ServerConfig {
             admin_token,
             max_connections: 1024,

@@ -86,12 +86,20 @@ pub fn client_config(ca_file: Option<&Path>) -> Result<Arc<rustls::ClientConfig>
     Ok(Arc::new(config))
 }
 
-/// [`client_config`] without a private CA: the system's roots.
+/// [`client_config`] without a private CA: the system's roots, read once per process
+/// (reading and parsing them costs milliseconds, and every `ServerConfig::new` asks).
 pub fn default_client_config() -> Arc<rustls::ClientConfig> {
-    // Only `ca_file` can make `client_config` fail; the ring provider supports the safe
-    // default protocol versions.
-    #[allow(clippy::expect_used)]
-    client_config(None).expect("the system roots and the ring provider make a configuration")
+    static SYSTEM_ROOTS: std::sync::OnceLock<Arc<rustls::ClientConfig>> =
+        std::sync::OnceLock::new();
+    SYSTEM_ROOTS
+        .get_or_init(|| {
+            // Only `ca_file` can make `client_config` fail; the ring provider supports
+            // the safe default protocol versions.
+            #[allow(clippy::expect_used)]
+            client_config(None)
+                .expect("the system roots and the ring provider make a configuration")
+        })
+        .clone()
 }
 
 /// An HTTP/1.1 connector for `http` and `https` URLs on `http`, trusting `tls`.

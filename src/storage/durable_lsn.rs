@@ -164,7 +164,7 @@ impl Status {
 impl DurableState {
     /// A state whose durable LSN starts at `durable` (what recovery found on disk).
     pub(crate) fn new(durable: Lsn) -> Self {
-        let cpus = thread::available_parallelism().map_or(MAX_LANES, usize::from);
+        let cpus = crate::cores::available().unwrap_or(MAX_LANES);
         Self::for_cpus(durable, cpus)
     }
 

@@ -310,9 +310,7 @@ fn check_sealed(
         }
         (done, buffer)
     };
-    let threads = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .min(segments.len());
+    let threads = crate::cores::available().unwrap_or(1).min(segments.len());
     let mut results = Vec::with_capacity(threads);
     std::thread::scope(|scope| {
         // This thread works too; a helper that cannot be started is simply not there.
