@@ -56,6 +56,8 @@ fn seeds_that_found_bugs_pass() {
     run(2, 5_000);
     // Seamless: a win accepted while a refund of the round's bet was unfinished.
     run(6, 5_000);
+    // Tournaments: recovery scored a round that closed while its game was unbound.
+    run(58, 3_100);
 }
 
 #[test]

@@ -292,3 +292,58 @@ fn export_import_and_the_tail_reproduce_the_state() {
     }
     assert_eq!(replayed.tournaments.export(), expected);
 }
+
+/// Recovery re-offers the records a crash may have left unscored
+/// (`rescore_scopes`), but only those that closed after their game was bound: a
+/// round that closed while the game was unbound never scores, even once the game is
+/// bound again (the simulator found recovery scoring one). The bind time survives
+/// replay and snapshots; a bind logged without one (older logs) bounds nothing.
+#[test]
+fn rescore_starts_after_the_games_bind() {
+    let n = node();
+    let id = n.create(1); // bound at the round's start, S
+    let ch = channel("chn");
+    let slot = GameId::new("slot").expect("id");
+    let since = |n: &Node| -> Vec<i64> {
+        n.tournaments
+            .rescore_scopes()
+            .into_iter()
+            .filter(|s| s.game == slot)
+            .map(|s| s.since_ms)
+            .collect()
+    };
+    // Nothing closed in the bind's own millisecond is offered again (it may have
+    // closed before the bind).
+    assert_eq!(since(&n), vec![S * 1000 + 1]);
+    let rebound_ms = (S + 1200) * 1000;
+    assert_eq!(n.tournaments.unbind(&ch, &id, &slot).result, Ok(true));
+    assert!(since(&n).is_empty(), "an unbound game is not rescored");
+    assert_eq!(
+        n.tournaments.bind(&ch, &id, &slot, rebound_ms).result,
+        Ok(true)
+    );
+    assert_eq!(since(&n), vec![rebound_ms + 1]);
+
+    // A restart: replayed from the log, and loaded from a snapshot.
+    assert_eq!(since(&recover(&n.log.effects())), vec![rebound_ms + 1]);
+    let fresh = node();
+    fresh.tournaments.import(n.tournaments.export());
+    fresh
+        .tournaments
+        .import_bind_times(n.tournaments.export_bind_times());
+    assert_eq!(since(&fresh), vec![rebound_ms + 1]);
+
+    // A log written before binds carried their time: the round's start.
+    let old: Vec<Effect> = n
+        .log
+        .effects()
+        .into_iter()
+        .map(|e| match e {
+            Effect::Tournament(TournamentEffect::BoundAt { tourney, game, .. }) => {
+                Effect::Tournament(TournamentEffect::Bound { tourney, game })
+            }
+            other => other,
+        })
+        .collect();
+    assert_eq!(since(&recover(&old)), vec![S * 1000]);
+}

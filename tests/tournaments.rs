@@ -612,8 +612,11 @@ fn closing_pays_the_cut_round_at_once_and_later_rounds_never_run() {
     ));
 }
 
+/// Recovery's rescoring offers nothing twice, and nothing that closed before the
+/// game was bound (which rounds a crash left unscored it does offer is
+/// `tests/tournament_recovery.rs`'s `rescore_starts_after_the_games_bind`).
 #[test]
-fn rescore_offers_unscored_records_once() {
+fn rescore_offers_no_record_twice_nor_one_closed_before_the_bind() {
     let w = world();
     let info = w
         .engine
@@ -621,16 +624,19 @@ fn rescore_offers_unscored_records_once() {
         .expect("create");
     let id = &info.summary.id;
     w.at(HOUR);
-    // Played before the game was bound: the records exist, no score does, as after
-    // a crash between the ledger's effect and the tournament's.
+    // Played before the game was bound: the records exist and never score.
     let a = w.play("alice", 100, 0);
-    w.play("alice", 100, 0);
+    w.at(HOUR + 1);
     w.engine
         .bind_game(&channel("chn"), id, &gid("slot"))
         .expect("bind");
-    assert_eq!(w.engine.rescore_recent_records(), Ok(2));
     assert_eq!(w.engine.rescore_recent_records(), Ok(0));
-    assert_eq!(w.score(id, 1, a), Some(points(40)));
+    assert_eq!(w.score(id, 1, a), None);
+    // Played after: scored once, live.
+    w.at(HOUR + 2);
+    w.play("alice", 100, 0);
+    assert_eq!(w.engine.rescore_recent_records(), Ok(0));
+    assert_eq!(w.score(id, 1, a), Some(points(20)));
 }
 
 #[test]

@@ -20,7 +20,7 @@ use crate::ledger::export::Counters;
 use crate::ledger::records::GameRecord;
 use crate::ledger::wallet::Wallet;
 use crate::seamless::SeamlessExport;
-use crate::tournaments::{RoundHistories, TournamentsSnapshot};
+use crate::tournaments::{BindTime, RoundHistories, TournamentsSnapshot};
 use crate::webhooks::WebhooksExport;
 use serde::{Deserialize, Serialize};
 use std::io::{self, BufWriter, Read, Write};
@@ -60,6 +60,9 @@ enum Section {
     /// Players' score steps per tournament round (likewise added later: none without
     /// it). Written after `Tournaments`, whose rounds it fills in.
     ScoreHistories(Vec<RoundHistories>),
+    /// When each bound game was bound (likewise added later: without it, bound
+    /// since ever). Written after `Tournaments`.
+    BindTimes(Vec<BindTime>),
 }
 
 fn bad(reason: impl Into<String>) -> EngineError {
@@ -104,6 +107,10 @@ pub(crate) fn write(domains: &Domains, out: impl Write) -> Result<(), EngineErro
     write_section(
         &mut out,
         &Section::ScoreHistories(tournaments.export_histories()),
+    )?;
+    write_section(
+        &mut out,
+        &Section::BindTimes(tournaments.export_bind_times()),
     )?;
     write_section(&mut out, &Section::Catalog(catalog.export()))?;
     write_section(&mut out, &Section::Identity(identity.export()))?;
@@ -267,6 +274,7 @@ fn read_body(
             Section::SeamlessCalls(c) => domains.seamless.import(c),
             Section::Webhooks(w) => domains.webhooks.import(w),
             Section::ScoreHistories(h) => domains.tournaments.import_histories(h),
+            Section::BindTimes(b) => domains.tournaments.import_bind_times(b),
             Section::End => return Ok(()),
             Section::Header { .. } => return Err(bad("a second header")),
         }

@@ -4,6 +4,11 @@
 //! the scores the model's records give, and each prize must reach the model's
 //! balance exactly once (a second payment, or none, shows in the next balance
 //! check).
+//!
+//! Besides creating and ticking, steps unbind and rebind `g0` mid-round (records
+//! closed while it is unbound score nothing), close a tournament early (its round
+//! ends then and is paid at once), delete one before it starts (it is gone) and
+//! delete one that ended and paid.
 
 use super::model::{self, Op, GAMES};
 use super::{chan, page_all, sim_id, World};
@@ -30,6 +35,23 @@ pub(super) struct Running {
     id: TourneyId,
     start_ms: i64,
     end_ms: i64,
+    /// Since when `g0` is bound (`None`: unbound now), and the spans `[from, to)`
+    /// it was bound before: a record scores when it closed inside one of them.
+    bound_since: Option<i64>,
+    bound_before: Vec<(i64, i64)>,
+}
+
+impl Running {
+    /// Whether a round of `g0` closed at `closed_at` scores.
+    fn counts(&self, closed_at: i64) -> bool {
+        let bound = |from: i64, to: i64| from.max(self.start_ms)..to.min(self.end_ms);
+        self.bound_before
+            .iter()
+            .any(|&(from, to)| bound(from, to).contains(&closed_at))
+            || self
+                .bound_since
+                .is_some_and(|from| bound(from, self.end_ms).contains(&closed_at))
+    }
 }
 
 /// A prize of the simulated tournaments by rank (1-based), in minor units.
@@ -87,8 +109,10 @@ fn spec(start_secs: i64) -> TournamentSpec {
 }
 
 impl World {
-    /// Starts a tournament when none runs; otherwise runs the prize tick, and once
-    /// the round is over credits the model with the prizes the leaderboard gives.
+    /// Starts a tournament when none runs (one in eight is deleted before it
+    /// starts); otherwise unbinds or rebinds `g0` (one step in eight), closes the
+    /// tournament early (one in sixteen), or runs the prize tick; once the round is
+    /// over, credits the model with the prizes the leaderboard gives.
     pub(super) fn tournament_step(&mut self) -> Result<(), String> {
         let now = self.clock.now_ms();
         let Some(running) = &self.tourney else {
@@ -100,19 +124,31 @@ impl World {
                 .map_err(|e| format!("create tournament: {e}"))?;
             let id = info.summary.id.clone();
             engine
-                .bind_game(&chan(0), &id, &sim_id(GameId::new(GAMES[0]))?)
+                .bind_game(&chan(0), &id, &game0()?)
                 .map_err(|e| format!("bind: {e}"))?;
             // Not the id: it is a random UUID, and the trace must be the seed's.
             self.report.tournaments += 1;
             let n = self.report.tournaments;
+            if self.choices.below(8) == 0 {
+                return self.delete_unstarted(id, n);
+            }
             self.note(format!("tournament #{n} from {start_secs}"));
             self.tourney = Some(Running {
                 id,
                 start_ms: start_secs * 1000,
                 end_ms: (start_secs + ROUND_SECS) * 1000,
+                bound_since: Some(now),
+                bound_before: Vec::new(),
             });
             return Ok(());
         };
+        if now < running.end_ms {
+            match self.choices.below(16) {
+                0 | 1 => return self.toggle_binding(),
+                2 => return self.close_early(),
+                _ => {}
+            }
+        }
         let over = now >= running.end_ms;
         // A tick may pay up to three prizes: entries for the memory bound.
         self.outcomes += 3;
@@ -124,7 +160,100 @@ impl World {
         self.check_leaderboard()?;
         if over {
             self.credit_prizes()?;
-            self.tourney = None;
+            self.delete_ended()?;
+        }
+        Ok(())
+    }
+
+    /// Unbinds `g0` if it is bound, binds it again if not. The clock moves a
+    /// millisecond first, so that every record closed before is inside or outside
+    /// the bound span by its time alone.
+    fn toggle_binding(&mut self) -> Result<(), String> {
+        self.advance(1);
+        let now = self.clock.now_ms();
+        let game = game0()?;
+        let engine = self.engine();
+        let Some(running) = &self.tourney else {
+            return Ok(());
+        };
+        let (id, bound_since) = (running.id.clone(), running.bound_since);
+        let changed = match bound_since {
+            Some(_) => engine.unbind_game(&chan(0), &id, &game),
+            None => engine.bind_game(&chan(0), &id, &game),
+        }
+        .map_err(|e| format!("bind or unbind: {e}"))?;
+        if !changed {
+            return Err(format!(
+                "g0 was {} bound, the engine says otherwise",
+                if bound_since.is_some() { "" } else { "not" }
+            ));
+        }
+        let Some(running) = &mut self.tourney else {
+            return Ok(());
+        };
+        match running.bound_since.take() {
+            Some(from) => running.bound_before.push((from, now)),
+            None => running.bound_since = Some(now),
+        }
+        let what = if bound_since.is_some() {
+            "unbound"
+        } else {
+            "bound again"
+        };
+        self.note(format!("tournament: g0 {what}"));
+        Ok(())
+    }
+
+    /// Closes the running tournament now (a millisecond on, as above): its round
+    /// ends here, and the close pays it.
+    fn close_early(&mut self) -> Result<(), String> {
+        self.advance(1);
+        let now = self.clock.now_ms();
+        let Some(running) = &mut self.tourney else {
+            return Ok(());
+        };
+        running.end_ms = running.end_ms.min(now);
+        let id = running.id.clone();
+        self.outcomes += 3;
+        self.engine()
+            .close_tournament(&chan(0), &id)
+            .map_err(|e| format!("close: {e}"))?;
+        self.note("tournament closed early".into());
+        self.check_leaderboard()?;
+        self.credit_prizes()?;
+        self.delete_ended()
+    }
+
+    /// A tournament deleted before it starts is gone: no ranks, no binding.
+    fn delete_unstarted(&mut self, id: TourneyId, n: u64) -> Result<(), String> {
+        let engine = self.engine();
+        engine
+            .delete_tournament(&chan(0), &id)
+            .map_err(|e| format!("delete before the start: {e}"))?;
+        if engine
+            .tournament_ranks(&chan(0), &id, 1, page_all())
+            .is_ok()
+        {
+            return Err(format!("tournament #{n} still ranks after its delete"));
+        }
+        if engine.bind_game(&chan(0), &id, &game0()?).is_ok() {
+            return Err(format!("tournament #{n} binds a game after its delete"));
+        }
+        self.note(format!("tournament #{n} deleted before its start"));
+        Ok(())
+    }
+
+    /// The paid tournament is forgotten here, and deleted there one time in two
+    /// (an ended tournament may be).
+    fn delete_ended(&mut self) -> Result<(), String> {
+        let Some(running) = self.tourney.take() else {
+            return Ok(());
+        };
+        if self.choices.below(2) == 0 {
+            self.engine()
+                .delete_tournament(&chan(0), &running.id)
+                .map_err(|e| format!("delete after the end: {e}"))?;
+            self.note("tournament deleted after its end".into());
         }
         Ok(())
     }
@@ -137,7 +266,7 @@ impl World {
         for r in self.model.records.values() {
             let counted = r.wallet / 2 == 0
                 && r.game == 0
-                && (running.start_ms..running.end_ms).contains(&r.closed_at)
+                && running.counts(r.closed_at)
                 && (r.end == RoundEnd::Settled || r.total_bet > 0);
             if counted {
                 *scores.entry(r.wallet).or_default() +=
@@ -217,7 +346,8 @@ impl World {
         model::check_balances(self.engine(), &self.wallets, &self.model)
     }
 
-    /// At the end of a run: the running tournament's round ends and is paid.
+    /// At the end of a run: the running tournament's round ends and is paid (with
+    /// the clock at its end, the step ticks: it neither closes nor rebinds).
     pub(super) fn finish_tournament(&mut self) -> Result<(), String> {
         let Some(running) = &self.tourney else {
             return Ok(());
@@ -228,4 +358,9 @@ impl World {
         }
         self.tournament_step()
     }
+}
+
+/// The game the simulated tournaments bind.
+fn game0() -> Result<GameId, String> {
+    sim_id(GameId::new(GAMES[0]))
 }

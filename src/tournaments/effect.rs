@@ -22,6 +22,7 @@ use std::collections::BTreeSet;
 pub enum TournamentEffect {
     /// A tournament came into being.
     Created(Box<Created>),
+    /// A game bound, at a time not recorded (logs written before `BoundAt`).
     Bound {
         tourney: u64,
         game: GameId,
@@ -57,6 +58,15 @@ pub enum TournamentEffect {
         tourney: u64,
         round: u32,
     },
+    /// A game bound at `at_ms`: what a bind writes now. The time bounds what
+    /// recovery re-offers to the tournament (`Tournaments::rescore_scopes`): a record
+    /// closed before it closed while the game was not bound. (Last, so that the
+    /// variants before keep their encoding.)
+    BoundAt {
+        tourney: u64,
+        game: GameId,
+        at_ms: i64,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -88,6 +98,7 @@ impl TournamentEffect {
             TournamentEffect::Created(c) => c.key,
             TournamentEffect::Scored(s) => s.tourney,
             TournamentEffect::Bound { tourney, .. }
+            | TournamentEffect::BoundAt { tourney, .. }
             | TournamentEffect::Unbound { tourney, .. }
             | TournamentEffect::Closed { tourney, .. }
             | TournamentEffect::Deleted { tourney }
@@ -114,6 +125,7 @@ impl Created {
                 .map(RoundState::new)
                 .collect(),
             games: BTreeSet::new(),
+            bound_since: std::collections::BTreeMap::new(),
             closed_ms: None,
             deleted: false,
         }
@@ -153,10 +165,17 @@ pub(crate) fn apply(t: &mut Tournament, effect: &TournamentEffect) -> bool {
         }),
         TournamentEffect::Bound { game, .. } => {
             t.games.insert(game.clone());
+            t.bound_since.remove(game);
+            true
+        }
+        TournamentEffect::BoundAt { game, at_ms, .. } => {
+            t.games.insert(game.clone());
+            t.bound_since.insert(game.clone(), *at_ms);
             true
         }
         TournamentEffect::Unbound { game, .. } => {
             t.games.remove(game);
+            t.bound_since.remove(game);
             true
         }
         TournamentEffect::Created(_) | TournamentEffect::Deleted { .. } => true,

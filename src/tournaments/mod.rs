@@ -31,7 +31,9 @@
 //! `Scored` effect is not. Both go through one ordered log, so the reverse cannot
 //! happen. After recovery the engine calls [`Tournaments::rescore_scopes`] and offers
 //! again the records of bound games closed since the window's start in rounds that can
-//! still score; the remembered ids make that harmless. A record refused by a
+//! still score, and after the game was bound (`BoundAt` logs the bind's time; a round
+//! that closed while its game was unbound must not score once it is bound again);
+//! the remembered ids make that harmless. A record refused by a
 //! limitation is refused again (the counters only grow). What is not covered: a
 //! record whose offer was delayed by more than the window behind newer scored
 //! records (a thread stalled for minutes between the ledger call and the offer) is
@@ -175,6 +177,14 @@ impl Directory {
 pub struct TournamentsSnapshot {
     pub next_key: u64,
     pub tournaments: Vec<Tournament>,
+}
+
+/// When a game was bound to a tournament, as a snapshot holds it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BindTime {
+    pub tourney: u64,
+    pub game: GameId,
+    pub at_ms: i64,
 }
 
 /// One round's score histories, as a snapshot holds them.
@@ -356,9 +366,10 @@ impl<J: Journal<TournamentEffect>> Tournaments<J> {
         if t.games.len() >= GAMES_PER_TOURNAMENT_MAX {
             return Logged::rejected(TournamentError::TooManyGames(GAMES_PER_TOURNAMENT_MAX));
         }
-        let effect = TournamentEffect::Bound {
+        let effect = TournamentEffect::BoundAt {
             tourney: t.key,
             game: game.clone(),
+            at_ms: now_ms,
         };
         self.commit_locked(&mut dir, &mut t, effect).map(|()| true)
     }
@@ -450,7 +461,7 @@ impl<J: Journal<TournamentEffect>> Tournaments<J> {
     /// Applies an effect to a tournament and to the directory's indexes.
     fn apply_locked(&self, dir: &mut Directory, t: &mut Tournament, effect: &TournamentEffect) {
         let (bound, unbound) = match effect {
-            TournamentEffect::Bound { game, .. } => {
+            TournamentEffect::Bound { game, .. } | TournamentEffect::BoundAt { game, .. } => {
                 (usize::from(dir.bind(&t.channel, game, t.key)), 0)
             }
             TournamentEffect::Unbound { game, .. } => {
@@ -596,6 +607,37 @@ impl<J: Journal<TournamentEffect>> Tournaments<J> {
         out
     }
 
+    /// Every known bind time, for a snapshot (written after the tournaments' own
+    /// section).
+    pub fn export_bind_times(&self) -> Vec<BindTime> {
+        let handles: Vec<Handle> = self.dir.read().by_key.values().cloned().collect();
+        let mut out = Vec::new();
+        for h in handles {
+            let t = h.lock();
+            out.extend(t.bound_since.iter().map(|(game, &at_ms)| BindTime {
+                tourney: t.key,
+                game: game.clone(),
+                at_ms,
+            }));
+        }
+        out
+    }
+
+    /// Loads a snapshot's bind times (after its tournaments, before replay); a time
+    /// for a game no longer bound is dropped.
+    pub fn import_bind_times(&self, times: Vec<BindTime>) {
+        let dir = self.dir.read();
+        for b in times {
+            let Some(handle) = dir.handle(b.tourney) else {
+                continue;
+            };
+            let mut t = handle.lock();
+            if t.games.contains(&b.game) {
+                t.bound_since.insert(b.game, b.at_ms);
+            }
+        }
+    }
+
     /// Loads a snapshot's score histories (after its tournaments, before replay).
     pub fn import_histories(&self, histories: Vec<RoundHistories>) {
         let dir = self.dir.read();
@@ -628,7 +670,12 @@ impl<J: Journal<TournamentEffect>> Tournaments<J> {
     }
 
     /// Where records may have been closed but not scored (the crash window): per bound
-    /// game of each round that can still score, since the start of its remembered window.
+    /// game of each round that can still score, since the start of its remembered
+    /// window, and after the game was bound: a record closed before the bind closed
+    /// while the game was not bound (found by the simulator: unbound, a round closed,
+    /// bound again, a crash, and recovery scored that round). A record closed in the
+    /// bind's own millisecond is not offered again: it may have closed before the
+    /// bind, and a score is given at most once rather than wrongly.
     pub fn rescore_scopes(&self) -> Vec<RescoreScope> {
         let handles: Vec<Handle> = self.dir.read().by_key.values().cloned().collect();
         let mut scopes = Vec::new();
@@ -642,11 +689,15 @@ impl<J: Journal<TournamentEffect>> Tournaments<J> {
                     Some(&(newest, _)) => newest.saturating_sub(tournament::RECENT_WINDOW_MS),
                     None => t.config.rounds[i].start_ms(),
                 };
-                scopes.extend(t.games.iter().map(|g| RescoreScope {
-                    channel: t.channel.clone(),
-                    game: g.clone(),
-                    since_ms,
-                }));
+                for game in &t.games {
+                    let bound = t.bound_since.get(game).copied();
+                    let after_bind = bound.map_or(i64::MIN, |b| b.saturating_add(1));
+                    scopes.push(RescoreScope {
+                        channel: t.channel.clone(),
+                        game: game.clone(),
+                        since_ms: since_ms.max(after_bind),
+                    });
+                }
             }
         }
         scopes

@@ -196,6 +196,11 @@ pub struct Tournament {
     pub config: TournamentConfig,
     pub rounds: Vec<RoundState>,
     pub games: BTreeSet<GameId>,
+    /// When each bound game was bound, where known (bound before bind times were
+    /// logged: since ever). Snapshots keep it in a section of its own
+    /// ([`BindTime`]), so this struct's encoding stays format 1's.
+    #[serde(skip)]
+    pub bound_since: BTreeMap<GameId, i64>,
     /// When it was closed early, if it was.
     pub closed_ms: Option<i64>,
     /// Set under its lock when deleted, for holders of the handle.
