@@ -340,7 +340,7 @@ impl World {
                 out.first(),
                 crate::tournaments::prize_tx(&running.id, 1, row.rank),
             ) {
-                self.hooks.committed.insert(format!("tx {w} {tx}"));
+                self.hooks.commit(format!("tx {w} {tx}"));
             }
         }
         model::check_balances(self.engine(), &self.wallets, &self.model)
