@@ -183,10 +183,12 @@ impl World {
         }
         .map_err(|e| format!("bind or unbind: {e}"))?;
         if !changed {
-            return Err(format!(
-                "g0 was {} bound, the engine says otherwise",
-                if bound_since.is_some() { "" } else { "not" }
-            ));
+            let was = if bound_since.is_some() {
+                "bound"
+            } else {
+                "unbound"
+            };
+            return Err(format!("g0 was {was}, the engine says otherwise"));
         }
         let Some(running) = &mut self.tourney else {
             return Ok(());
