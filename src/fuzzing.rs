@@ -32,6 +32,14 @@ mod wallet_answers;
 pub use wallet_answers::wallet_answers;
 
 use crate::engine::{Engine, EngineConfig};
+
+/// One shard and one record stripe: for the targets that build an engine or
+/// domains per input, the defaults' hundreds cost more to build than the input's
+/// work (profiled).
+const ONE_SHARD: crate::ledger::LedgerConfig = crate::ledger::LedgerConfig {
+    shards: 1,
+    record_stripes: 1,
+};
 use crate::ids::*;
 use crate::ledger::types::*;
 use crate::money::Amount;

@@ -70,14 +70,10 @@ pub fn snapshot_sections(data: &[u8]) {
     let _ = decoders::snapshot(&fresh_domains(), data, Lsn(1));
 }
 
-/// Empty domains, with one shard and one record stripe: the defaults' hundreds make
-/// building them cost more than the decoding (a few hundred executions a second).
+/// Empty domains of one shard ([`super::ONE_SHARD`]).
 fn fresh_domains() -> Domains {
     let config = EngineConfig {
-        ledger: crate::ledger::LedgerConfig {
-            shards: 1,
-            record_stripes: 1,
-        },
+        ledger: super::ONE_SHARD,
         ..EngineConfig::default()
     };
     let clock: Arc<dyn Clock> = Arc::new(ManualClock::new(1_700_000_000_000));

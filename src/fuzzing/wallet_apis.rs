@@ -53,12 +53,7 @@ pub(super) fn world() -> Option<World> {
             argon2: Argon2Params::insecure_for_tests(),
             ..IdentityConfig::default()
         },
-        // One shard and one record stripe: the defaults' hundreds cost more to build
-        // than an input's requests (a tenth of each execution).
-        ledger: crate::ledger::LedgerConfig {
-            shards: 1,
-            record_stripes: 1,
-        },
+        ledger: super::ONE_SHARD,
         ..EngineConfig::default()
     };
     let engine = Arc::new(Engine::in_memory_with_clock(

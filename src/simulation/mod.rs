@@ -261,6 +261,14 @@ struct Hooks {
 }
 
 impl Hooks {
+    /// Everything committed or published, as the receiver names it.
+    fn announceable(&self) -> impl Iterator<Item = String> + '_ {
+        self.committed
+            .iter()
+            .cloned()
+            .chain(self.published.iter().map(|n| format!("published {n}")))
+    }
+
     /// A change of `chA` committed: the receiver must hear of it, if subscribed.
     fn commit(&mut self, what: String) {
         if self.sub.is_none() {
@@ -774,10 +782,7 @@ impl World {
                 }
                 let hooks = &mut self.hooks;
                 let undelivered: Vec<String> = hooks
-                    .committed
-                    .iter()
-                    .cloned()
-                    .chain(hooks.published.iter().map(|n| format!("published {n}")))
+                    .announceable()
                     .filter(|what| !hooks.announced.contains_key(what))
                     .collect();
                 hooks.excused.extend(undelivered);
@@ -1207,10 +1212,10 @@ impl World {
         model::check_paging(engine, &self.model)?;
         engine.check_invariants();
         let subscribed = usize::from(self.hooks.sub.is_some());
-        if engine.webhook_subscriptions(&chan(0)).len() != subscribed {
+        let listed = engine.webhook_subscriptions(&chan(0)).len();
+        if listed != subscribed {
             return Err(format!(
-                "{} webhook subscriptions after the restart, not {subscribed}",
-                engine.webhook_subscriptions(&chan(0)).len()
+                "{listed} webhook subscriptions after the restart, not {subscribed}"
             ));
         }
         self.check_leaderboard()
@@ -1252,10 +1257,7 @@ impl World {
         // came (`receive`); here, everything required must have come.
         let hooks = &self.hooks;
         let mut missing: Vec<String> = hooks
-            .committed
-            .iter()
-            .cloned()
-            .chain(hooks.published.iter().map(|n| format!("published {n}")))
+            .announceable()
             .filter(|what| !hooks.excused.contains(what) && !hooks.announced.contains_key(what))
             .collect();
         if !missing.is_empty() {

@@ -578,6 +578,12 @@ impl<J: Journal<TournamentEffect>> Tournaments<J> {
         self.announce(lsn, &t, effect);
     }
 
+    /// Every tournament's handle, copied out so that the directory's lock is not
+    /// held while each tournament's is taken.
+    fn handles(&self) -> Vec<Handle> {
+        self.dir.read().by_key.values().cloned().collect()
+    }
+
     /// A copy of every tournament, for a snapshot.
     pub fn export(&self) -> TournamentsSnapshot {
         let dir = self.dir.read();
@@ -590,7 +596,7 @@ impl<J: Journal<TournamentEffect>> Tournaments<J> {
     /// Every round's score histories, for a snapshot: (tournament, round, player
     /// histories). Written after the tournaments' own section.
     pub fn export_histories(&self) -> Vec<RoundHistories> {
-        let handles: Vec<Handle> = self.dir.read().by_key.values().cloned().collect();
+        let handles = self.handles();
         let mut out = Vec::new();
         for h in handles {
             let t = h.lock();
@@ -610,7 +616,7 @@ impl<J: Journal<TournamentEffect>> Tournaments<J> {
     /// Every known bind time, for a snapshot (written after the tournaments' own
     /// section).
     pub fn export_bind_times(&self) -> Vec<BindTime> {
-        let handles: Vec<Handle> = self.dir.read().by_key.values().cloned().collect();
+        let handles = self.handles();
         let mut out = Vec::new();
         for h in handles {
             let t = h.lock();
@@ -677,7 +683,7 @@ impl<J: Journal<TournamentEffect>> Tournaments<J> {
     /// bind's own millisecond is not offered again: it may have closed before the
     /// bind, and a score is given at most once rather than wrongly.
     pub fn rescore_scopes(&self) -> Vec<RescoreScope> {
-        let handles: Vec<Handle> = self.dir.read().by_key.values().cloned().collect();
+        let handles = self.handles();
         let mut scopes = Vec::new();
         for handle in handles {
             let t = handle.lock();

@@ -39,9 +39,8 @@ pub fn prize_tx(tourney: &TourneyId, round: u32, rank: u64) -> Option<TxId> {
 impl<J: Journal<TournamentEffect>> Tournaments<J> {
     /// (tournament key, 0-based round) of every payout due at `now_ms`, oldest first.
     pub fn payouts_due(&self, now_ms: i64) -> Vec<(u64, usize)> {
-        let handles: Vec<_> = self.dir.read().by_key.values().cloned().collect();
         let mut due = Vec::new();
-        for h in handles {
+        for h in self.handles() {
             let t = h.lock();
             due.extend(t.payouts_due(now_ms).into_iter().map(|i| (t.key, i)));
         }
