@@ -53,9 +53,9 @@ fn wal_segment_effects(data: &[u8]) -> usize {
         decoded += usize::from(decoders::effect(lsn, payload).is_ok());
         offset = next;
     }
-    if scan.bad.is_some() {
+    if let Some(bad) = scan.bad {
         let next = Lsn(first.0 + scan.records);
-        let _ = segment::find_later_record(&bytes, scan.end, next, MAX_RECORD_LEN);
+        let _ = segment::judge_tail(&bytes, scan.end, bad, next, MAX_RECORD_LEN);
     }
     decoded
 }

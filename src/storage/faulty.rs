@@ -43,13 +43,22 @@ struct FaultState {
     marks_only: bool,
     /// Written and synced length of every file written through this file system.
     files: HashMap<PathBuf, Track>,
+    /// The most bytes any file has had written and not synced.
+    max_unsynced: u64,
 }
 
 #[derive(Debug, Default, Clone, Copy)]
 struct Track {
+    /// Where `write` has got to, and how much of that a sync covered.
     written: u64,
     synced: u64,
+    /// The end of the zeros `preallocate` wrote, and how much of that a sync covered.
+    allocated: u64,
+    allocated_synced: u64,
 }
+
+/// The unit a disk writes atomically, for [`FaultyFs::lose_unsynced_data_torn`].
+pub const PAGE_BYTES: u64 = 4096;
 
 fn injected(what: &str) -> io::Error {
     io::Error::other(format!("injected fault: {what}"))
@@ -124,6 +133,11 @@ impl FaultyFs {
         self.state.lock().writes
     }
 
+    /// The most bytes any file has had written and not yet synced, so far.
+    pub fn max_unsynced_bytes(&self) -> u64 {
+        self.state.lock().max_unsynced
+    }
+
     /// How many bytes of `path` were durable as of its last successful sync.
     pub fn synced_len(&self, path: &Path) -> u64 {
         self.state.lock().files.get(path).map_or(0, |t| t.synced)
@@ -135,10 +149,18 @@ impl FaultyFs {
         self.lose_unsynced_data_torn(|_, _| 0)
     }
 
-    /// Simulates a power cut that tears writes: of the bytes each file had written
-    /// after its last successful sync, `keep(path, unsynced)` say how many survive
-    /// (a prefix: the disk wrote some of the pending pages, in order). Files are
-    /// visited in path order, so a seeded `keep` gives the same cut every time.
+    /// Simulates a power cut that tears writes. Of the bytes each file had written
+    /// after its last successful sync:
+    /// - those written over zeros that `preallocate` wrote and a sync made durable
+    ///   (blocks the file owned) may reach the disk in any order: `keep(path, n)` is
+    ///   asked for each [`PAGE_BYTES`] page of them (`n` its unsynced bytes) how many
+    ///   survive (a prefix of the page; the rest reads back as the zeros it held);
+    /// - those that extended the file survive as a prefix: `keep(path, n)` is asked
+    ///   once, for all `n` of them (an append's new size is committed only after its
+    ///   data).
+    ///
+    /// Zeros preallocated and not yet synced are lost. Files are visited in path
+    /// order and pages in file order, so a seeded `keep` gives the same cut every time.
     pub fn lose_unsynced_data_torn(
         &self,
         mut keep: impl FnMut(&Path, u64) -> u64,
@@ -147,7 +169,7 @@ impl FaultyFs {
         let mut paths: Vec<PathBuf> = s
             .files
             .iter()
-            .filter(|(_, t)| t.written > t.synced)
+            .filter(|(_, t)| t.written > t.synced || t.allocated > t.allocated_synced)
             .map(|(p, _)| p.clone())
             .collect();
         paths.sort();
@@ -158,11 +180,31 @@ impl FaultyFs {
             if self.inner.file_len(&path).is_err() {
                 continue;
             }
-            let unsynced = track.written - track.synced;
-            let len = track.synced + keep(&path, unsynced).min(unsynced);
+            let overwrite_end = track.written.min(track.allocated_synced).max(track.synced);
+            let mut page = track.synced;
+            while page < overwrite_end {
+                let end = ((page / PAGE_BYTES + 1) * PAGE_BYTES).min(overwrite_end);
+                let kept = keep(&path, end - page).min(end - page);
+                if page + kept < end {
+                    let file = std::fs::OpenOptions::new().write(true).open(&path)?;
+                    super::fs::write_zeros_at(&file, page + kept, end - page - kept)?;
+                }
+                page = end;
+            }
+            let appended = track.written - overwrite_end;
+            let kept = if appended > 0 {
+                keep(&path, appended).min(appended)
+            } else {
+                0
+            };
+            let len = (overwrite_end + kept).max(track.allocated_synced);
             self.inner.truncate(&path, len)?;
-            track.written = len;
-            track.synced = len;
+            *track = Track {
+                written: len,
+                synced: len,
+                allocated: len,
+                allocated_synced: len,
+            };
         }
         Ok(())
     }
@@ -195,12 +237,12 @@ impl FaultyFile {
             return Err(injected("fsync failed"));
         }
         // What is synced is what had been written when the sync started.
-        let written = self
+        let (written, allocated) = self
             .state
             .lock()
             .files
             .get(&self.path)
-            .map_or(0, |t| t.written);
+            .map_or((0, 0), |t| (t.written, t.allocated));
         match (marks_only, all) {
             (true, _) => {}
             (false, true) => self.inner.sync_all()?,
@@ -210,6 +252,7 @@ impl FaultyFile {
         s.syncs += 1;
         let track = s.files.entry(self.path.clone()).or_default();
         track.synced = track.synced.max(written);
+        track.allocated_synced = track.allocated_synced.max(allocated);
         Ok(())
     }
 }
@@ -230,14 +273,18 @@ impl WritableFile for FaultyFile {
                 fail_after = Some(injected("torn write"));
             }
         }
+        // Writing over preallocated zeros takes no space: the blocks are the file's.
+        let track = s.files.get(&self.path).copied().unwrap_or_default();
+        let owned = track.allocated.saturating_sub(track.written);
         if let Some(left) = s.space_left {
-            if left == 0 && len > 0 {
+            let room = owned.saturating_add(left);
+            if room == 0 && len > 0 {
                 return Err(io::Error::new(
                     io::ErrorKind::StorageFull,
                     "injected: no space left",
                 ));
             }
-            len = len.min(usize::try_from(left).unwrap_or(usize::MAX));
+            len = len.min(usize::try_from(room).unwrap_or(usize::MAX));
         }
         let written = if len == 0 {
             0
@@ -245,9 +292,12 @@ impl WritableFile for FaultyFile {
             self.inner.write(&buf[..len])?
         };
         if let Some(left) = s.space_left.as_mut() {
-            *left -= written as u64;
+            *left -= (written as u64).saturating_sub(owned);
         }
-        s.files.entry(self.path.clone()).or_default().written += written as u64;
+        let track = s.files.entry(self.path.clone()).or_default();
+        track.written += written as u64;
+        let unsynced = track.written - track.synced;
+        s.max_unsynced = s.max_unsynced.max(unsynced);
         match fail_after {
             Some(e) => Err(e),
             None => Ok(written),
@@ -260,6 +310,25 @@ impl WritableFile for FaultyFile {
 
     fn sync_all(&mut self) -> io::Result<()> {
         self.sync(true)
+    }
+
+    /// Takes from the space left like a write (a full disk refuses it whole) and is
+    /// not counted among the write calls.
+    fn preallocate(&mut self, from: u64, len: u64) -> io::Result<()> {
+        let mut s = self.state.lock();
+        if let Some(left) = s.space_left.as_mut() {
+            if *left < len {
+                return Err(io::Error::new(
+                    io::ErrorKind::StorageFull,
+                    "injected: no space left",
+                ));
+            }
+            *left -= len;
+        }
+        self.inner.preallocate(from, len)?;
+        let track = s.files.entry(self.path.clone()).or_default();
+        track.allocated = track.allocated.max(from + len);
+        Ok(())
     }
 }
 
@@ -291,6 +360,8 @@ impl FileSystem for FaultyFs {
             Track {
                 written: len,
                 synced: len,
+                allocated: len,
+                allocated_synced: len,
             },
         );
         Ok(Box::new(FaultyFile {
@@ -312,8 +383,12 @@ impl FileSystem for FaultyFs {
         self.inner.truncate(path, len)?;
         let mut s = self.state.lock();
         if let Some(track) = s.files.get_mut(path) {
-            track.written = len;
-            track.synced = len;
+            *track = Track {
+                written: len,
+                synced: len,
+                allocated: len,
+                allocated_synced: len,
+            };
         }
         Ok(())
     }

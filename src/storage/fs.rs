@@ -6,7 +6,8 @@
 
 use std::fmt;
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, Read, Write};
+use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::os::unix::fs::FileExt;
 use std::path::Path;
 
 /// A file opened for writing. Writes may be short (like `write(2)`); use [`write_all`].
@@ -17,6 +18,11 @@ pub trait WritableFile: Send {
     fn sync_data(&mut self) -> io::Result<()>;
     /// Makes the file's data and metadata durable (`fsync`).
     fn sync_all(&mut self) -> io::Result<()>;
+    /// Writes zeros over bytes `from .. from + len` (extending the file if they run past
+    /// its end) without moving the position `write` writes at; durable after the next
+    /// sync. Writing into blocks a file already owns does not change the file's size, so
+    /// its `fdatasync` need not commit metadata: see the writer module.
+    fn preallocate(&mut self, from: u64, len: u64) -> io::Result<()>;
 }
 
 /// The operations the storage layer needs from a file system.
@@ -28,7 +34,7 @@ pub trait FileSystem: Send + Sync + fmt::Debug {
     fn list(&self, dir: &Path) -> io::Result<Vec<String>>;
     /// Creates `path` (truncating it if it exists) for writing.
     fn create(&self, path: &Path) -> io::Result<Box<dyn WritableFile>>;
-    /// Opens the existing `path` for appending at its end.
+    /// Opens the existing `path` for writing at its end.
     fn open_append(&self, path: &Path) -> io::Result<Box<dyn WritableFile>>;
     /// Opens `path` for sequential reading.
     fn open_read(&self, path: &Path) -> io::Result<Box<dyn Read + Send>>;
@@ -95,6 +101,22 @@ impl WritableFile for StdFile {
     fn sync_all(&mut self) -> io::Result<()> {
         self.0.sync_all()
     }
+    fn preallocate(&mut self, from: u64, len: u64) -> io::Result<()> {
+        write_zeros_at(&self.0, from, len)
+    }
+}
+
+/// Writes `len` zeros at `from` with positioned writes (the file's position is left
+/// alone), a block of zeros at a time.
+pub(crate) fn write_zeros_at(file: &File, from: u64, len: u64) -> io::Result<()> {
+    static ZEROS: [u8; 64 * 1024] = [0; 64 * 1024];
+    let (mut at, end) = (from, from.saturating_add(len));
+    while at < end {
+        let n = usize::try_from(end - at).map_or(ZEROS.len(), |n| n.min(ZEROS.len()));
+        file.write_all_at(&ZEROS[..n], at)?;
+        at += n as u64;
+    }
+    Ok(())
 }
 
 impl FileSystem for StdFs {
@@ -122,7 +144,9 @@ impl FileSystem for StdFs {
     }
 
     fn open_append(&self, path: &Path) -> io::Result<Box<dyn WritableFile>> {
-        let file = OpenOptions::new().append(true).open(path)?;
+        // Not `O_APPEND`: on Linux it makes positioned writes (`preallocate`) append too.
+        let mut file = OpenOptions::new().write(true).open(path)?;
+        file.seek(SeekFrom::End(0))?;
         Ok(Box::new(StdFile(file)))
     }
 

@@ -23,7 +23,8 @@
 //! # Map
 //! * [`segment`]: the WAL segment format (byte-level diagram there) and frame checks.
 //! * `wal`: the [`Wal`] handle, appends, the pending buffer and its backpressure.
-//! * `writer`: the writer thread (group commit, segment rolls, fsync policy).
+//! * `writer`: the writer thread (group commit, segment rolls, fsync policy, writing
+//!   over preallocated zeros under `FsyncPolicy::Always`).
 //! * `durable_lsn`: the durable LSN, blocking and async waiters, the failed state.
 //! * [`snapshot_file`]: the snapshot file format, [`SnapshotWriter`] and [`SnapshotReader`].
 //! * `dir`: the directory listing and the retention rule.
@@ -65,6 +66,7 @@ pub use lock::LOCK_FILE;
 pub use recovery::{open, RecordIter, Recovery, RejectedSnapshot, TornTail};
 pub use snapshot_file::{Committed, SnapshotReader, SnapshotWriter};
 pub use wal::{LogCursor, SyncObserver, Wal};
+pub use writer::PREALLOCATE_BYTES;
 
 /// Log positions are the engine's `Lsn`: the storage layer hands them out.
 pub use crate::journal::Lsn;

@@ -27,12 +27,24 @@
 //!
 //! * in any segment but the last, a bad frame, or bytes after the last whole frame, are
 //!   **corruption**;
-//! * in the last segment, the bad frame is a **torn tail** if nothing valid follows it:
-//!   every byte position after the start of the bad frame is tried as the start of a
-//!   frame, and if any of them holds a frame whose checksum is valid for one of the next
-//!   64 LSNs, good records follow the damage and it is **corruption**. (The LSN inside
-//!   the checksum makes a chance match one in about 2^32/64; the search has a work limit,
-//!   and hitting it is reported as corruption rather than guessed at.)
+//! * in the last segment, if only zeros follow the bad frame, it is a **torn tail**
+//!   (what preallocated space, or a write that never reached the disk, reads back as);
+//! * in the last segment ending in zeros (at least a frame header of them: a log
+//!   written with preallocation that did not close, see the writer module), records
+//!   were written over zeros, and at a power cut the pages of the last unsynced piece
+//!   may have reached the disk in any order: valid records may follow a torn one. That
+//!   piece starts at or before the bad frame and is at most
+//!   [`UNSYNCED_WINDOW`](segment::UNSYNCED_WINDOW) bytes long, or one record written
+//!   header first (its header, if intact, gives its length). So the bad frame is a
+//!   **torn tail** if every byte more than that far past its start is zero, and
+//!   **corruption** otherwise;
+//! * in any other last segment (written by appending: a torn batch is a prefix), the bad
+//!   frame is a **torn tail** if nothing valid follows it: every byte position after
+//!   the start of the bad frame is tried as the start of a frame, and if any of them
+//!   holds a frame whose checksum is valid for one of the next 64 LSNs, good records
+//!   follow the damage and it is **corruption**. (The LSN inside the checksum makes a
+//!   chance match one in about 2^32/64; the search has a work limit, and hitting it is
+//!   reported as corruption rather than guessed at.)
 //!
 //! A torn tail is cut off (the file is truncated to the end of the last good record and
 //! fsynced), reported in [`Recovery::torn_tail`], and appends continue from there.
@@ -41,10 +53,13 @@
 //! bytes are all zero, was torn while being created: it holds no records and is removed
 //! (also reported as a torn tail).
 //!
-//! The cost of this rule: damage to the very last record(s) of the log, with nothing
-//! valid after it, cannot be told from a torn write and is truncated, not refused. Under
-//! `FsyncPolicy::Always` such a record was never acknowledged unless the disk lost
-//! synced data; the report in `torn_tail` makes the loss visible either way.
+//! The cost of these rules: damage to the very last record(s) of the log, with nothing
+//! valid after it, cannot be told from a torn write and is truncated, not refused; after
+//! a crash of a log written with preallocation, neither can damage within its last
+//! `UNSYNCED_WINDOW` bytes (a clean close cuts the zeros off, and the appended rule
+//! applies again). Under `FsyncPolicy::Always` such a record was never acknowledged
+//! unless the disk lost synced data; the report in `torn_tail` makes the loss visible
+//! either way.
 
 use std::collections::VecDeque;
 use std::ops::Range;
@@ -57,7 +72,7 @@ use super::dir::Listing;
 use super::error::{IoContext, StorageError};
 use super::fs::{read_into, FileSystem};
 use super::lock::DirLock;
-use super::segment::{self, BadFrame, Resync, SEGMENT_HEADER_LEN};
+use super::segment::{self, TailVerdict, SEGMENT_HEADER_LEN};
 use super::snapshot_file::{self, SnapshotReader};
 use super::wal::Wal;
 use super::writer::Tail;
@@ -128,6 +143,7 @@ pub fn open(
             file: fs.open_append(&last.path).at(&last.path)?,
             path: last.path.clone(),
             len: last.end as u64,
+            allocated: last.end as u64,
         }),
         _ => None,
     };
@@ -406,24 +422,15 @@ fn check_segment(
             "{reason} (not the last segment, so not a torn tail)"
         )));
     }
-    if matches!(bad, BadFrame::TooLong { .. })
-        && segment::read_frame(bytes, scan.end, bad_lsn, u32::MAX).is_ok()
-    {
-        // A whole, checksum-valid record: not damage but a lowered `max_record_len`.
-        return Err(corrupt(format!(
-            "{reason}: the record is intact, so max_record_len ({max_len}) must have been lowered"
-        )));
-    }
-    match segment::find_later_record(bytes, scan.end, Lsn(bad_lsn.0 + 1), max_len) {
-        Resync::Found { offset, lsn } => Err(corrupt(format!(
-            "{reason}, yet a valid record {} follows at byte {offset}",
-            lsn.0
-        ))),
-        Resync::GaveUp => Err(corrupt(format!(
-            "{reason}; could not rule out valid records after it"
-        ))),
-        Resync::NotFound => {
+    match segment::judge_tail(bytes, scan.end, bad, bad_lsn, max_len) {
+        TailVerdict::Corrupt(why) => Err(corrupt(format!("{reason}{why}"))),
+        TailVerdict::Torn { zeros } => {
             fs.truncate(path, scan.end as u64).at(path)?;
+            let reason = if zeros {
+                format!("only zeros from record {} on", bad_lsn.0)
+            } else {
+                reason
+            };
             let torn = TornTail {
                 file: path.to_path_buf(),
                 offset: scan.end as u64,
@@ -436,11 +443,16 @@ fn check_segment(
 }
 
 /// True if a segment holds nothing but a header torn while the file was being created:
-/// fewer bytes than a header, all matching the header it should have, or only zeros.
+/// a part of the header it should have (possibly none), then only zeros (preallocated
+/// space, or space the file system added before the data) or nothing.
 fn header_torn(bytes: &[u8], name_lsn: Lsn) -> bool {
-    let prefix =
-        bytes.len() < SEGMENT_HEADER_LEN && segment::encode_header(name_lsn).starts_with(bytes);
-    prefix || bytes.iter().all(|&b| b == 0)
+    let header = segment::encode_header(name_lsn);
+    let written = header
+        .iter()
+        .zip(bytes)
+        .take_while(|(want, got)| want == got)
+        .count();
+    written < SEGMENT_HEADER_LEN && bytes[written..].iter().all(|&b| b == 0)
 }
 
 /// The records to replay, in LSN order, as `(lsn, payload)`. Segments are read one at a

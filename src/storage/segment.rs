@@ -27,6 +27,13 @@
 //! check, as does a frame whose length field is wrong (the checksum then covers the wrong
 //! bytes). A segment ends where its last complete record ends: there is no trailer, so a
 //! segment can be appended to after a restart.
+//!
+//! The last segment of a log written with `FsyncPolicy::Always` may be followed by
+//! zeros: space the writer preallocated (see the writer module) and has not used yet.
+//! A closed log and every segment but the last end at their last record. While zeros
+//! follow the records, the bytes written since the last fsync lie within
+//! [`UNSYNCED_WINDOW`] bytes of the first of them, or are one record written header
+//! first (see the recovery module).
 
 use super::Lsn;
 
@@ -38,6 +45,10 @@ pub const SEGMENT_VERSION: u32 = 1;
 pub const SEGMENT_HEADER_LEN: usize = 24;
 /// Length of a record frame's header (`len` + `crc32c`).
 pub const FRAME_HEADER_LEN: usize = 8;
+/// The most bytes of records the writer has written into preallocated space and not
+/// yet fsynced, unless they are a single record longer than this (written header
+/// first, see the writer module). Part of the on-disk contract: recovery relies on it.
+pub const UNSYNCED_WINDOW: usize = 1 << 20;
 
 /// The file name of the segment whose first record has LSN `first_lsn`.
 pub fn segment_file_name(first_lsn: Lsn) -> String {
@@ -321,6 +332,64 @@ pub fn find_later_record(bytes: &[u8], bad_offset: usize, next_lsn: Lsn, max_len
         }
     }
     Resync::NotFound
+}
+
+/// What the bytes of a last segment are from its first bad frame on (the rules are
+/// the recovery module's).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TailVerdict {
+    /// A write a crash interrupted: cut it off. `zeros`: nothing but zeros.
+    Torn { zeros: bool },
+    /// Damage that a torn write cannot explain; the text says why, to follow the bad
+    /// frame's own description.
+    Corrupt(String),
+}
+
+/// Judges the bytes of a last segment from the bad frame `bad` at `bad_offset` (where
+/// record `bad_lsn` should be) on: a torn tail, or corruption.
+pub fn judge_tail(
+    bytes: &[u8],
+    bad_offset: usize,
+    bad: BadFrame,
+    bad_lsn: Lsn,
+    max_len: u32,
+) -> TailVerdict {
+    if matches!(bad, BadFrame::TooLong { .. })
+        && read_frame(bytes, bad_offset, bad_lsn, u32::MAX).is_ok()
+    {
+        // A whole, checksum-valid record: not damage but a lowered `max_record_len`.
+        return TailVerdict::Corrupt(format!(
+            ": the record is intact, so max_record_len ({max_len}) must have been lowered"
+        ));
+    }
+    let after = bytes.get(bad_offset..).unwrap_or_default();
+    if after.iter().all(|&b| b == 0) {
+        return TailVerdict::Torn { zeros: true };
+    }
+    if after.len() >= FRAME_HEADER_LEN && after[after.len() - FRAME_HEADER_LEN..] == [0; 8] {
+        // Written over preallocated zeros: the unsynced piece is at most the window,
+        // or the one record whose header is intact here.
+        let claimed = u32_at(after, 0)
+            .filter(|&len| len <= max_len)
+            .map_or(0, |len| FRAME_HEADER_LEN + len as usize);
+        let window = UNSYNCED_WINDOW.max(claimed);
+        return match after.iter().rposition(|&b| b != 0) {
+            Some(last) if last >= window => TailVerdict::Corrupt(format!(
+                ", yet data follows {last} bytes after it, past the {window} bytes a torn write can reach"
+            )),
+            _ => TailVerdict::Torn { zeros: false },
+        };
+    }
+    match find_later_record(bytes, bad_offset, Lsn(bad_lsn.0 + 1), max_len) {
+        Resync::Found { offset, lsn } => TailVerdict::Corrupt(format!(
+            ", yet a valid record {} follows at byte {offset}",
+            lsn.0
+        )),
+        Resync::GaveUp => {
+            TailVerdict::Corrupt("; could not rule out valid records after it".into())
+        }
+        Resync::NotFound => TailVerdict::Torn { zeros: false },
+    }
 }
 
 #[cfg(test)]

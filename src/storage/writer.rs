@@ -3,6 +3,25 @@
 //! full), fsyncs per policy and publishes the durable LSN. On the first write or fsync
 //! error it fails the log closed and exits: after a failed fsync the page cache can no
 //! longer be trusted, so nothing written afterwards could honestly be acknowledged.
+//!
+//! # Preallocation (`FsyncPolicy::Always` only)
+//! An `fdatasync` after an append must also commit the file's new size through the
+//! file system's journal; after writing into blocks the file already owns, it need not
+//! (measured: 210–320 µs against 146–157 µs on ext4, docs/performance.md). So under
+//! `Always` the writer keeps [`PREALLOCATE_BYTES`] of zeros, written and fsynced, ahead
+//! of its records, and writes records over them. The price is order: such overwrites
+//! may reach the disk in any order at a power cut, so a torn batch need not be a prefix.
+//! Three rules keep what recovery sees decidable (see the recovery module):
+//! - at most [`UNSYNCED_WINDOW`] bytes of records are written and not yet fsynced, in
+//!   one piece: a bigger batch is written in pieces, each fsynced before the next;
+//! - a single record longer than the window is written header first, and the header
+//!   fsynced, so its length is on disk whenever any of its payload is;
+//! - the zeros after the records are fsynced before records are written over them, and
+//!   at least a frame header of them always follows the last record.
+//!
+//! A segment is cut back to its last record when it is sealed (before the next one is
+//! created) and when the log closes, so only the last segment of a log that did not
+//! close ever ends in zeros.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::PathBuf;
@@ -13,7 +32,7 @@ use super::config::FsyncPolicy;
 use super::durable_lsn::WRITER_WAKES;
 use super::error::{IoContext, StorageError};
 use super::fs::{write_all, WritableFile};
-use super::segment::{self, SEGMENT_HEADER_LEN};
+use super::segment::{self, FRAME_HEADER_LEN, SEGMENT_HEADER_LEN, UNSYNCED_WINDOW};
 use super::wal::Shared;
 use super::Lsn;
 
@@ -21,15 +40,23 @@ use super::Lsn;
 pub(crate) struct Tail {
     pub(crate) file: Box<dyn WritableFile>,
     pub(crate) path: PathBuf,
-    /// Length of the segment file (header included).
+    /// Length of the segment's header and records.
     pub(crate) len: u64,
+    /// Where the zeros preallocated after the records end, all of them fsynced
+    /// (`len` when there are none).
+    pub(crate) allocated: u64,
 }
+
+/// How far ahead of its records the writer keeps preallocated zeros (at most a
+/// segment's size): each extension costs one fsync that commits a new file size.
+pub const PREALLOCATE_BYTES: u64 = 1 << 20;
 
 impl std::fmt::Debug for Tail {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Tail")
             .field("path", &self.path)
             .field("len", &self.len)
+            .field("allocated", &self.allocated)
             .finish()
     }
 }
@@ -53,17 +80,23 @@ pub(crate) struct Writer {
     last_sync: Instant,
     /// The buffer being written; swapped with the pending one, so both keep their capacity.
     batch: Vec<u8>,
+    /// Records are written over preallocated zeros (the policy is `Always`).
+    preallocating: bool,
+    /// Records were written to the segment since its last fsync.
+    unsynced: bool,
 }
 
 impl Writer {
     pub(crate) fn new(shared: Arc<Shared>, last: Lsn, tail: Option<Tail>) -> Self {
         Writer {
-            shared,
             segment: tail,
             written: last,
             published: last,
             last_sync: Instant::now(),
             batch: Vec::new(),
+            preallocating: shared.config.fsync == FsyncPolicy::Always,
+            unsynced: false,
+            shared,
         }
     }
 
@@ -88,7 +121,7 @@ impl Writer {
             }
             self.sync_per_policy(batch.closing)?;
             if batch.closing && batch.count == 0 {
-                return Ok(());
+                return self.trim();
             }
         }
     }
@@ -160,6 +193,13 @@ impl Writer {
                 self.roll(lsn)?;
                 piece_start = offset;
                 planned = SEGMENT_HEADER_LEN as u64;
+            } else if self.preallocating
+                && offset > piece_start
+                && offset + frame - piece_start > UNSYNCED_WINDOW
+            {
+                // Pieces of at most the window, or of one record (module docs).
+                self.write_piece(piece_start, offset)?;
+                piece_start = offset;
             }
             planned += frame as u64;
             offset += frame;
@@ -178,7 +218,8 @@ impl Writer {
         Ok(())
     }
 
-    /// Writes `batch[from..to]` to the current segment.
+    /// Writes `batch[from..to]` (whole frames) to the current segment; when
+    /// preallocating, by the rules in the module docs.
     fn write_piece(&mut self, from: usize, to: usize) -> Result<(), StorageError> {
         if from == to {
             return Ok(());
@@ -186,20 +227,65 @@ impl Writer {
         let (Some(seg), Some(bytes)) = (self.segment.as_mut(), self.batch.get(from..to)) else {
             return Err(StorageError::Internal("write without a segment".into()));
         };
-        write_all(&mut *seg.file, bytes).at(&seg.path)?;
+        if !self.preallocating {
+            write_all(&mut *seg.file, bytes).at(&seg.path)?;
+            seg.len += bytes.len() as u64;
+            return Ok(());
+        }
+        if self.unsynced {
+            // The previous piece is durable before this one is written.
+            seg.file.sync_data().at(&seg.path)?;
+            self.unsynced = false;
+        }
+        let need = seg.len + bytes.len() as u64 + FRAME_HEADER_LEN as u64;
+        if seg.allocated < need {
+            let ahead = PREALLOCATE_BYTES.min(self.shared.config.segment_size);
+            let until = need + ahead;
+            seg.file
+                .preallocate(seg.allocated, until - seg.allocated)
+                .at(&seg.path)?;
+            // Also makes a new segment's header durable before any record.
+            seg.file.sync_data().at(&seg.path)?;
+            seg.allocated = until;
+        }
+        if bytes.len() > UNSYNCED_WINDOW {
+            // One record (pieces of several fit the window): header first.
+            let (header, payload) = bytes.split_at(FRAME_HEADER_LEN);
+            write_all(&mut *seg.file, header).at(&seg.path)?;
+            seg.file.sync_data().at(&seg.path)?;
+            write_all(&mut *seg.file, payload).at(&seg.path)?;
+        } else {
+            write_all(&mut *seg.file, bytes).at(&seg.path)?;
+        }
         seg.len += bytes.len() as u64;
+        self.unsynced = true;
+        Ok(())
+    }
+
+    /// Cuts the current segment's unused preallocated zeros off, if it has any.
+    fn trim(&mut self) -> Result<(), StorageError> {
+        if let Some(seg) = self.segment.as_mut() {
+            if seg.allocated > seg.len {
+                self.shared.fs.truncate(&seg.path, seg.len).at(&seg.path)?;
+                seg.allocated = seg.len;
+            }
+        }
         Ok(())
     }
 
     /// Finishes the current segment and starts `wal-<first_lsn>.log`.
     fn roll(&mut self, first_lsn: Lsn) -> Result<(), StorageError> {
-        let shared = &*self.shared;
-        let syncing = shared.config.fsync != FsyncPolicy::Never;
-        if let Some(mut old) = self.segment.take() {
+        if let Some(old) = self.segment.as_mut() {
             // Synced even under `Never`: then only the last segment can have a torn tail,
             // which is what lets recovery treat damage anywhere else as corruption.
             old.file.sync_data().at(&old.path)?;
+            self.unsynced = false;
+            // A sealed segment ends at its last record, before the next one exists.
+            self.trim()?;
+            self.segment = None;
         }
+        let shared = &*self.shared;
+        let syncing = shared.config.fsync != FsyncPolicy::Never;
         let path = shared.dir.join(segment::segment_file_name(first_lsn));
         let mut file = shared.fs.create(&path).at(&path)?;
         write_all(&mut *file, &segment::encode_header(first_lsn)).at(&path)?;
@@ -212,6 +298,7 @@ impl Writer {
             file,
             path,
             len: SEGMENT_HEADER_LEN as u64,
+            allocated: SEGMENT_HEADER_LEN as u64,
         });
         Ok(())
     }
@@ -237,6 +324,7 @@ impl Writer {
             if let Some(seg) = self.segment.as_mut() {
                 seg.file.sync_data().at(&seg.path)?;
             }
+            self.unsynced = false;
             self.last_sync = Instant::now();
             self.observe(covered, Some(self.last_sync - started));
             self.publish(covered);

@@ -49,10 +49,15 @@ fn a_failed_fsync_fails_the_waiter_and_every_later_append() {
     assert_failed(&wal, Lsn(10), lsn);
 }
 
+/// Appending (the policy is not `Always`), a write runs out of space half way.
 #[test]
 fn disk_full_fails_the_log_and_recovery_keeps_what_was_synced() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let (faulty, fs, wal) = faulty_log(dir.path(), Config::default());
+    let config = Config {
+        fsync: FsyncPolicy::Interval(std::time::Duration::from_millis(1)),
+        ..Config::default()
+    };
+    let (faulty, fs, wal) = faulty_log(dir.path(), config);
     let expected = fill(&wal, 10, 50);
     faulty.enospc_after(100);
     let lsn = wal
@@ -72,6 +77,37 @@ fn disk_full_fails_the_log_and_recovery_keeps_what_was_synced() {
     assert_eq!(rec.torn_tail.as_ref().map(|t| t.dropped_bytes), Some(100));
     let got: Vec<Vec<u8>> = records(&mut rec).into_iter().map(|(_, b)| b).collect();
     assert_eq!(got, expected);
+}
+
+/// Preallocating (`Always`), records go into space the file already owns, so the disk
+/// fills up when the writer extends that space: nothing of the record is written.
+#[test]
+fn disk_full_while_preallocating_fails_the_log_before_the_record_is_written() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (faulty, fs, wal) = faulty_log(dir.path(), Config::default());
+    let expected = fill(&wal, 10, 50);
+    faulty.enospc_after(100);
+    // Fits the space preallocated after the first records: written, no space taken.
+    let fits = wal.append(&payload(7, 400)).expect("append");
+    wal.wait_durable(fits)
+        .expect("written over preallocated zeros");
+    // Needs more than the writer keeps ahead: the extension does not fit.
+    let lsn = wal
+        .append(&payload(8, PREALLOCATE_BYTES as usize + 1))
+        .expect("append is only buffered");
+    assert_failed(&wal, fits, lsn);
+    drop(wal);
+    faulty.clear_faults();
+    let (_wal, mut rec) = open_with(dir.path(), Config::default(), &fs);
+    let torn = rec
+        .torn_tail
+        .clone()
+        .expect("the preallocated zeros are cut off");
+    assert!(torn.reason.contains("only zeros"), "{}", torn.reason);
+    let got: Vec<Vec<u8>> = records(&mut rec).into_iter().map(|(_, b)| b).collect();
+    assert_eq!(got[..10], expected[..]);
+    assert_eq!(got[10], payload(7, 400));
+    assert_eq!(got.len(), 11);
 }
 
 #[test]

@@ -5,6 +5,7 @@ mod concurrency;
 mod corruption;
 mod faults;
 mod model;
+mod preallocated;
 mod roundtrip;
 mod snapshots;
 mod torn;
@@ -18,7 +19,10 @@ use std::task::{Context, Poll, Wake, Waker};
 use std::thread::{self, Thread};
 
 use super::segment::{parse_segment_name, FRAME_HEADER_LEN, SEGMENT_HEADER_LEN};
-use super::{open, Config, FileSystem, Lsn, Recovery, StdFs, StorageError, Wal};
+use super::{
+    open, Config, FileSystem, FsyncPolicy, Lsn, Recovery, StdFs, StorageError, Wal,
+    PREALLOCATE_BYTES,
+};
 
 /// A configuration with small segments, so that tests roll segments often.
 fn small(segment_size: u64) -> Config {

@@ -144,8 +144,14 @@ fn a_torn_write_fails_the_log_and_recovery_cuts_it_off() {
     assert_eq!(wal.durable_lsn(), Lsn(20));
     drop(wal);
     faulty.clear_faults();
+    let seg = segment_files(dir.path())[0].1.clone();
+    let len = std::fs::metadata(&seg).expect("stat").len();
     let (wal, mut rec) = open_with(dir.path(), Config::default(), &fs);
-    assert_eq!(rec.torn_tail.as_ref().map(|t| t.dropped_bytes), Some(13));
+    // The 13 bytes written over preallocated zeros, and the zeros after them.
+    let torn = rec.torn_tail.clone().expect("torn tail");
+    assert_eq!(torn.offset + torn.dropped_bytes, len);
+    let kept = std::fs::read(&seg).expect("read");
+    assert_eq!(kept.len() as u64, torn.offset);
     let got: Vec<Vec<u8>> = records(&mut rec).into_iter().map(|(_, b)| b).collect();
     assert_eq!(got, expected);
     assert_eq!(wal.append(b"again").expect("append"), Lsn(21));
