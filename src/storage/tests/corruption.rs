@@ -3,12 +3,6 @@
 
 use super::*;
 
-fn flip(path: &Path, offset: usize) {
-    let mut bytes = std::fs::read(path).expect("read");
-    bytes[offset] ^= 0x5a;
-    std::fs::write(path, bytes).expect("write");
-}
-
 fn corrupt_err(dir: &Path, config: Config) -> (PathBuf, u64, String) {
     match open(dir, config, Arc::new(StdFs)) {
         Err(StorageError::Corrupt {

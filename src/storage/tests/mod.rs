@@ -111,6 +111,13 @@ fn files_ending(dir: &Path, suffix: &str) -> Vec<String> {
     names
 }
 
+/// Damages one byte of a file in place (a flip of several of its bits).
+fn flip(path: &Path, offset: usize) {
+    let mut bytes = std::fs::read(path).expect("read");
+    bytes[offset] ^= 0x5a;
+    std::fs::write(path, bytes).expect("write");
+}
+
 /// Offset of each record's frame in a segment whose records have these payload lengths.
 fn frame_offsets(lens: &[usize]) -> Vec<usize> {
     lens.iter()

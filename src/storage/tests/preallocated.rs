@@ -14,12 +14,6 @@ fn extent(path: &Path, first: Lsn) -> (usize, usize) {
     (bytes.len(), scan(&bytes, first, MAX_LEN).end)
 }
 
-fn flip(path: &Path, offset: usize) {
-    let mut bytes = std::fs::read(path).expect("read");
-    bytes[offset] ^= 0x5a;
-    std::fs::write(path, bytes).expect("write");
-}
-
 fn append_bytes(path: &Path, extra: &[u8]) {
     let mut bytes = std::fs::read(path).expect("read");
     bytes.extend_from_slice(extra);
@@ -145,6 +139,7 @@ fn damage_before_the_window_is_corruption_and_within_it_a_torn_tail() {
     let far = offsets[5] + FRAME_HEADER_LEN + 7;
     assert!(clean.len() - far > UNSYNCED_WINDOW);
     flip(&seg, far);
+    let damaged = std::fs::read(&seg).expect("read");
     match open(dir.path(), Config::default(), Arc::new(StdFs)) {
         Err(StorageError::Corrupt {
             file,
@@ -161,11 +156,7 @@ fn damage_before_the_window_is_corruption_and_within_it_a_torn_tail() {
     }
     assert_eq!(
         std::fs::read(&seg).expect("read"),
-        clean
-            .iter()
-            .enumerate()
-            .map(|(i, &b)| if i == far { b ^ 0x5a } else { b })
-            .collect::<Vec<_>>(),
+        damaged,
         "nothing was cut"
     );
 

@@ -16,12 +16,6 @@ fn snapshot(wal: &Wal, lsn: Lsn, body: &[u8]) -> crate::storage::Committed {
     writer.commit().expect("commit")
 }
 
-fn flip(path: &Path, offset: usize) {
-    let mut bytes = std::fs::read(path).expect("read");
-    bytes[offset] ^= 1;
-    std::fs::write(path, bytes).expect("write");
-}
-
 #[test]
 fn a_committed_snapshot_reads_back_identical_and_replay_starts_after_it() {
     let dir = tempfile::tempdir().expect("tempdir");
