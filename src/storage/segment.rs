@@ -429,6 +429,72 @@ mod tests {
         assert!(decode_header(&h[..10]).is_err());
     }
 
+    /// A segment of records 1..=3 (payloads of `len` bytes), then `tail`; the bad
+    /// frame is where record 4 should start.
+    fn judged(len: usize, tail: &[u8]) -> TailVerdict {
+        let mut bytes = encode_header(Lsn(1)).to_vec();
+        for lsn in 1..=3 {
+            bytes.extend(frame(&vec![lsn as u8; len], lsn));
+        }
+        let end = bytes.len();
+        bytes.extend_from_slice(tail);
+        let found = scan(&bytes, Lsn(1), 1 << 24);
+        assert_eq!((found.records, found.end), (3, end));
+        judge_tail(
+            &bytes,
+            end,
+            found.bad.expect("a bad frame"),
+            Lsn(4),
+            1 << 24,
+        )
+    }
+
+    #[test]
+    fn a_tail_is_torn_or_corrupt_by_what_follows_the_bad_frame() {
+        let record4 = frame(&[4; 100], 4);
+        let record5 = frame(&[5; 100], 5);
+        let torn_record4 = {
+            let mut f = record4.clone();
+            f[50] ^= 1;
+            f
+        };
+        // Appended (no zeros at the end): any valid record after the damage is corruption.
+        assert_eq!(
+            judged(10, &record4[..60]),
+            TailVerdict::Torn { zeros: false }
+        );
+        let mut bytes = torn_record4.clone();
+        bytes.extend(&record5);
+        assert!(
+            matches!(judged(10, &bytes), TailVerdict::Corrupt(why) if why.contains("record 5"))
+        );
+        // Only zeros: preallocated space, or a write that never reached the disk.
+        assert_eq!(judged(10, &[0; 5000]), TailVerdict::Torn { zeros: true });
+        // Over zeros, a valid record after the damage is within the unsynced window:
+        // pages of one piece land in any order.
+        let mut bytes = torn_record4.clone();
+        bytes.extend(&record5);
+        bytes.extend([0; 4096]);
+        assert_eq!(judged(10, &bytes), TailVerdict::Torn { zeros: false });
+        // Data past the window is not a torn write.
+        let mut bytes = torn_record4;
+        bytes.resize(UNSYNCED_WINDOW + 1, 0);
+        bytes.push(1);
+        bytes.extend([0; 8]);
+        assert!(
+            matches!(judged(10, &bytes), TailVerdict::Corrupt(why) if why.contains("past the"))
+        );
+        // A record over a lowered maximum length is intact, not torn.
+        let mut bytes = encode_header(Lsn(1)).to_vec();
+        bytes.extend(frame(&[9; 300], 1));
+        let found = scan(&bytes, Lsn(1), 200);
+        let bad = found.bad.expect("too long");
+        assert!(matches!(
+            judge_tail(&bytes, found.end, bad, Lsn(1), 200),
+            TailVerdict::Corrupt(why) if why.contains("lowered")
+        ));
+    }
+
     #[test]
     fn frame_checksum_binds_the_lsn() {
         let f = frame(b"hello", 5);
