@@ -115,7 +115,7 @@ impl Node {
         let id = info.expect("create").summary.id;
         let bound = self
             .tournaments
-            .bind(&ch, &id, &GameId::new("slot").expect("id"), S * 1000);
+            .bind(&ch, &id, &GameId::new("slot").expect("id"), S * 1000, 1);
         assert_eq!(bound.result, Ok(true));
         id
     }
@@ -258,7 +258,7 @@ fn export_import_and_the_tail_reproduce_the_state() {
     n.play("e", 11, 70, t1);
     assert!(n.pay(t1, None));
     let poker = GameId::new("poker").expect("id");
-    assert_eq!(n.tournaments.bind(&ch, &id, &poker, t1).result, Ok(true));
+    assert_eq!(n.tournaments.bind(&ch, &id, &poker, t1, 1).result, Ok(true));
     assert_eq!(n.tournaments.close(&ch, &id, t1 + 1).result, Ok(()));
     assert!(n.pay(t1 + 1, None));
     let expected = n.tournaments.export();
@@ -296,54 +296,78 @@ fn export_import_and_the_tail_reproduce_the_state() {
 /// Recovery re-offers the records a crash may have left unscored
 /// (`rescore_scopes`), but only those that closed after their game was bound: a
 /// round that closed while the game was unbound never scores, even once the game is
-/// bound again (the simulator found recovery scoring one). The bind time survives
-/// replay and snapshots; a bind logged without one (older logs) bounds nothing.
+/// bound again (the simulator found recovery scoring one). A bind logs its time and
+/// the first record after it, which tells records of its own millisecond apart (the
+/// simulator found a round closed right after a bind, in its millisecond, never
+/// scored). Both survive replay and snapshots; older logs bound by time alone, or
+/// not at all.
 #[test]
 fn rescore_starts_after_the_games_bind() {
     let n = node();
-    let id = n.create(1); // bound at the round's start, S
+    let id = n.create(1); // bound at the round's start, S, before record 1
     let ch = channel("chn");
     let slot = GameId::new("slot").expect("id");
-    let since = |n: &Node| -> Vec<i64> {
+    let since = |n: &Node| -> Vec<(i64, u64)> {
         n.tournaments
             .rescore_scopes()
             .into_iter()
             .filter(|s| s.game == slot)
-            .map(|s| s.since_ms)
+            .map(|s| (s.since_ms, s.first_record))
             .collect()
     };
-    // Nothing closed in the bind's own millisecond is offered again (it may have
-    // closed before the bind).
-    assert_eq!(since(&n), vec![S * 1000 + 1]);
+    assert_eq!(since(&n), vec![(S * 1000, 1)]);
     let rebound_ms = (S + 1200) * 1000;
     assert_eq!(n.tournaments.unbind(&ch, &id, &slot).result, Ok(true));
     assert!(since(&n).is_empty(), "an unbound game is not rescored");
     assert_eq!(
-        n.tournaments.bind(&ch, &id, &slot, rebound_ms).result,
+        n.tournaments.bind(&ch, &id, &slot, rebound_ms, 7).result,
         Ok(true)
     );
-    assert_eq!(since(&n), vec![rebound_ms + 1]);
+    // From the bind's millisecond on, from record 7 on.
+    assert_eq!(since(&n), vec![(rebound_ms, 7)]);
 
     // A restart: replayed from the log, and loaded from a snapshot.
-    assert_eq!(since(&recover(&n.log.effects())), vec![rebound_ms + 1]);
+    assert_eq!(since(&recover(&n.log.effects())), vec![(rebound_ms, 7)]);
     let fresh = node();
     fresh.tournaments.import(n.tournaments.export());
     fresh
         .tournaments
         .import_bind_times(n.tournaments.export_bind_times());
-    assert_eq!(since(&fresh), vec![rebound_ms + 1]);
+    fresh
+        .tournaments
+        .import_bind_records(n.tournaments.export_bind_records());
+    assert_eq!(since(&fresh), vec![(rebound_ms, 7)]);
+    assert_eq!(
+        n.tournaments.export_bind_records(),
+        vec![pitboss::tournaments::BindRecord {
+            tourney: n.tournaments.export_bind_times()[0].tourney,
+            game: slot.clone(),
+            first_record: 7
+        }]
+    );
 
-    // A log written before binds carried their time: the round's start.
-    let old: Vec<Effect> = n
-        .log
-        .effects()
-        .into_iter()
-        .map(|e| match e {
-            Effect::Tournament(TournamentEffect::BoundAt { tourney, game, .. }) => {
-                Effect::Tournament(TournamentEffect::Bound { tourney, game })
-            }
-            other => other,
-        })
-        .collect();
-    assert_eq!(since(&recover(&old)), vec![S * 1000]);
+    // Logs written before binds carried their first record, or their time.
+    let older = |to: fn(u64, GameId, i64) -> TournamentEffect| -> Vec<Effect> {
+        n.log
+            .effects()
+            .into_iter()
+            .map(|e| match e {
+                Effect::Tournament(TournamentEffect::BoundFrom {
+                    tourney,
+                    game,
+                    at_ms,
+                    ..
+                }) => Effect::Tournament(to(tourney, game, at_ms)),
+                other => other,
+            })
+            .collect()
+    };
+    let timed = older(|tourney, game, at_ms| TournamentEffect::BoundAt {
+        tourney,
+        game,
+        at_ms,
+    });
+    assert_eq!(since(&recover(&timed)), vec![(rebound_ms + 1, 0)]);
+    let untimed = older(|tourney, game, _| TournamentEffect::Bound { tourney, game });
+    assert_eq!(since(&recover(&untimed)), vec![(S * 1000, 0)]);
 }

@@ -6,9 +6,10 @@ use super::{EngineConfig, EngineError};
 use crate::catalog::Catalog;
 use crate::identity::Identity;
 use crate::journal::Lsn;
+use crate::ledger::export::Counters;
 use crate::ledger::{Ledger, ReplayError};
 use crate::seamless::Seamless;
-use crate::tournaments::Tournaments;
+use crate::tournaments::{TournamentEffect, Tournaments};
 use crate::webhooks::Webhooks;
 use std::sync::Arc;
 
@@ -61,7 +62,17 @@ impl Domains {
                 .ledger
                 .replay(lsn, e)
                 .map_err(|e| replay_failed(lsn, e))?,
-            Effect::Tournament(e) => self.tournaments.replay(lsn, &e),
+            Effect::Tournament(e) => {
+                if let TournamentEffect::BoundFrom { first_record, .. } = &e {
+                    // Ids below it were taken before the bind (some perhaps by
+                    // operations that logged nothing): new records stay above it.
+                    self.ledger.restore_counters(Counters {
+                        next_wallet: 0,
+                        next_record: *first_record,
+                    });
+                }
+                self.tournaments.replay(lsn, &e)
+            }
             Effect::Catalog(e) => self.catalog.replay(e),
             Effect::Identity(e) => self.identity.replay(e),
             Effect::Seamless(e) => self.seamless.replay(e),

@@ -20,7 +20,7 @@ use crate::ledger::export::Counters;
 use crate::ledger::records::GameRecord;
 use crate::ledger::wallet::Wallet;
 use crate::seamless::SeamlessExport;
-use crate::tournaments::{BindTime, RoundHistories, TournamentsSnapshot};
+use crate::tournaments::{BindRecord, BindTime, RoundHistories, TournamentsSnapshot};
 use crate::webhooks::WebhooksExport;
 use serde::{Deserialize, Serialize};
 use std::io::{self, BufWriter, Read, Write};
@@ -63,6 +63,9 @@ enum Section {
     /// When each bound game was bound (likewise added later: without it, bound
     /// since ever). Written after `Tournaments`.
     BindTimes(Vec<BindTime>),
+    /// The first game record after each bind (likewise added later: without it, binds
+    /// are told apart from records by time only). Written after `Tournaments`.
+    BindRecords(Vec<BindRecord>),
 }
 
 fn bad(reason: impl Into<String>) -> EngineError {
@@ -111,6 +114,10 @@ pub(crate) fn write(domains: &Domains, out: impl Write) -> Result<(), EngineErro
     write_section(
         &mut out,
         &Section::BindTimes(tournaments.export_bind_times()),
+    )?;
+    write_section(
+        &mut out,
+        &Section::BindRecords(tournaments.export_bind_records()),
     )?;
     write_section(&mut out, &Section::Catalog(catalog.export()))?;
     write_section(&mut out, &Section::Identity(identity.export()))?;
@@ -275,6 +282,7 @@ fn read_body(
             Section::Webhooks(w) => domains.webhooks.import(w),
             Section::ScoreHistories(h) => domains.tournaments.import_histories(h),
             Section::BindTimes(b) => domains.tournaments.import_bind_times(b),
+            Section::BindRecords(b) => domains.tournaments.import_bind_records(b),
             Section::End => return Ok(()),
             Section::Header { .. } => return Err(bad("a second header")),
         }

@@ -81,8 +81,13 @@ impl Engine {
         game: &GameId,
     ) -> Result<bool, EngineError> {
         let now = self.clock.now_ms();
-        self.pending(self.domains.tournaments.bind(channel, id, game, now))
-            .wait()
+        let first_record = self.domains.ledger.counters().next_record;
+        self.pending(
+            self.domains
+                .tournaments
+                .bind(channel, id, game, now, first_record),
+        )
+        .wait()
     }
 
     /// Unbinds a game (Publisher Manual §5.7); `false` if it was not bound.
@@ -242,17 +247,20 @@ impl Engine {
     /// scored (the crash window, see the `tournaments` module docs). Returns how many
     /// scored now. Offering a record that already scored changes nothing.
     pub fn rescore_recent_records(&self) -> Result<usize, EngineError> {
-        let mut since: BTreeMap<(ChannelId, GameId), i64> = BTreeMap::new();
+        let mut since: BTreeMap<(ChannelId, GameId), (i64, u64)> = BTreeMap::new();
         for s in self.domains.tournaments.rescore_scopes() {
-            let e = since.entry((s.channel, s.game)).or_insert(s.since_ms);
-            *e = (*e).min(s.since_ms);
+            let e = since
+                .entry((s.channel, s.game))
+                .or_insert((s.since_ms, s.first_record));
+            *e = (e.0.min(s.since_ms), e.1.min(s.first_record));
         }
         let mut records = Vec::new();
-        for ((channel, game), since_ms) in since {
+        for ((channel, game), (since_ms, first_record)) in since {
             let scope = RescoreScope {
                 channel,
                 game,
                 since_ms,
+                first_record,
             };
             records.extend(self.records_since(&scope));
         }
@@ -291,7 +299,7 @@ impl Engine {
             let done = page.iter().any(|r| r.created_at_ms < stop_ms);
             out.extend(
                 page.into_iter()
-                    .filter(|r| r.created_at_ms >= scope.since_ms),
+                    .filter(|r| r.created_at_ms >= scope.since_ms && r.id.0 >= scope.first_record),
             );
             if done {
                 return out;

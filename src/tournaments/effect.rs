@@ -67,6 +67,16 @@ pub enum TournamentEffect {
         game: GameId,
         at_ms: i64,
     },
+    /// A game bound at `at_ms`, when the next game record to be made was
+    /// `first_record`: what a bind writes now. Records with a lower id may have closed
+    /// before the bind, even in its own millisecond; those from `first_record` on
+    /// closed after it (`Tournaments::rescore_scopes`). (Last, like `BoundAt`.)
+    BoundFrom {
+        tourney: u64,
+        game: GameId,
+        at_ms: i64,
+        first_record: u64,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -99,6 +109,7 @@ impl TournamentEffect {
             TournamentEffect::Scored(s) => s.tourney,
             TournamentEffect::Bound { tourney, .. }
             | TournamentEffect::BoundAt { tourney, .. }
+            | TournamentEffect::BoundFrom { tourney, .. }
             | TournamentEffect::Unbound { tourney, .. }
             | TournamentEffect::Closed { tourney, .. }
             | TournamentEffect::Deleted { tourney }
@@ -126,6 +137,7 @@ impl Created {
                 .collect(),
             games: BTreeSet::new(),
             bound_since: std::collections::BTreeMap::new(),
+            bound_from_record: std::collections::BTreeMap::new(),
             closed_ms: None,
             deleted: false,
         }
@@ -166,16 +178,30 @@ pub(crate) fn apply(t: &mut Tournament, effect: &TournamentEffect) -> bool {
         TournamentEffect::Bound { game, .. } => {
             t.games.insert(game.clone());
             t.bound_since.remove(game);
+            t.bound_from_record.remove(game);
             true
         }
         TournamentEffect::BoundAt { game, at_ms, .. } => {
             t.games.insert(game.clone());
             t.bound_since.insert(game.clone(), *at_ms);
+            t.bound_from_record.remove(game);
+            true
+        }
+        TournamentEffect::BoundFrom {
+            game,
+            at_ms,
+            first_record,
+            ..
+        } => {
+            t.games.insert(game.clone());
+            t.bound_since.insert(game.clone(), *at_ms);
+            t.bound_from_record.insert(game.clone(), *first_record);
             true
         }
         TournamentEffect::Unbound { game, .. } => {
             t.games.remove(game);
             t.bound_since.remove(game);
+            t.bound_from_record.remove(game);
             true
         }
         TournamentEffect::Created(_) | TournamentEffect::Deleted { .. } => true,

@@ -31,8 +31,9 @@
 //! `Scored` effect is not. Both go through one ordered log, so the reverse cannot
 //! happen. After recovery the engine calls [`Tournaments::rescore_scopes`] and offers
 //! again the records of bound games closed since the window's start in rounds that can
-//! still score, and after the game was bound (`BoundAt` logs the bind's time; a round
-//! that closed while its game was unbound must not score once it is bound again);
+//! still score, and after the game was bound (`BoundFrom` logs the bind's time and the
+//! first record after it; a round that closed while its game was unbound must not
+//! score once it is bound again);
 //! the remembered ids make that harmless. A record refused by a
 //! limitation is refused again (the counters only grow). What is not covered: a
 //! record whose offer was delayed by more than the window behind newer scored
@@ -187,6 +188,14 @@ pub struct BindTime {
     pub at_ms: i64,
 }
 
+/// The first game record made after a game was bound, as a snapshot holds it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BindRecord {
+    pub tourney: u64,
+    pub game: GameId,
+    pub first_record: u64,
+}
+
 /// One round's score histories, as a snapshot holds them.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RoundHistories {
@@ -210,6 +219,8 @@ pub struct RescoreScope {
     pub game: GameId,
     /// Records that closed at or after this time (Unix ms).
     pub since_ms: i64,
+    /// And whose id is at least this (0: any).
+    pub first_record: u64,
 }
 
 pub struct Tournaments<J> {
@@ -340,12 +351,15 @@ impl<J: Journal<TournamentEffect>> Tournaments<J> {
 
     /// Binds `game` to the tournament; `false` if it already was. Refused once the
     /// tournament has ended or was disabled.
+    /// `first_record` is the id the next game record will get: records from it on
+    /// closed after the bind (see `rescore_scopes`).
     pub fn bind(
         &self,
         channel: &ChannelId,
         id: &TourneyId,
         game: &GameId,
         now_ms: i64,
+        first_record: u64,
     ) -> Logged<bool> {
         let mut dir = self.dir.write();
         let handle = match dir.find(channel, id) {
@@ -366,10 +380,11 @@ impl<J: Journal<TournamentEffect>> Tournaments<J> {
         if t.games.len() >= GAMES_PER_TOURNAMENT_MAX {
             return Logged::rejected(TournamentError::TooManyGames(GAMES_PER_TOURNAMENT_MAX));
         }
-        let effect = TournamentEffect::BoundAt {
+        let effect = TournamentEffect::BoundFrom {
             tourney: t.key,
             game: game.clone(),
             at_ms: now_ms,
+            first_record,
         };
         self.commit_locked(&mut dir, &mut t, effect).map(|()| true)
     }
@@ -460,8 +475,12 @@ impl<J: Journal<TournamentEffect>> Tournaments<J> {
 
     /// Applies an effect to a tournament and to the directory's indexes.
     fn apply_locked(&self, dir: &mut Directory, t: &mut Tournament, effect: &TournamentEffect) {
+        // Every variant listed: a new kind of bind that missed the index would leave
+        // its game unscored (the simulator found one).
         let (bound, unbound) = match effect {
-            TournamentEffect::Bound { game, .. } | TournamentEffect::BoundAt { game, .. } => {
+            TournamentEffect::Bound { game, .. }
+            | TournamentEffect::BoundAt { game, .. }
+            | TournamentEffect::BoundFrom { game, .. } => {
                 (usize::from(dir.bind(&t.channel, game, t.key)), 0)
             }
             TournamentEffect::Unbound { game, .. } => {
@@ -471,7 +490,12 @@ impl<J: Journal<TournamentEffect>> Tournaments<J> {
                 t.deleted = true;
                 (0, dir.remove(t))
             }
-            _ => (0, 0),
+            TournamentEffect::Created(_)
+            | TournamentEffect::Closed { .. }
+            | TournamentEffect::Scored(_)
+            | TournamentEffect::PayoutStarted { .. }
+            | TournamentEffect::PrizeSettled { .. }
+            | TournamentEffect::PayoutCompleted { .. } => (0, 0),
         };
         self.bindings.fetch_add(bound, Ordering::Relaxed);
         self.bindings.fetch_sub(unbound, Ordering::Relaxed);
@@ -629,6 +653,41 @@ impl<J: Journal<TournamentEffect>> Tournaments<J> {
         out
     }
 
+    /// Every known first record after a bind, for a snapshot (written after the
+    /// tournaments' own section).
+    pub fn export_bind_records(&self) -> Vec<BindRecord> {
+        let handles = self.handles();
+        let mut out = Vec::new();
+        for h in handles {
+            let t = h.lock();
+            out.extend(
+                t.bound_from_record
+                    .iter()
+                    .map(|(game, &first_record)| BindRecord {
+                        tourney: t.key,
+                        game: game.clone(),
+                        first_record,
+                    }),
+            );
+        }
+        out
+    }
+
+    /// Loads a snapshot's first records after binds (after its tournaments, before
+    /// replay); one for a game no longer bound is dropped.
+    pub fn import_bind_records(&self, records: Vec<BindRecord>) {
+        let dir = self.dir.read();
+        for b in records {
+            let Some(handle) = dir.handle(b.tourney) else {
+                continue;
+            };
+            let mut t = handle.lock();
+            if t.games.contains(&b.game) {
+                t.bound_from_record.insert(b.game, b.first_record);
+            }
+        }
+    }
+
     /// Loads a snapshot's bind times (after its tournaments, before replay); a time
     /// for a game no longer bound is dropped.
     pub fn import_bind_times(&self, times: Vec<BindTime>) {
@@ -679,9 +738,14 @@ impl<J: Journal<TournamentEffect>> Tournaments<J> {
     /// game of each round that can still score, since the start of its remembered
     /// window, and after the game was bound: a record closed before the bind closed
     /// while the game was not bound (found by the simulator: unbound, a round closed,
-    /// bound again, a crash, and recovery scored that round). A record closed in the
-    /// bind's own millisecond is not offered again: it may have closed before the
-    /// bind, and a score is given at most once rather than wrongly.
+    /// bound again, a crash, and recovery scored that round). After the bind means
+    /// from its first record on (`BoundFrom`), which tells records of the bind's own
+    /// millisecond apart (a round that closed right after a bind, in the same
+    /// millisecond, and whose score a crash lost, was never scored: found by the
+    /// simulator too). A record whose id was taken before the bind but that closed
+    /// after it is not offered again, and neither, for binds logged with a time only,
+    /// is one of the bind's millisecond: a score is given at most once rather than
+    /// wrongly.
     pub fn rescore_scopes(&self) -> Vec<RescoreScope> {
         let handles = self.handles();
         let mut scopes = Vec::new();
@@ -697,11 +761,17 @@ impl<J: Journal<TournamentEffect>> Tournaments<J> {
                 };
                 for game in &t.games {
                     let bound = t.bound_since.get(game).copied();
-                    let after_bind = bound.map_or(i64::MIN, |b| b.saturating_add(1));
+                    let first_record = t.bound_from_record.get(game).copied();
+                    let after_bind = match (bound, first_record) {
+                        (Some(at_ms), Some(_)) => at_ms,
+                        (Some(at_ms), None) => at_ms.saturating_add(1),
+                        (None, _) => i64::MIN,
+                    };
                     scopes.push(RescoreScope {
                         channel: t.channel.clone(),
                         game: game.clone(),
                         since_ms: since_ms.max(after_bind),
+                        first_record: first_record.unwrap_or(0),
                     });
                 }
             }

@@ -201,6 +201,11 @@ pub struct Tournament {
     /// ([`BindTime`]), so this struct's encoding stays format 1's.
     #[serde(skip)]
     pub bound_since: BTreeMap<GameId, i64>,
+    /// For each bound game, the first game record made after its bind, where known
+    /// (binds logged before `BoundFrom`: by time only). Snapshots keep it in a
+    /// section of its own ([`BindRecord`](super::BindRecord)).
+    #[serde(skip)]
+    pub bound_from_record: BTreeMap<GameId, u64>,
     /// When it was closed early, if it was.
     pub closed_ms: Option<i64>,
     /// Set under its lock when deleted, for holders of the handle.
