@@ -678,13 +678,9 @@ impl<J: Journal<TournamentEffect>> Tournaments<J> {
     pub fn import_bind_records(&self, records: Vec<BindRecord>) {
         let dir = self.dir.read();
         for b in records {
-            let Some(handle) = dir.handle(b.tourney) else {
-                continue;
-            };
-            let mut t = handle.lock();
-            if t.games.contains(&b.game) {
-                t.bound_from_record.insert(b.game, b.first_record);
-            }
+            with_bound_game(&dir, b.tourney, &b.game, |t| {
+                t.bound_from_record.insert(b.game.clone(), b.first_record);
+            });
         }
     }
 
@@ -693,13 +689,9 @@ impl<J: Journal<TournamentEffect>> Tournaments<J> {
     pub fn import_bind_times(&self, times: Vec<BindTime>) {
         let dir = self.dir.read();
         for b in times {
-            let Some(handle) = dir.handle(b.tourney) else {
-                continue;
-            };
-            let mut t = handle.lock();
-            if t.games.contains(&b.game) {
-                t.bound_since.insert(b.game, b.at_ms);
-            }
+            with_bound_game(&dir, b.tourney, &b.game, |t| {
+                t.bound_since.insert(b.game.clone(), b.at_ms);
+            });
         }
     }
 
@@ -777,5 +769,16 @@ impl<J: Journal<TournamentEffect>> Tournaments<J> {
             }
         }
         scopes
+    }
+}
+
+/// Runs `f` on tournament `tourney` if `game` is still bound to it (what a snapshot
+/// import of bind details needs: details of a game no longer bound are dropped).
+fn with_bound_game(dir: &Directory, tourney: u64, game: &GameId, f: impl FnOnce(&mut Tournament)) {
+    if let Some(handle) = dir.handle(tourney) {
+        let mut t = handle.lock();
+        if t.games.contains(game) {
+            f(&mut t);
+        }
     }
 }
