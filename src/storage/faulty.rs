@@ -57,6 +57,19 @@ struct Track {
     allocated_synced: u64,
 }
 
+impl Track {
+    /// A file whose `len` bytes are all written and durable, with nothing
+    /// preallocated past them (after a cut, a truncation, or a reopen).
+    fn settled(len: u64) -> Track {
+        Track {
+            written: len,
+            synced: len,
+            allocated: len,
+            allocated_synced: len,
+        }
+    }
+}
+
 /// The unit a disk writes atomically, for [`FaultyFs::lose_unsynced_data_torn`].
 pub const PAGE_BYTES: u64 = 4096;
 
@@ -182,12 +195,17 @@ impl FaultyFs {
             }
             let overwrite_end = track.written.min(track.allocated_synced).max(track.synced);
             let mut page = track.synced;
+            let mut file = None;
             while page < overwrite_end {
                 let end = ((page / PAGE_BYTES + 1) * PAGE_BYTES).min(overwrite_end);
                 let kept = keep(&path, end - page).min(end - page);
                 if page + kept < end {
-                    let file = std::fs::OpenOptions::new().write(true).open(&path)?;
-                    super::fs::write_zeros_at(&file, page + kept, end - page - kept)?;
+                    if file.is_none() {
+                        file = Some(std::fs::OpenOptions::new().write(true).open(&path)?);
+                    }
+                    if let Some(f) = &file {
+                        super::fs::write_zeros_at(f, page + kept, end - page - kept)?;
+                    }
                 }
                 page = end;
             }
@@ -199,12 +217,7 @@ impl FaultyFs {
             };
             let len = (overwrite_end + kept).max(track.allocated_synced);
             self.inner.truncate(&path, len)?;
-            *track = Track {
-                written: len,
-                synced: len,
-                allocated: len,
-                allocated_synced: len,
-            };
+            *track = Track::settled(len);
         }
         Ok(())
     }
@@ -355,15 +368,10 @@ impl FileSystem for FaultyFs {
         let inner = self.inner.open_append(path)?;
         // A file that survived a restart counts as synced up to its current length.
         let len = self.inner.file_len(path)?;
-        self.state.lock().files.insert(
-            path.to_path_buf(),
-            Track {
-                written: len,
-                synced: len,
-                allocated: len,
-                allocated_synced: len,
-            },
-        );
+        self.state
+            .lock()
+            .files
+            .insert(path.to_path_buf(), Track::settled(len));
         Ok(Box::new(FaultyFile {
             inner,
             path: path.to_path_buf(),
@@ -383,12 +391,7 @@ impl FileSystem for FaultyFs {
         self.inner.truncate(path, len)?;
         let mut s = self.state.lock();
         if let Some(track) = s.files.get_mut(path) {
-            *track = Track {
-                written: len,
-                synced: len,
-                allocated: len,
-                allocated_synced: len,
-            };
+            *track = Track::settled(len);
         }
         Ok(())
     }
