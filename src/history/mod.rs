@@ -113,6 +113,9 @@ const STORE_CACHE_BYTES: u64 = 16 << 20;
 const STORE_JOURNAL_BYTES: u64 = 32 << 20;
 /// One partition's memtable.
 const MEMTABLE_BYTES: u32 = 4 << 20;
+/// Bits a key of the bloom filters of `txs` and `rounds` (fjall's default: about
+/// 1 % false positives).
+const BLOOM_BITS: u8 = 10;
 
 const META_ARCHIVED: &[u8] = b"archived_lsn";
 const META_BATCH: &[u8] = b"next_batch";
@@ -282,20 +285,34 @@ impl HistoryStore {
             .manual_journal_persist(true)
             .open()
             .map_err(|e| failed("open", e))?;
-        let part = |name: &str| {
-            let options = PartitionCreateOptions::default().max_memtable_size(MEMTABLE_BYTES);
+        // Bloom filters only where a lookup may miss: fjall keeps every disk
+        // segment's filter in memory (10 bits a key), so a filter costs memory in
+        // proportion to what the partition holds. A new transaction id or round id
+        // is looked up in `txs` and `rounds` on the bet's path, and nearly always
+        // misses: their filters answer that without reading a block (they hold the
+        // idempotency horizon's keys, purged after it). `records` is read by range
+        // or by ids the `players` index just gave (hits, in id order, so a segment's
+        // key range already rules it out), `players` and `expiry` by range, `meta`
+        // holds two keys: filters there would only grow memory with history
+        // (docs/performance.md: 716 MiB of RSS at 100M rounds with them everywhere).
+        // fjall records the choice when it creates a partition; a store created with
+        // filters everywhere keeps them.
+        let part = |name: &str, filter: bool| {
+            let options = PartitionCreateOptions::default()
+                .max_memtable_size(MEMTABLE_BYTES)
+                .bloom_filter_bits(filter.then_some(BLOOM_BITS));
             keyspace
                 .open_partition(name, options)
                 .map_err(|e| failed("open partition", e))
         };
         let store = HistoryStore {
             path: dir.to_path_buf(),
-            txs: part("txs")?,
-            rounds: part("rounds")?,
-            records: part("records")?,
-            players: part("players")?,
-            expiry: part("expiry")?,
-            meta: part("meta")?,
+            txs: part("txs", true)?,
+            rounds: part("rounds", true)?,
+            records: part("records", false)?,
+            players: part("players", false)?,
+            expiry: part("expiry", false)?,
+            meta: part("meta", false)?,
             keyspace,
             clock,
             retention,
