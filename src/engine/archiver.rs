@@ -23,7 +23,7 @@
 
 use super::domains::Domains;
 use super::log::{decode, is_ledger_effect, Effect, EngineLog};
-use super::ticker::Ticker;
+use super::ticker::{Next, Ticker};
 use super::EngineError;
 use crate::clock::Clock;
 use crate::history::HistoryStore;
@@ -37,7 +37,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 /// Most log records one pass archives: bounds the pass's memory (its items) and
-/// the size of one store batch. A backlog is archived over several passes.
+/// the size of one store batch. A backlog is archived over several passes, run
+/// back to back (the background thread does not wait for its tick after a full
+/// pass).
 pub const MAX_PASS_RECORDS: u64 = 200_000;
 
 /// Most samples `CutClock` keeps (one per pass): a two-hour window of passes at one
@@ -244,11 +246,12 @@ impl Archiver {
         let tick = every.max(Duration::from_millis(10));
         let ticker = Ticker::start("pitboss-archive", tick, move || {
             let Some(wal) = log.wal() else {
-                return false;
+                return Next::Stop;
             };
             let now_ms = clock.now_ms();
-            // Once a pass fails, the log is closed: nothing more to archive.
-            pass(
+            // Once a pass fails, the log is closed: nothing more to archive. A pass
+            // that read its most records left a backlog: the next one starts at once.
+            match pass(
                 &domains,
                 wal,
                 &st,
@@ -256,8 +259,11 @@ impl Archiver {
                 now_ms,
                 window_ms,
                 Some(&g),
-            )
-            .is_ok()
+            ) {
+                Ok(report) if report.records_read >= MAX_PASS_RECORDS => Next::Now,
+                Ok(_) => Next::Tick,
+                Err(_) => Next::Stop,
+            }
         });
         Archiver {
             ticker,

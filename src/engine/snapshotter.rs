@@ -3,7 +3,7 @@
 
 use super::domains::Domains;
 use super::log::EngineLog;
-use super::ticker::Ticker;
+use super::ticker::{Next, Ticker};
 use super::{snapshot_body, Engine, EngineConfig, EngineError};
 use crate::journal::Lsn;
 use std::sync::Arc;
@@ -78,7 +78,7 @@ impl Snapshotter {
                     last = (lsn, Instant::now());
                 }
             }
-            true
+            Next::Tick
         });
         Snapshotter { ticker }
     }
