@@ -94,6 +94,7 @@ fn add(total: &mut Report, r: &Report) {
     total.crashes += r.crashes;
     total.disk_faults += r.disk_faults;
     total.uncertain_kept += r.uncertain_kept;
+    total.admission_refusals += r.admission_refusals;
     total.history_faults += r.history_faults;
     total.corruptions_named += r.corruptions_named;
     total.corruptions_unread += r.corruptions_unread;
@@ -113,7 +114,8 @@ fn print_totals(first: u64, seeds: u64, t: &Report, elapsed: Duration) {
          {} crashes, {} disk faults ({} kept by the disk), {} history-store faults, \
          {} corrupt segments named, {} not needed, {} archiver passes, {} snapshots, \
          {} webhook deliveries, {} seamless calls meeting a network fault, \
-         {} tournaments paying {} prizes; trace {:016x}",
+         {} tournaments paying {} prizes, {} operations refused while the archiver \
+         was behind; trace {:016x}",
         t.steps,
         t.steps as f64 / secs,
         t.crashes,
@@ -128,6 +130,7 @@ fn print_totals(first: u64, seeds: u64, t: &Report, elapsed: Duration) {
         t.network_faults,
         t.tournaments,
         t.prizes,
+        t.admission_refusals,
         t.trace_hash,
     );
 }

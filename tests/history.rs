@@ -226,6 +226,102 @@ fn history_survives_restarts_and_pages_cross_the_boundary() {
     assert_eq!(all.len(), 30);
 }
 
+/// Past `max_lag_records` durable records not yet archived, new work (a bet, a
+/// deposit, a withdrawal with a new id) is refused and changes nothing, while what
+/// finishes work already taken goes on: a win, a repeated id. A pass lets new work
+/// in again.
+#[test]
+fn new_work_is_refused_while_the_archiver_is_behind() {
+    const BOUND: u64 = 3;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let clock = Arc::new(ManualClock::new(START_MS));
+    let mut config = EngineConfig::default();
+    config.wal.fsync = storage::FsyncPolicy::Always;
+    config.history = HistoryConfig {
+        hot_window: Some(Duration::from_secs(1)),
+        archive_every: Duration::from_secs(3600),
+        max_lag_records: BOUND,
+        ..HistoryConfig::default()
+    };
+    let fs: Arc<dyn storage::FileSystem> = Arc::new(storage::StdFs);
+    let engine = Engine::open_with(dir.path(), config, clock.clone(), fs).expect("open");
+    let lag = |engine: &Engine| engine.history_status().expect("a store").lag_records;
+    let w = engine
+        .open_wallet(&channel("c"), &player("p"), &currency("CNY"))
+        .expect("wallet");
+    engine.deposit(w, &deposit("d0", 1_000)).expect("deposit");
+    engine.bet(w, &bet("b1", "r1", "g", 100)).expect("bet");
+    // Deposits until the lag passes the bound: each logs one record.
+    let mut n = 0;
+    while lag(&engine) <= BOUND {
+        n += 1;
+        assert!(n <= 10, "the lag grows with what is logged");
+        engine
+            .deposit(w, &deposit(&format!("d{n}"), 1))
+            .expect("under the bound");
+    }
+    let before = engine.balance(w).expect("balance");
+
+    for e in [
+        engine
+            .deposit(w, &deposit("new", 1))
+            .expect_err("a new deposit"),
+        engine
+            .bet(w, &bet("b2", "r2", "g", 1))
+            .expect_err("a new bet"),
+        engine
+            .withdraw(
+                w,
+                &WithdrawRequest {
+                    tx: tx("out"),
+                    amount: WithdrawAmount::Exact(Amount::new(1)),
+                },
+            )
+            .expect_err("a new withdrawal"),
+        engine
+            .bet_pending(w, &bet("b3", "r3", "g", 1))
+            .wait()
+            .expect_err("a new bet, pending"),
+    ] {
+        assert_eq!(kind(&e), "LimitExceeded", "{e}");
+        assert!(format!("{e}").contains("archive"), "{e}");
+    }
+    assert_eq!(
+        engine.balance(w).expect("balance"),
+        before,
+        "nothing changed"
+    );
+
+    // What finishes work already taken goes on.
+    assert!(
+        engine
+            .deposit(w, &deposit("d0", 1_000))
+            .expect("replay")
+            .replayed
+    );
+    assert!(
+        engine
+            .bet(w, &bet("b1", "r1", "g", 100))
+            .expect("replay")
+            .replayed
+    );
+    let won = engine
+        .win(w, &win("w1", "r1", "g", 250, false))
+        .expect("a win closes the open round");
+    assert_eq!(won.amount.minor_units(), 250);
+
+    // Once the archiver has caught up, new work is taken again.
+    engine
+        .archive_now(clock.now_ms())
+        .expect("a history store")
+        .expect("pass");
+    assert_eq!(lag(&engine), 0);
+    engine.deposit(w, &deposit("new", 1)).expect("taken again");
+    engine
+        .bet(w, &bet("b2", "r2", "g", 1))
+        .expect("taken again");
+}
+
 #[test]
 fn a_failing_history_store_fails_the_engine_closed() {
     let dir = tempfile::tempdir().expect("tempdir");

@@ -21,14 +21,20 @@ fn run(seed: u64, steps: u64) -> simulation::Report {
 fn fixed_seeds_pass() {
     let mut crashes = 0;
     let mut faults = 0;
+    let mut refusals = 0;
     for seed in 0..48 {
         let r = run(seed, STEPS);
         crashes += r.crashes;
         faults += r.disk_faults + r.history_faults;
+        refusals += r.admission_refusals;
     }
     // The runs did meet what they are for.
     assert!(crashes > 200, "{crashes} crashes");
     assert!(faults > 50, "{faults} faults");
+    assert!(
+        refusals > 50,
+        "{refusals} refusals while the archiver was behind"
+    );
 }
 
 #[test]

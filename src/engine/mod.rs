@@ -97,6 +97,12 @@ pub struct HistoryConfig {
     /// An archiver pass running longer than this makes `Engine::health` report the
     /// history store as not answering (default 60 s).
     pub stuck_after: std::time::Duration,
+    /// Most durable log records not yet archived before new work is refused: a
+    /// bet, a deposit or a withdrawal with a new transaction id fails with
+    /// `LedgerError::LimitExceeded` until the archiver catches up, while wins,
+    /// refunds, ends of rounds and repeated ids go on (ARCHITECTURE.md, "Bounded
+    /// memory"). Default 1,000,000.
+    pub max_lag_records: u64,
     /// Fault injection for tests (off by default; see `history::Faults`).
     pub faults: crate::history::Faults,
     /// A store already open to use instead of the directory's `history/` (the
@@ -114,6 +120,7 @@ impl Default for HistoryConfig {
             archive_every: std::time::Duration::from_secs(1),
             retention: crate::history::Retention::default(),
             stuck_after: std::time::Duration::from_secs(60),
+            max_lag_records: 1_000_000,
             faults: crate::history::Faults::default(),
             shared_store: None,
         }

@@ -122,6 +122,8 @@ impl Engine {
             Ok(Some(receipt)) => return self.unless_rolled_back(wallet, receipt).await,
             Ok(None) => {}
         }
+        // New work, refused (before any call goes out) while the archiver is behind.
+        self.admit(wallet, &req.tx)?;
         let call = self
             .begin_call(wallet, &key, CallKind::Bet(req.clone()))
             .await?;

@@ -10,8 +10,9 @@
 //! after a crash [`Engine::rescore_recent_records`] re-offers what the log lacks.
 
 use super::{Engine, EngineError, Pending};
-use crate::ids::{RecordId, WalletId};
+use crate::ids::{RecordId, TxId, WalletId};
 use crate::journal::Lsn;
+use crate::ledger::error::LedgerError;
 use crate::ledger::types::{
     BetRequest, DepositRequest, EndRoundRequest, Funds, PrizeRequest, Receipt, RefundRequest,
     WinRequest, WithdrawRequest,
@@ -21,11 +22,15 @@ use crate::ledger::{Expiry, Logged};
 impl Engine {
     /// Credits the wallet (Publisher Manual §4.1).
     pub fn deposit(&self, wallet: WalletId, req: &DepositRequest) -> Result<Receipt, EngineError> {
+        self.admit(wallet, &req.tx)?;
         self.wait_scored(self.domains.ledger.deposit(wallet, req))
     }
 
     /// [`Engine::deposit`] without the durability wait.
     pub fn deposit_pending(&self, wallet: WalletId, req: &DepositRequest) -> Pending<Receipt> {
+        if let Err(e) = self.admit(wallet, &req.tx) {
+            return self.refused(e);
+        }
         self.pending_scored(self.domains.ledger.deposit(wallet, req))
     }
 
@@ -35,16 +40,21 @@ impl Engine {
         wallet: WalletId,
         req: &WithdrawRequest,
     ) -> Result<Receipt, EngineError> {
+        self.admit(wallet, &req.tx)?;
         self.wait_scored(self.domains.ledger.withdraw(wallet, req))
     }
 
     /// [`Engine::withdraw`] without the durability wait.
     pub fn withdraw_pending(&self, wallet: WalletId, req: &WithdrawRequest) -> Pending<Receipt> {
+        if let Err(e) = self.admit(wallet, &req.tx) {
+            return self.refused(e);
+        }
         self.pending_scored(self.domains.ledger.withdraw(wallet, req))
     }
 
     /// Debits a bet: opens the round, or adds to it while open.
     pub fn bet(&self, wallet: WalletId, req: &BetRequest) -> Result<Receipt, EngineError> {
+        self.admit(wallet, &req.tx)?;
         self.wait_scored(
             self.domains
                 .ledger
@@ -54,11 +64,47 @@ impl Engine {
 
     /// [`Engine::bet`] without the durability wait.
     pub fn bet_pending(&self, wallet: WalletId, req: &BetRequest) -> Pending<Receipt> {
+        if let Err(e) = self.admit(wallet, &req.tx) {
+            return self.refused(e);
+        }
         self.pending_scored(
             self.domains
                 .ledger
                 .bet(wallet, req, self.clock.now_ms(), Funds::Local),
         )
+    }
+
+    /// Admission of new work: refuses a bet, deposit or withdrawal with a new
+    /// transaction id while the history archiver is more than
+    /// `HistoryConfig::max_lag_records` behind the durable log.
+    ///
+    /// Why: records not yet archived cannot leave memory, so an archiver that falls
+    /// behind for good (an engine logging faster than it archives, a store that
+    /// stalls) would otherwise grow memory and the held log without limit. What is
+    /// let through finishes work already taken: wins, refunds and ends of rounds
+    /// (each closes what a bet opened), and repeated ids (answered from the ledger,
+    /// logging nothing new). The check is two atomic loads on the hot path; only
+    /// past the bound does it look the id up.
+    pub(super) fn admit(&self, wallet: WalletId, tx: &TxId) -> Result<(), EngineError> {
+        let Some(archiver) = self.archiver.as_ref() else {
+            return Ok(());
+        };
+        let durable = self.log.wal().map_or(Lsn(0), |w| w.durable_lsn());
+        let lag = durable.0.saturating_sub(archiver.store.archived().0);
+        if lag <= self.config.history.max_lag_records
+            || self.domains.ledger.transaction(wallet, tx)?.is_some()
+        {
+            return Ok(());
+        }
+        Err(
+            LedgerError::LimitExceeded("history not yet archived: the archiver is behind, retry")
+                .into(),
+        )
+    }
+
+    /// A call refused before it reached the ledger, as a [`Pending`] that is ready.
+    fn refused(&self, e: EngineError) -> Pending<Receipt> {
+        Pending::new(Err(e), Lsn(0), self.log.clone())
     }
 
     /// Credits a round; closes it unless told to keep it open.

@@ -31,6 +31,11 @@ pub struct ServeArgs {
     /// everything in memory; no history store).
     #[arg(long, default_value = "5m")]
     pub hot_window: HotWindow,
+    /// Durable log records not yet in the history store past which new bets,
+    /// deposits and withdrawals are refused (limit exceeded, retry) until the
+    /// archiver catches up; wins, refunds and repeated ids go on.
+    #[arg(long, default_value_t = 1_000_000, value_name = "RECORDS")]
+    pub max_archive_lag: u64,
     /// Allow webhook receivers at loopback, private and link-local addresses (tests
     /// and on-premises setups; refused by default against request forgery).
     #[arg(long)]
@@ -179,6 +184,7 @@ async fn serve_async(args: ServeArgs) -> Result<(), ServeError> {
     let mut config = EngineConfig::default();
     config.wal.fsync = args.fsync;
     config.history.hot_window = args.hot_window.0;
+    config.history.max_lag_records = args.max_archive_lag;
     let open_dir = dir.clone();
     let engine =
         Arc::new(tokio::task::spawn_blocking(move || Engine::open(&open_dir, config)).await??);

@@ -59,6 +59,11 @@ use std::time::Duration;
 /// that entries leave memory all the time.
 pub const HOT_WINDOW_MS: i64 = 1_000;
 
+/// The archiver's lag bound the simulated engine runs with
+/// (`HistoryConfig::max_lag_records`): low enough that admission refuses new work
+/// now and then (about 2 % of the steps of seeds 0..20).
+pub const MAX_LAG_RECORDS: u64 = 16;
+
 /// The event an operator publishes in the simulation.
 const PUBLISHED: &str = "sim.published";
 
@@ -82,6 +87,8 @@ pub struct Report {
     /// restart found on disk.
     pub disk_faults: u64,
     pub uncertain_kept: u64,
+    /// New work refused because the archiver was behind (`Engine::admit`).
+    pub admission_refusals: u64,
     pub history_faults: u64,
     /// Old log segments corrupted at a crash: named by the restart, or not read by it.
     pub corruptions_named: u64,
@@ -303,6 +310,8 @@ struct World {
     /// An operation that failed on a fault: it may or may not be on disk.
     /// With the model's time when it was made (a kept one happened then).
     uncertain: Option<(Op, i64)>,
+    /// The archiver's lag just before the operation being checked was made.
+    lag_before: u64,
     /// The log failed closed (after a fault); a crash comes in this many steps.
     failed: Option<u32>,
     /// Ledger outcomes so far, and (time, outcomes) at each archiver pass since the
@@ -342,6 +351,7 @@ impl World {
             tourney: None,
             prizes: 0,
             uncertain: None,
+            lag_before: 0,
             failed: None,
             outcomes: 0,
             passes: VecDeque::new(),
@@ -380,6 +390,7 @@ impl World {
         c.wal.segment_size = 8 * 1024;
         c.history.hot_window = Some(Duration::from_millis(HOT_WINDOW_MS as u64));
         c.history.archive_every = Duration::from_secs(365 * 86_400);
+        c.history.max_lag_records = MAX_LAG_RECORDS;
         c.history.faults = self.history_faults.clone();
         c.history.shared_store = self.store.clone();
         c.identity.argon2 = crate::identity::secrets::Argon2Params::insecure_for_tests();
@@ -580,7 +591,7 @@ impl World {
 
     /// One ledger operation on the engine and on the model; they must agree.
     fn ledger_step(&mut self, op: Op) -> Result<(), String> {
-        let got = apply_to_engine(self.engine(), &self.clock, &self.wallets, &op);
+        let got = self.apply(&op);
         if self.failed.is_some() {
             return self.after_failure(op, got);
         }
@@ -601,8 +612,31 @@ impl World {
         Ok(())
     }
 
+    /// Makes `op` on the engine, noting the archiver's lag just before (what
+    /// admission judged it by).
+    fn apply(&mut self, op: &Op) -> Vec<MOut> {
+        self.lag_before = self.engine().history_status().map_or(0, |h| h.lag_records);
+        apply_to_engine(self.engine(), &self.clock, &self.wallets, op)
+    }
+
     /// The model makes `op` too; the outcomes must be equal, and the balances.
+    /// Except past the archiver's lag bound: there new work (a deposit, withdrawal
+    /// or bet whose id the wallet has not applied) must be refused as
+    /// `LimitExceeded`, changing nothing, and the model does not make it.
     fn agree(&mut self, op: &Op, got: &[MOut]) -> Result<(), String> {
+        if self.lag_before > MAX_LAG_RECORDS && is_new_work(op, &self.model) {
+            if got != [Err("LimitExceeded")] {
+                return Err(format!(
+                    "{op:?} with {} records not archived (bound {MAX_LAG_RECORDS}): \
+                     the engine says {got:?}; new work must be refused",
+                    self.lag_before
+                ));
+            }
+            self.report.admission_refusals += 1;
+            model::check_balances(self.engine(), &self.wallets, &self.model)?;
+            self.engine().check_invariants();
+            return Ok(());
+        }
         let new_tx = tx_of(op).filter(|(w, tx)| !self.model.wallets[*w].txs.contains_key(tx));
         let want = self.model.apply(op);
         if got != want.as_slice() {
@@ -672,7 +706,7 @@ impl World {
             DiskFault::TornWrite { keep } => self.fs.tear_nth_write(1, keep),
             DiskFault::FailWrite => self.fs.fail_nth_write(1),
         }
-        let got = apply_to_engine(self.engine(), &self.clock, &self.wallets, &op);
+        let got = self.apply(&op);
         self.note(format!("{fault:?} then {op:?} → {got:?}"));
         if got.iter().any(|g| g.err().is_some_and(is_storage)) {
             self.report.disk_faults += 1;
@@ -1160,7 +1194,7 @@ impl World {
                     Ok(Some(_))
                 )
             });
-            let got = apply_to_engine(self.engine(), &self.clock, &self.wallets, &op);
+            let got = self.apply(&op);
             self.note(format!("again {op:?} → {got:?} (kept: {kept})"));
             if kept {
                 // Found on disk: the answer is a replay of what happened when the
@@ -1387,6 +1421,17 @@ fn amount(c: &mut Choices) -> i64 {
 }
 
 /// The wallet and transaction id an operation is keyed by (money operations).
+/// A deposit, withdrawal or bet whose id the model's wallet has not applied: what
+/// admission refuses while the archiver is behind.
+fn is_new_work(op: &Op, model: &Model) -> bool {
+    match *op {
+        Op::Deposit { w, tx, .. } | Op::Withdraw { w, tx, .. } | Op::Bet { w, tx, .. } => {
+            !matches!(model.wallets[w].txs.get(&tx), Some((_, Ok(_))))
+        }
+        _ => false,
+    }
+}
+
 fn tx_of(op: &Op) -> Option<(usize, u32)> {
     match *op {
         Op::Deposit { w, tx, .. }

@@ -76,12 +76,22 @@ impl TestServer {
     ) -> TestServer {
         let clock = Arc::new(ManualClock::new(START_MS));
         let engine = Arc::new(Engine::in_memory_with_clock(engine_config, clock.clone()));
+        let mut config = ServerConfig::new(ADMIN_TOKEN.to_owned());
+        tune(&mut config);
+        TestServer::around(engine, clock, config).await
+    }
+
+    /// Seed games and the demo operator on a new `engine`, as `pitboss serve` sets
+    /// up a new data directory, then a server for it.
+    async fn around(
+        engine: Arc<Engine>,
+        clock: Arc<ManualClock>,
+        config: ServerConfig,
+    ) -> TestServer {
         demo::register_seed_games(&engine).expect("seed games");
         let demo = demo::create_demo_operator(&engine)
             .expect("demo operator")
             .expect("a new engine has no operator");
-        let mut config = ServerConfig::new(ADMIN_TOKEN.to_owned());
-        tune(&mut config);
         let (addr, tx, task) = serve(engine.clone(), config).await;
         TestServer {
             addr,
@@ -91,6 +101,17 @@ impl TestServer {
             shutdown: Some(tx),
             task: Some(task),
         }
+    }
+
+    /// A server over a durable engine in `dir` (`Engine::open_with`, the manual
+    /// clock), set up as `start_custom` sets up its in-memory one.
+    pub async fn start_durable(dir: &std::path::Path, engine_config: EngineConfig) -> TestServer {
+        let clock = Arc::new(ManualClock::new(START_MS));
+        let fs: Arc<dyn pitboss::storage::FileSystem> = Arc::new(pitboss::storage::StdFs);
+        let engine = Arc::new(
+            Engine::open_with(dir, engine_config, clock.clone(), fs).expect("open the engine"),
+        );
+        TestServer::around(engine, clock, ServerConfig::new(ADMIN_TOKEN.to_owned())).await
     }
 
     pub fn url(&self) -> String {

@@ -29,7 +29,8 @@ pub enum BankCode {
     CurrencyNotSupported = 100013,
     /// The operator keeps its players' money in its own wallet (seamless mode).
     SeamlessOperator = 100014,
-    /// A limit of the server: a body too large.
+    /// A limit of the server: a body too large, or a new transfer while the history
+    /// archiver is too far behind (retry later).
     LimitExceeded = 100015,
     /// Storage failed: the transfer may not have been applied (ask
     /// `getsingletransaction`).

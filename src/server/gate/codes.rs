@@ -42,7 +42,8 @@ pub enum GateCode {
     BadAmount = 20241009,
     /// 回合 id 错误: a win for a round with no bet, a round of another game.
     RoundId = 20241010,
-    /// 下注失败: a bet refused by the round's state or its transaction id.
+    /// 下注失败: a bet refused by the round's state or its transaction id, or by a
+    /// limit (open rounds, bets in a round, the history archiver's lag).
     BetFailed = 20241014,
     /// 赢钱失败 / 退款失败 (the document gives both the same number).
     WinOrRefundFailed = 20241015,
