@@ -74,6 +74,9 @@ impl<J: Journal<LedgerEffect>> Ledger<J> {
             if w.rounds.has_open() {
                 shard.unclosed.insert(id);
             }
+            if super::holds_history(&w) {
+                shard.holding.insert(id);
+            }
             shard.wallets.insert(id, Box::new(w));
         }
     }

@@ -176,6 +176,13 @@ impl<J: Journal<LedgerEffect>> Ledger<J> {
                     w.rounds.has_open(),
                     "unclosed index of wallet {id}"
                 );
+                // Listed exactly while it holds history (an eviction drops it once
+                // emptied, under the same lock).
+                assert_eq!(
+                    shard.holding.contains(id),
+                    super::holds_history(w),
+                    "eviction index of wallet {id}"
+                );
                 assert!(self.next_wallet.load(Ordering::Relaxed) > id.0);
                 // With a history store attached, a closed round's record may be
                 // there rather than here.
