@@ -47,7 +47,7 @@ fn bet_when_admitted(engine: &Engine, w: WalletId, req: &BetRequest) -> Receipt 
     loop {
         match engine.bet(w, req) {
             Err(EngineError::Ledger(ledger::error::LedgerError::LimitExceeded(why)))
-                if why.contains("archive") =>
+                if why == engine::ARCHIVER_BEHIND =>
             {
                 REFUSED_BETS.fetch_add(1, Ordering::Relaxed);
                 std::thread::sleep(pause);

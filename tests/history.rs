@@ -284,7 +284,7 @@ fn new_work_is_refused_while_the_archiver_is_behind() {
             .expect_err("a new bet, pending"),
     ] {
         assert_eq!(kind(&e), "LimitExceeded", "{e}");
-        assert!(format!("{e}").contains("archive"), "{e}");
+        assert!(format!("{e}").contains(engine::ARCHIVER_BEHIND), "{e}");
     }
     assert_eq!(
         engine.balance(w).expect("balance"),

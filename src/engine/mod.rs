@@ -110,6 +110,11 @@ pub struct HistoryConfig {
     pub shared_store: Option<crate::history::SharedStore>,
 }
 
+/// What `LedgerError::LimitExceeded` says when new work is refused because the
+/// history archiver is more than `HistoryConfig::max_lag_records` behind: a caller
+/// that tells this refusal from the other limits retries it later.
+pub const ARCHIVER_BEHIND: &str = "history not yet archived: the archiver is behind, retry";
+
 impl Default for HistoryConfig {
     /// Five minutes: a game server's retries, a seamless call's first retries and
     /// an operator's look at what just happened all fall inside it, and memory is

@@ -96,10 +96,7 @@ impl Engine {
         {
             return Ok(());
         }
-        Err(
-            LedgerError::LimitExceeded("history not yet archived: the archiver is behind, retry")
-                .into(),
-        )
+        Err(LedgerError::LimitExceeded(super::ARCHIVER_BEHIND).into())
     }
 
     /// A call refused before it reached the ledger, as a [`Pending`] that is ready.
