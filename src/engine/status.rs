@@ -96,16 +96,22 @@ impl Engine {
         }
     }
 
+    /// Durable log records not yet archived (`None` without a history store): what
+    /// admission bounds (`HistoryConfig::max_lag_records`). Two atomic loads.
+    pub fn archiver_lag(&self) -> Option<u64> {
+        let archived = self.archiver.as_ref()?.store.archived();
+        let durable = self.log.wal().map_or(Lsn(0), |w| w.durable_lsn());
+        Some(durable.0.saturating_sub(archived.0))
+    }
+
     /// The history archiver's gauges (`None` without a history store).
     pub fn history_status(&self) -> Option<HistoryStatus> {
         let archiver = self.archiver.as_ref()?;
         let g = &archiver.gauges;
-        let archived = archiver.store.archived();
-        let durable = self.log.wal().map_or(Lsn(0), |w| w.durable_lsn());
         let (memtable_bytes, journals) = archiver.store.write_buffer();
         Some(HistoryStatus {
-            archived_lsn: archived,
-            lag_records: durable.0.saturating_sub(archived.0),
+            archived_lsn: archiver.store.archived(),
+            lag_records: self.archiver_lag()?,
             evicted_transactions: g.evicted_transactions.load(Ordering::Relaxed),
             evicted_records: g.evicted_records.load(Ordering::Relaxed),
             disk_bytes: archiver.store.disk_bytes(),

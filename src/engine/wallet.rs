@@ -86,11 +86,9 @@ impl Engine {
     /// logging nothing new). The check is two atomic loads on the hot path; only
     /// past the bound does it look the id up.
     pub(super) fn admit(&self, wallet: WalletId, tx: &TxId) -> Result<(), EngineError> {
-        let Some(archiver) = self.archiver.as_ref() else {
+        let Some(lag) = self.archiver_lag() else {
             return Ok(());
         };
-        let durable = self.log.wal().map_or(Lsn(0), |w| w.durable_lsn());
-        let lag = durable.0.saturating_sub(archiver.store.archived().0);
         if lag <= self.config.history.max_lag_records
             || self.domains.ledger.transaction(wallet, tx)?.is_some()
         {

@@ -81,8 +81,8 @@ struct Shard {
     unclosed: HashSet<WalletId, foldhash::fast::RandomState>,
     /// Wallets that hold transaction entries or rounds (`holds_history`): the ones
     /// eviction visits, so that a pass costs what memory holds of history, not one
-    /// visit to every wallet ever opened (a million idle wallets took 75–130 ms a
-    /// pass).
+    /// visit to every wallet ever opened (a million idle wallets took 53–56 ms a
+    /// pass; docs/performance.md).
     holding: HashSet<WalletId, foldhash::fast::RandomState>,
 }
 

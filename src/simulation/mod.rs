@@ -615,7 +615,7 @@ impl World {
     /// Makes `op` on the engine, noting the archiver's lag just before (what
     /// admission judged it by).
     fn apply(&mut self, op: &Op) -> Vec<MOut> {
-        self.lag_before = self.engine().history_status().map_or(0, |h| h.lag_records);
+        self.lag_before = self.engine().archiver_lag().unwrap_or(0);
         apply_to_engine(self.engine(), &self.clock, &self.wallets, op)
     }
 
