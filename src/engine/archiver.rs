@@ -6,7 +6,8 @@
 //!    `MAX_PASS_RECORDS`), from the segment files (`Wal::read_durable`);
 //! 2. turns each ledger effect into what it leaves to history
 //!    (`ledger::archive::items_of`: transaction entries, tombstones, closed rounds,
-//!    game records) and writes them with the new position as one durable batch;
+//!    game records), staged as it reads (`HistoryStore::stage`, `Staged::add`),
+//!    and commits them with the new position as one durable batch;
 //! 3. moves the log's hold (`Wal::hold_after`): a segment is deleted only once both
 //!    the snapshots and the archive are past it;
 //! 4. evicts from memory what is both archived and older than the hot window
@@ -28,7 +29,7 @@ use super::EngineError;
 use crate::clock::Clock;
 use crate::history::HistoryStore;
 use crate::journal::Lsn;
-use crate::ledger::archive::{items_of, ArchiveItem};
+use crate::ledger::archive::items_of;
 use crate::storage::{LogCursor, StorageError, Wal};
 use parking_lot::Mutex;
 use std::collections::VecDeque;
@@ -40,7 +41,7 @@ use std::time::Duration;
 /// the size of one store batch. A backlog is archived over several passes, run
 /// back to back (the background thread does not wait for its tick after a full
 /// pass).
-pub const MAX_PASS_RECORDS: u64 = 200_000;
+pub const MAX_PASS_RECORDS: u64 = 50_000;
 
 /// Most samples `CutClock` keeps (one per pass): a two-hour window of passes at one
 /// a second would be 7,200. Past it every other sample goes: the samples still span
@@ -114,20 +115,25 @@ fn archive_some(
     if upto <= after {
         return Ok((after, 0, 0));
     }
-    let mut items: Vec<ArchiveItem> = Vec::new();
+    // About two and a half items a record (a bet + win round: two transactions,
+    // the closed round, its record; two log records).
+    let mut staged = store.stage((upto.0 - after.0) as usize * 5 / 2);
     let mut read = 0u64;
+    let mut n = 0u64;
     let last = wal.read_durable(after, upto, cursor, |lsn, payload| {
         read += 1;
         // Only ledger effects leave history; the others are not even decoded.
         if is_ledger_effect(payload) {
             if let Effect::Ledger(effect) = decode(lsn, payload)? {
-                items.extend(items_of(effect));
+                items_of(effect, |item| {
+                    n += 1;
+                    staged.add(item).map_err(history_failed)
+                })?;
             }
         }
         Ok::<(), EngineError>(())
     })?;
-    let n = items.len() as u64;
-    store.write(items, last).map_err(history_failed)?;
+    store.commit(staged, last).map_err(history_failed)?;
     Ok((last, read, n))
 }
 

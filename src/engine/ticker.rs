@@ -4,7 +4,7 @@
 use parking_lot::{Condvar, Mutex};
 use std::sync::Arc;
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// What a step asks of its thread.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -26,8 +26,9 @@ pub(crate) struct Ticker {
 }
 
 impl Ticker {
-    /// Spawns thread `name`, which calls `step` every `tick` (or at once after a
-    /// step that returns [`Next::Now`]) until stopped or until a step returns
+    /// Spawns thread `name`, which calls `step` every `tick` from the start of
+    /// the previous step (at once after a step that took a tick or more, or that
+    /// returned [`Next::Now`]) until stopped or until a step returns
     /// [`Next::Stop`]. A thread that cannot be spawned leaves a ticker that
     /// does nothing (the engine runs on; what the step does is a background duty).
     pub(crate) fn start(
@@ -41,16 +42,23 @@ impl Ticker {
             .name(name.into())
             .spawn(move || {
                 let mut next = Next::Tick;
+                let mut started = Instant::now();
                 loop {
                     {
                         let mut stopped = flag.0.lock();
-                        if !*stopped && next == Next::Tick {
-                            flag.1.wait_for(&mut stopped, tick);
+                        // Ticks are counted from the start of the last step, not
+                        // its end: a step that took a tick or longer (an archiver
+                        // pass under load) is followed at once, so the thread keeps
+                        // up with work that arrives faster than one step a tick.
+                        let wait = tick.saturating_sub(started.elapsed());
+                        if !*stopped && next == Next::Tick && !wait.is_zero() {
+                            flag.1.wait_for(&mut stopped, wait);
                         }
                         if *stopped {
                             return;
                         }
                     }
+                    started = Instant::now();
                     next = step();
                     if next == Next::Stop {
                         return;
@@ -113,6 +121,44 @@ mod tests {
         ticker.stop();
         let spread = times[4] - times[0];
         assert!(spread < tick, "four steps waited for ticks: {spread:?}");
+    }
+
+    /// Ticks count from a step's start: a step that took longer than a tick is
+    /// followed at once (an archiver pass under load keeps up), and one that took
+    /// part of a tick is followed a tick after it started, not a tick after it ended.
+    /// (Counted from the end, the two waits would be a tick and 1.75 ticks; the
+    /// bounds leave room for a busy machine's late wake-ups.)
+    #[test]
+    fn ticks_count_from_the_start_of_a_step() {
+        let tick = Duration::from_millis(400);
+        let (times_tx, times_rx) = std::sync::mpsc::channel();
+        let mut n = 0;
+        let ticker = Ticker::start("ticker-test", tick, move || {
+            n += 1;
+            let start = Instant::now();
+            // The first step overruns its tick; the others take most of one.
+            std::thread::sleep(if n == 1 { tick * 3 / 2 } else { tick * 3 / 4 });
+            let _ = times_tx.send((start, Instant::now()));
+            Next::Tick
+        });
+        let steps: Vec<(Instant, Instant)> = (0..3)
+            .map(|_| {
+                times_rx
+                    .recv_timeout(Duration::from_secs(30))
+                    .expect("a step ran")
+            })
+            .collect();
+        ticker.stop();
+        let idle_after_overrun = steps[1].0 - steps[0].1;
+        assert!(
+            idle_after_overrun < tick / 2,
+            "waited {idle_after_overrun:?} after a step that overran its tick"
+        );
+        let period = steps[2].0 - steps[1].0;
+        assert!(
+            period >= tick && period < tick * 7 / 5,
+            "a step of 3/4 of a tick was followed after {period:?}, not one tick"
+        );
     }
 
     #[test]

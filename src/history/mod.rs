@@ -30,11 +30,11 @@ use crate::ledger::records::{GameRecord, PageDirection, RecordQuery};
 use crate::ledger::round::ClosedRound;
 use crate::ledger::wallet::TxEntry;
 use crate::paging::PAGE_SIZE_MAX;
-use fjall::{Batch, Config, Keyspace, PartitionCreateOptions, PartitionHandle, PersistMode};
+use fjall::{Batch, Config, Keyspace, PartitionCreateOptions, PartitionHandle, PersistMode, Slice};
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 use std::ops::Bound;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::Arc;
 
 /// How long things are kept: one rule per kind.
@@ -109,8 +109,17 @@ fn failed(what: &str, e: impl std::fmt::Display) -> ArchiveError {
 
 /// The store's block cache.
 const STORE_CACHE_BYTES: u64 = 16 << 20;
-/// The store's journal files, past which writes wait for flushes.
-const STORE_JOURNAL_BYTES: u64 = 32 << 20;
+/// The store's journal files, past which writes wait for flushes (fjall sleeps
+/// each write 500 ms past 90 % of it, and 100 ms at a time past it). fjall counts a
+/// journal file at its preallocated 32 MiB at least, and seals one at every
+/// memtable rotation: this is four files, so that the journal a busy archiver
+/// leaves between two flushes never reaches it. (At 32 MiB, one sealed file reached
+/// it: the archiver slept 40 % of its time under load.)
+const STORE_JOURNAL_BYTES: u64 = 128 << 20;
+/// The store's journal files, past which every memtable is sealed for flushing, so
+/// that the journals they held can go (`HistoryStore::free_journals`): a second
+/// sealed file.
+const ROTATE_JOURNAL_BYTES: u64 = 32 << 20;
 /// One partition's memtable.
 const MEMTABLE_BYTES: u32 = 4 << 20;
 /// Bits a key of the bloom filters of `txs` and `rounds` (fjall's default: about
@@ -128,6 +137,16 @@ enum Class {
     Horizon = b'h',
     /// Records and their player index: kept for the history period.
     History = b'r',
+}
+
+impl Class {
+    /// Its place in `HistoryStore::oldest_ms`.
+    fn index(self) -> usize {
+        match self {
+            Class::Horizon => 0,
+            Class::History => 1,
+        }
+    }
 }
 
 /// class · archived at (ms, big-endian) · batch number: time order within a class.
@@ -185,7 +204,16 @@ pub struct HistoryStore {
     faults: Faults,
     archived: AtomicU64,
     next_batch: AtomicU64,
+    /// When the oldest expiry list of each class (`Class::index`) was archived:
+    /// `purge` reads the lists only once one is due. `UNKNOWN_OLDEST` until read;
+    /// `NO_LIST` when the class has none.
+    oldest_ms: [AtomicI64; 2],
 }
+
+/// `HistoryStore::oldest_ms` before the lists are read.
+const UNKNOWN_OLDEST: i64 = i64::MIN;
+/// `HistoryStore::oldest_ms` of a class with no list.
+const NO_LIST: i64 = i64::MAX;
 
 impl std::fmt::Debug for HistoryStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -207,27 +235,42 @@ fn push_text(key: &mut Vec<u8>, text: &str) {
     key.extend_from_slice(text.as_bytes());
 }
 
-fn wallet_key(wallet: WalletId, id: &str) -> Vec<u8> {
-    let mut key = Vec::with_capacity(8 + id.len());
+/// A `txs` or `rounds` key: wallet · id.
+fn push_wallet_key(key: &mut Vec<u8>, wallet: WalletId, id: &str) {
     key.extend_from_slice(&wallet.0.to_be_bytes());
     key.extend_from_slice(id.as_bytes());
+}
+
+fn wallet_key(wallet: WalletId, id: &str) -> Vec<u8> {
+    let mut key = Vec::with_capacity(8 + id.len());
+    push_wallet_key(&mut key, wallet, id);
     key
+}
+
+fn push_channel_prefix(key: &mut Vec<u8>, channel: &ChannelId) {
+    push_text(key, channel.as_str());
 }
 
 fn channel_prefix(channel: &ChannelId) -> Vec<u8> {
     let mut key = Vec::with_capacity(1 + channel.as_str().len() + 8);
-    push_text(&mut key, channel.as_str());
+    push_channel_prefix(&mut key, channel);
     key
 }
 
+fn push_player_prefix(key: &mut Vec<u8>, channel: &ChannelId, player: &PlayerId) {
+    push_channel_prefix(key, channel);
+    push_text(key, player.as_str());
+}
+
 fn player_prefix(channel: &ChannelId, player: &PlayerId) -> Vec<u8> {
-    let mut key = channel_prefix(channel);
-    push_text(&mut key, player.as_str());
+    let mut key = Vec::with_capacity(2 + channel.as_str().len() + player.as_str().len() + 8);
+    push_player_prefix(&mut key, channel, player);
     key
 }
 
 fn with_id(prefix: &[u8], id: RecordId) -> Vec<u8> {
-    let mut key = prefix.to_vec();
+    let mut key = Vec::with_capacity(prefix.len() + 8);
+    key.extend_from_slice(prefix);
     key.extend_from_slice(&id_key(id));
     key
 }
@@ -253,11 +296,6 @@ struct Dated<T> {
     value: T,
 }
 
-/// `value` as `txs` and `rounds` hold it: archived at `at_ms`, then the value.
-fn encode_dated<T: Serialize>(at_ms: i64, value: T) -> Result<Vec<u8>, ArchiveError> {
-    encode("encode", &Dated { at_ms, value })
-}
-
 impl HistoryStore {
     /// Opens (or creates) the store in `dir`.
     pub fn open(
@@ -270,8 +308,9 @@ impl HistoryStore {
         let keyspace = Config::new(dir)
             // The engine's memory is for hot state: the store's is bounded and
             // small (docs/performance.md): a 16 MiB block cache, memtables of at most
-            // 4 MiB a partition, and at most 32 MiB of journal, past which writes
-            // wait for flushes (so memtables waiting to be flushed stay under it).
+            // 4 MiB a partition, and at most 128 MiB of journal, past which writes
+            // wait for flushes (so memtables waiting to be flushed stay under it;
+            // past 32 MiB every memtable is sealed, `free_journals`).
             //
             // fjall's own write-buffer bound is left off: after a kill its count of
             // buffered bytes can stay above the bound with nothing left to flush,
@@ -319,6 +358,10 @@ impl HistoryStore {
             faults,
             archived: AtomicU64::new(0),
             next_batch: AtomicU64::new(0),
+            oldest_ms: [
+                AtomicI64::new(UNKNOWN_OLDEST),
+                AtomicI64::new(UNKNOWN_OLDEST),
+            ],
         };
         let read_u64 = |key: &[u8]| -> Result<u64, ArchiveError> {
             match store.meta.get(key).map_err(|e| failed("read meta", e))? {
@@ -340,14 +383,7 @@ impl HistoryStore {
             .store(read_u64(META_BATCH)?, Ordering::Release);
         // What the journal held at open is back in the memtables: flush it now,
         // so that the journals it kept can go (see the bounds above).
-        for part in [
-            &store.txs,
-            &store.rounds,
-            &store.records,
-            &store.players,
-            &store.expiry,
-            &store.meta,
-        ] {
+        for part in store.partitions() {
             part.rotate_memtable_and_wait()
                 .map_err(|e| failed("flush at open", e))?;
         }
@@ -380,55 +416,53 @@ impl HistoryStore {
 
     /// Stores `items` and the new archived position `through` as one atomic batch,
     /// durable (fsynced) before this returns. Keyed: storing the same items again
-    /// changes nothing.
+    /// changes nothing. (`stage`, `Staged::add` and `commit`, in one call.)
     pub fn write(&self, items: Vec<ArchiveItem>, through: Lsn) -> Result<(), ArchiveError> {
+        let mut staged = self.stage(items.len());
+        for item in items {
+            staged.add(item)?;
+        }
+        self.commit(staged, through)
+    }
+
+    /// Starts a batch of about `items` items, dated now: the archiver adds each
+    /// item as it reads the log ([`Staged::add`]), then [`HistoryStore::commit`]s it.
+    pub fn stage(&self, items: usize) -> Staged<'_> {
+        Staged {
+            store: self,
+            batch: Batch::with_capacity(self.keyspace.clone(), items),
+            horizon: Vec::with_capacity(items),
+            history: Vec::new(),
+            scratch: Vec::with_capacity(256),
+            now_ms: self.clock.now_ms(),
+        }
+    }
+
+    /// Writes `staged` and the new archived position `through` as one atomic
+    /// batch, durable (fsynced) before this returns.
+    pub fn commit(&self, staged: Staged<'_>, through: Lsn) -> Result<(), ArchiveError> {
         self.faults.wait_while_stalled();
         self.faults.check("write")?;
-        let now_ms = self.clock.now_ms();
-        let mut batch: Batch = self.keyspace.batch();
-        let mut keys: Vec<(Kind, Vec<u8>)> = Vec::with_capacity(items.len() * 2);
-        for item in items {
-            match item {
-                ArchiveItem::Transaction { wallet, tx, entry } => {
-                    let key = wallet_key(wallet, tx.as_str());
-                    batch.insert(&self.txs, key.clone(), encode_dated(now_ms, entry)?);
-                    keys.push((Kind::Tx, key));
-                }
-                ArchiveItem::ClosedRound {
-                    wallet,
-                    round,
-                    closed,
-                } => {
-                    let key = wallet_key(wallet, round.as_str());
-                    batch.insert(&self.rounds, key.clone(), encode_dated(now_ms, closed)?);
-                    keys.push((Kind::Round, key));
-                }
-                ArchiveItem::Record(record) => {
-                    let key = with_id(&channel_prefix(&record.channel), record.id);
-                    let by_player =
-                        with_id(&player_prefix(&record.channel, &record.player), record.id);
-                    batch.insert(
-                        &self.records,
-                        key.clone(),
-                        encode("encode record", &*record)?,
-                    );
-                    batch.insert(&self.players, by_player.clone(), []);
-                    keys.push((Kind::Record, key));
-                    keys.push((Kind::Player, by_player));
-                }
-            }
-        }
+        let Staged {
+            mut batch,
+            horizon,
+            history,
+            now_ms,
+            ..
+        } = staged;
         let n = self.next_batch.load(Ordering::Acquire);
-        let wrote_batch = !keys.is_empty();
+        let wrote_batch = !horizon.is_empty() || !history.is_empty();
         if wrote_batch {
             // One expiry list per retention class, so that each class is purged
             // oldest first without the other's lists in the way.
-            let (short, long): (Vec<_>, Vec<_>) = keys
-                .into_iter()
-                .partition(|(kind, _)| matches!(kind, Kind::Tx | Kind::Round));
-            for (class, list) in [(Class::Horizon, short), (Class::History, long)] {
+            for (class, list) in [(Class::Horizon, horizon), (Class::History, history)] {
                 if !list.is_empty() {
                     let key = expiry_key(class, now_ms, n);
+                    self.oldest_ms[class.index()].fetch_min(now_ms.max(0), Ordering::AcqRel);
+                    // Encoded as `Vec<(Kind, Vec<u8>)>` (postcard writes a byte
+                    // slice and a `Vec<u8>` alike), which `purge` decodes.
+                    let list: Vec<(Kind, &[u8])> =
+                        list.iter().map(|(kind, k)| (*kind, k.as_ref())).collect();
                     batch.insert(&self.expiry, key, encode("encode expiry", &list)?);
                 }
             }
@@ -443,7 +477,39 @@ impl HistoryStore {
             self.next_batch.store(n + 1, Ordering::Release);
         }
         self.archived.fetch_max(through.0, Ordering::AcqRel);
+        // The batch is durable and counted: a failure here fails the pass (and
+        // the log, closed) without leaving the store's counters behind its disk.
+        self.free_journals()
+    }
+
+    /// Lets fjall delete its older journal files: once they pass
+    /// `ROTATE_JOURNAL_BYTES`, every partition's memtable is sealed for flushing.
+    ///
+    /// fjall deletes a journal file only once every memtable holding part of it is
+    /// flushed. `meta` and `expiry`, written a little every pass, would not fill a
+    /// memtable for a long time, and fjall's own remedy (its monitor seals one
+    /// partition every 250 ms, and only past half of `STORE_JOURNAL_BYTES`) leaves
+    /// the journals near the bound, where every write sleeps.
+    fn free_journals(&self) -> Result<(), ArchiveError> {
+        if self.keyspace.journal_disk_space() <= ROTATE_JOURNAL_BYTES {
+            return Ok(());
+        }
+        for part in self.partitions() {
+            part.rotate_memtable()
+                .map_err(|e| failed("seal memtable", e))?;
+        }
         Ok(())
+    }
+
+    fn partitions(&self) -> [&PartitionHandle; 6] {
+        [
+            &self.txs,
+            &self.rounds,
+            &self.records,
+            &self.players,
+            &self.expiry,
+            &self.meta,
+        ]
     }
 
     /// Deletes what is older than its retention, oldest first, at most
@@ -463,19 +529,25 @@ impl HistoryStore {
             (Class::History, self.retention.history_ms),
         ] {
             let cut = now.saturating_sub(keep_ms);
-            let oldest: Vec<(Vec<u8>, Vec<u8>)> = self
-                .expiry
-                .prefix([class as u8])
-                .take(max_batches)
-                .map(|kv| kv.map(|(k, v)| (k.to_vec(), v.to_vec())))
-                .collect::<Result<_, _>>()
-                .map_err(|e| failed("read expiry", e))?;
-            for (key, value) in oldest {
+            let oldest = &self.oldest_ms[class.index()];
+            let known = oldest.load(Ordering::Acquire);
+            // Nothing due: the lists (a pass's keys each, megabytes) stay unread.
+            if known != UNKNOWN_OLDEST && known > cut {
+                continue;
+            }
+            let mut next_oldest = NO_LIST;
+            for (seen, kv) in self.expiry.prefix([class as u8]).enumerate() {
+                if seen == max_batches {
+                    next_oldest = UNKNOWN_OLDEST;
+                    break;
+                }
+                let (key, value) = kv.map_err(|e| failed("read expiry", e))?;
                 let at = key
                     .get(1..9)
                     .and_then(|b| <[u8; 8]>::try_from(b).ok())
                     .map_or(0, |b| u64::from_be_bytes(b) as i64);
                 if at > cut {
+                    next_oldest = at;
                     break;
                 }
                 let keys: Vec<(Kind, Vec<u8>)> = decode("decode expiry", &value)?;
@@ -496,6 +568,7 @@ impl HistoryStore {
                 batch.commit().map_err(|e| failed("purge", e))?;
                 purged += 1;
             }
+            oldest.store(next_oldest, Ordering::Release);
         }
         if purged > 0 {
             self.keyspace
@@ -548,6 +621,82 @@ impl HistoryStore {
             Some(v) => decode("decode record", &v).map(Some),
             None => Ok(None),
         }
+    }
+}
+
+/// One batch of the store's writes being built: [`HistoryStore::stage`], then
+/// [`Staged::add`] for each item, then [`HistoryStore::commit`]. Nothing is written
+/// before the commit; a batch dropped uncommitted writes nothing.
+pub struct Staged<'a> {
+    store: &'a HistoryStore,
+    batch: Batch,
+    /// The keys staged, by retention class, for the batch's expiry lists.
+    horizon: Vec<(Kind, Slice)>,
+    history: Vec<(Kind, Slice)>,
+    /// Where each key and value is built before it is copied into the batch (one
+    /// allocation each, not one per step of building it).
+    scratch: Vec<u8>,
+    now_ms: i64,
+}
+
+impl Staged<'_> {
+    /// Stages `item`: its keyed value, and its key in its class's expiry list.
+    pub fn add(&mut self, item: ArchiveItem) -> Result<(), ArchiveError> {
+        let store = self.store;
+        let at_ms = self.now_ms;
+        match item {
+            ArchiveItem::Transaction { wallet, tx, entry } => {
+                push_wallet_key(&mut self.scratch, wallet, tx.as_str());
+                let key = self.take_scratch();
+                let value = self.encode(&Dated {
+                    at_ms,
+                    value: entry,
+                })?;
+                self.batch.insert(&store.txs, key.clone(), value);
+                self.horizon.push((Kind::Tx, key));
+            }
+            ArchiveItem::ClosedRound {
+                wallet,
+                round,
+                closed,
+            } => {
+                push_wallet_key(&mut self.scratch, wallet, round.as_str());
+                let key = self.take_scratch();
+                let value = self.encode(&Dated {
+                    at_ms,
+                    value: closed,
+                })?;
+                self.batch.insert(&store.rounds, key.clone(), value);
+                self.horizon.push((Kind::Round, key));
+            }
+            ArchiveItem::Record(record) => {
+                push_channel_prefix(&mut self.scratch, &record.channel);
+                self.scratch.extend_from_slice(&id_key(record.id));
+                let key = self.take_scratch();
+                push_player_prefix(&mut self.scratch, &record.channel, &record.player);
+                self.scratch.extend_from_slice(&id_key(record.id));
+                let by_player = self.take_scratch();
+                let value = self.encode(&*record)?;
+                self.batch.insert(&store.records, key.clone(), value);
+                self.batch.insert(&store.players, by_player.clone(), []);
+                self.history.push((Kind::Record, key));
+                self.history.push((Kind::Player, by_player));
+            }
+        }
+        Ok(())
+    }
+
+    /// What `scratch` holds, copied out; `scratch` is left empty.
+    fn take_scratch(&mut self) -> Slice {
+        let bytes = Slice::from(&self.scratch[..]);
+        self.scratch.clear();
+        bytes
+    }
+
+    fn encode<T: Serialize>(&mut self, value: &T) -> Result<Slice, ArchiveError> {
+        self.scratch = postcard::to_extend(value, std::mem::take(&mut self.scratch))
+            .map_err(|e| failed("encode", e))?;
+        Ok(self.take_scratch())
     }
 }
 
@@ -699,6 +848,96 @@ mod tests {
             .records(&ChannelId::new("ch").expect("channel"), &q, 1000)
             .expect("records");
         page.records.iter().map(|r| r.id.0).collect()
+    }
+
+    /// `purge` reads the expiry lists only once one is due, and a purge that stops
+    /// at its most lists leaves the rest for the next: every due list goes, none
+    /// early, whether the oldest was known (written by this process) or not (read
+    /// after a reopen).
+    #[test]
+    fn purge_reads_lists_only_when_due_and_finishes_in_steps() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let clock = Arc::new(ManualClock::new(1_000));
+        let retention = Retention {
+            idempotency_horizon_ms: 100,
+            history_ms: 100_000,
+        };
+        let open = || {
+            HistoryStore::open(dir.path(), clock.clone(), retention, Faults::default())
+                .expect("open")
+        };
+        let store = open();
+        for i in 0..5u64 {
+            store
+                .write(vec![tx_item(&format!("t{i}"))], Lsn(i + 1))
+                .expect("write");
+            clock.advance_ms(10);
+        }
+        // Not due: nothing purged; the oldest list's time is read once, and kept.
+        assert_eq!(store.purge(2).expect("purge"), 0);
+        let oldest = || store.oldest_ms[Class::Horizon.index()].load(Ordering::Acquire);
+        assert_eq!(oldest(), 1_000);
+        assert_eq!(store.purge(2).expect("purge"), 0);
+        clock.advance_ms(200);
+        assert_eq!(store.purge(2).expect("purge"), 2);
+        assert!(!has_tx(&store, "t1") && has_tx(&store, "t2"));
+        assert_eq!(store.purge(2).expect("purge"), 2);
+        assert_eq!(store.purge(2).expect("purge"), 1);
+        assert_eq!(store.purge(2).expect("purge"), 0);
+        assert!(!has_tx(&store, "t4"));
+        assert_eq!(oldest(), NO_LIST);
+        // A list written after the class emptied is known at once.
+        store.write(vec![tx_item("t5")], Lsn(6)).expect("write");
+        assert_eq!(oldest(), 1_250);
+        drop(store);
+        // Reopened, the oldest is unknown until read; due, it goes.
+        let store = open();
+        assert_eq!(
+            store.oldest_ms[Class::Horizon.index()].load(Ordering::Acquire),
+            UNKNOWN_OLDEST
+        );
+        assert_eq!(store.purge(16).expect("purge"), 0);
+        assert!(has_tx(&store, "t5"));
+        clock.advance_ms(101);
+        assert_eq!(store.purge(16).expect("purge"), 1);
+        assert!(!has_tx(&store, "t5"));
+    }
+
+    /// The journals do not pile up: past `ROTATE_JOURNAL_BYTES` every memtable is
+    /// sealed, and once flushed their journals go, although `meta` and `expiry` (a
+    /// few bytes a batch) never fill a memtable. Left to fjall, they would stay
+    /// until its monitor acts, past half of `STORE_JOURNAL_BYTES`.
+    #[test]
+    fn journals_are_freed_once_they_pass_the_rotation_threshold() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = HistoryStore::open(
+            dir.path(),
+            Arc::new(ManualClock::new(1_000)),
+            Retention::default(),
+            Faults::default(),
+        )
+        .expect("open");
+        // Batches of 1,000 records until the journals pass the threshold (the
+        // batch that passes it seals every memtable), then no more writes.
+        let mut id = 0u64;
+        while store.keyspace.journal_disk_space() <= ROTATE_JOURNAL_BYTES {
+            assert!(id < 1_000_000, "the journals never grew");
+            let batch: Vec<ArchiveItem> = (id..id + 1_000).map(record_item).collect();
+            id += 1_000;
+            store.write(batch, Lsn(id)).expect("write");
+        }
+        // Flushed, the sealed memtables' journals go: at most one is left (fjall
+        // counts a journal file at its preallocated 32 MiB at least). Left to
+        // fjall, two or more would stay.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        while store.keyspace.journal_disk_space() > ROTATE_JOURNAL_BYTES {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "journals stayed at {} bytes",
+                store.keyspace.journal_disk_space()
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
     }
 
     /// Each class is purged on its own clock, oldest first: transactions after the

@@ -73,35 +73,38 @@ pub enum ArchiveItem {
     Record(Box<GameRecord>),
 }
 
-/// What `effect` leaves to history, in the order it was applied: its transaction
-/// entry (and the tombstone a refund of an unknown bet leaves), the round it
-/// closed, its game record. Effects that leave nothing (a wallet opened, a bet
-/// joining a round that stays open) yield nothing.
-pub fn items_of(effect: LedgerEffect) -> Vec<ArchiveItem> {
+/// Gives `emit` what `effect` leaves to history, in the order it was applied: its
+/// transaction entry (and the tombstone a refund of an unknown bet leaves), the
+/// round it closed, its game record. Effects that leave nothing (a wallet opened, a
+/// bet joining a round that stays open) give nothing. A callback, not a `Vec`: the
+/// archiver stages each item as it reads the log, with no allocation per effect.
+pub fn items_of<E>(
+    effect: LedgerEffect,
+    mut emit: impl FnMut(ArchiveItem) -> Result<(), E>,
+) -> Result<(), E> {
     let LedgerEffect::Wallet(change) = effect else {
-        return Vec::new();
+        return Ok(());
     };
     let wallet = change.wallet;
-    let mut items = Vec::new();
     if let Some((tx, entry)) = change.tx {
         if let Some(bet_tx) = change.tombstone {
-            items.push(ArchiveItem::Transaction {
+            emit(ArchiveItem::Transaction {
                 wallet,
                 tx: bet_tx,
                 entry: tombstone_entry(&tx),
-            });
+            })?;
         }
-        items.push(ArchiveItem::Transaction { wallet, tx, entry });
+        emit(ArchiveItem::Transaction { wallet, tx, entry })?;
     }
     if let Some(RoundChange::Close { round, closed }) = change.round {
-        items.push(ArchiveItem::ClosedRound {
+        emit(ArchiveItem::ClosedRound {
             wallet,
             round,
             closed,
-        });
+        })?;
     }
     if let Some(record) = change.record {
-        items.push(ArchiveItem::Record(record));
+        emit(ArchiveItem::Record(record))?;
     }
-    items
+    Ok(())
 }

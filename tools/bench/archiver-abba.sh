@@ -7,7 +7,7 @@
 #
 # Two cases: one submitter with fsync never (CPU-bound: the archiver's cost shows
 # most), and 256 submitters with fsync always. B bounds the archiver's lag to
-# 200,000 records (one pass): past it new bets are refused and sent again, so B
+# 200,000 records (four passes): past it new bets are refused and sent again, so B
 # measures what the engine sustains with its archive kept up, not a burst whose
 # history piles up in memory (the default bound, 1M records, lets the first
 # seconds of a short run outrun the archiver). Needs
