@@ -30,7 +30,10 @@ use crate::ledger::records::{GameRecord, PageDirection, RecordQuery};
 use crate::ledger::round::ClosedRound;
 use crate::ledger::wallet::TxEntry;
 use crate::paging::PAGE_SIZE_MAX;
-use fjall::{Batch, Config, Keyspace, PartitionCreateOptions, PartitionHandle, PersistMode, Slice};
+use fjall::{
+    AbstractTree, Batch, Config, Keyspace, PartitionCreateOptions, PartitionHandle, PersistMode,
+    Slice,
+};
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 use std::ops::Bound;
 use std::path::{Path, PathBuf};
@@ -112,14 +115,13 @@ const STORE_CACHE_BYTES: u64 = 16 << 20;
 /// The store's journal files, past which writes wait for flushes (fjall sleeps
 /// each write 500 ms past 90 % of it, and 100 ms at a time past it). fjall counts a
 /// journal file at its preallocated 32 MiB at least, and seals one at every
-/// memtable rotation: this is four files, so that the journal a busy archiver
-/// leaves between two flushes never reaches it. (At 32 MiB, one sealed file reached
-/// it: the archiver slept 40 % of its time under load.)
-const STORE_JOURNAL_BYTES: u64 = 128 << 20;
-/// The store's journal files, past which every memtable is sealed for flushing, so
-/// that the journals they held can go (`HistoryStore::free_journals`): a second
-/// sealed file.
-const ROTATE_JOURNAL_BYTES: u64 = 32 << 20;
+/// memtable rotation (several a second under load), so this is sixteen files
+/// (fjall's default); what they hold unflushed is far less. (At 32 MiB, one sealed
+/// file reached it: the archiver slept 40 % of its time under load.)
+const STORE_JOURNAL_BYTES: u64 = 512 << 20;
+/// The store's journal files, past which each commit seals the memtable pinning
+/// the oldest file (`HistoryStore::free_journals`): four files.
+const ROTATE_JOURNAL_BYTES: u64 = 128 << 20;
 /// One partition's memtable.
 const MEMTABLE_BYTES: u32 = 4 << 20;
 /// Bits a key of the bloom filters of `txs` and `rounds` (fjall's default: about
@@ -308,9 +310,10 @@ impl HistoryStore {
         let keyspace = Config::new(dir)
             // The engine's memory is for hot state: the store's is bounded and
             // small (docs/performance.md): a 16 MiB block cache, memtables of at most
-            // 4 MiB a partition, and at most 128 MiB of journal, past which writes
-            // wait for flushes (so memtables waiting to be flushed stay under it;
-            // past 32 MiB every memtable is sealed, `free_journals`).
+            // 4 MiB a partition, and at most 512 MiB of journal files (counted at
+            // 32 MiB each at least), past which writes wait for flushes, so that
+            // memtables waiting to be flushed stay under it; past 128 MiB the
+            // oldest memtable is sealed at each commit (`free_journals`).
             //
             // fjall's own write-buffer bound is left off: after a kill its count of
             // buffered bytes can stay above the bound with nothing left to flush,
@@ -483,18 +486,29 @@ impl HistoryStore {
     }
 
     /// Lets fjall delete its older journal files: once they pass
-    /// `ROTATE_JOURNAL_BYTES`, every partition's memtable is sealed for flushing.
+    /// `ROTATE_JOURNAL_BYTES`, the memtable holding the oldest unflushed write is
+    /// sealed for flushing (one a commit: sealing several makes a journal file
+    /// each, three fsyncs apiece).
     ///
     /// fjall deletes a journal file only once every memtable holding part of it is
-    /// flushed. `meta` and `expiry`, written a little every pass, would not fill a
-    /// memtable for a long time, and fjall's own remedy (its monitor seals one
-    /// partition every 250 ms, and only past half of `STORE_JOURNAL_BYTES`) leaves
-    /// the journals near the bound, where every write sleeps.
+    /// flushed. `meta`, written a little every pass, would not fill a memtable for
+    /// hours, nor `rounds` and `players` for seconds, and fjall's own remedy (its
+    /// monitor seals one partition every 250 ms, but only past half of
+    /// `STORE_JOURNAL_BYTES`) leaves the journals near the bound, where every
+    /// write sleeps.
     fn free_journals(&self) -> Result<(), ArchiveError> {
         if self.keyspace.journal_disk_space() <= ROTATE_JOURNAL_BYTES {
             return Ok(());
         }
-        for part in self.partitions() {
+        // The partition holding the oldest unflushed write pins the oldest journal
+        // file: the one whose flushed writes end lowest, among those with writes in
+        // memory (`None`, never flushed, is lowest).
+        let oldest = self
+            .partitions()
+            .into_iter()
+            .filter(|p| p.tree.active_memtable_size() > 0)
+            .min_by_key(|p| p.tree.get_highest_persisted_seqno());
+        if let Some(part) = oldest {
             part.rotate_memtable()
                 .map_err(|e| failed("seal memtable", e))?;
         }
@@ -903,10 +917,11 @@ mod tests {
         assert!(!has_tx(&store, "t5"));
     }
 
-    /// The journals do not pile up: past `ROTATE_JOURNAL_BYTES` every memtable is
-    /// sealed, and once flushed their journals go, although `meta` and `expiry` (a
-    /// few bytes a batch) never fill a memtable. Left to fjall, they would stay
-    /// until its monitor acts, past half of `STORE_JOURNAL_BYTES`.
+    /// The journals do not pile up: past `ROTATE_JOURNAL_BYTES`, each commit seals
+    /// the memtable that pins the oldest journal file, so the files go once
+    /// flushed, although `meta` (two keys a batch) never fills a memtable. Left to
+    /// fjall, they would stay until its monitor acts, past half of
+    /// `STORE_JOURNAL_BYTES`.
     #[test]
     fn journals_are_freed_once_they_pass_the_rotation_threshold() {
         let dir = tempfile::tempdir().expect("tempdir");
@@ -917,18 +932,16 @@ mod tests {
             Faults::default(),
         )
         .expect("open");
-        // Batches of 1,000 records until the journals pass the threshold (the
-        // batch that passes it seals every memtable), then no more writes.
+        // Batches of 1,000 records until the journals pass the threshold.
         let mut id = 0u64;
         while store.keyspace.journal_disk_space() <= ROTATE_JOURNAL_BYTES {
-            assert!(id < 1_000_000, "the journals never grew");
+            assert!(id < 2_000_000, "the journals never grew");
             let batch: Vec<ArchiveItem> = (id..id + 1_000).map(record_item).collect();
             id += 1_000;
             store.write(batch, Lsn(id)).expect("write");
         }
-        // Flushed, the sealed memtables' journals go: at most one is left (fjall
-        // counts a journal file at its preallocated 32 MiB at least). Left to
-        // fjall, two or more would stay.
+        // Then small batches, as passes with little to do: the journals fall back
+        // under the threshold (fjall's monitor would not act below half the bound).
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
         while store.keyspace.journal_disk_space() > ROTATE_JOURNAL_BYTES {
             assert!(
@@ -936,6 +949,10 @@ mod tests {
                 "journals stayed at {} bytes",
                 store.keyspace.journal_disk_space()
             );
+            store
+                .write(vec![record_item(id)], Lsn(id + 1))
+                .expect("write");
+            id += 1;
             std::thread::sleep(std::time::Duration::from_millis(20));
         }
     }
