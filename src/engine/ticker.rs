@@ -94,6 +94,17 @@ mod tests {
     use super::*;
     use std::sync::atomic::{AtomicU32, Ordering};
 
+    /// What the first `n` steps sent.
+    fn first_steps<T>(steps: &std::sync::mpsc::Receiver<T>, n: usize) -> Vec<T> {
+        (0..n)
+            .map(|_| {
+                steps
+                    .recv_timeout(Duration::from_secs(30))
+                    .expect("a step ran")
+            })
+            .collect()
+    }
+
     /// A step that asks to run again is not held back by the tick, and a step that
     /// asks for the tick waits for it: five steps, the first four asking again, run
     /// within a fraction of one tick of each other.
@@ -111,13 +122,7 @@ mod tests {
                 Next::Tick
             }
         });
-        let times: Vec<_> = (0..5)
-            .map(|_| {
-                times_rx
-                    .recv_timeout(Duration::from_secs(30))
-                    .expect("a step ran")
-            })
-            .collect();
+        let times = first_steps(&times_rx, 5);
         ticker.stop();
         let spread = times[4] - times[0];
         assert!(spread < tick, "four steps waited for ticks: {spread:?}");
@@ -141,13 +146,7 @@ mod tests {
             let _ = times_tx.send((start, Instant::now()));
             Next::Tick
         });
-        let steps: Vec<(Instant, Instant)> = (0..3)
-            .map(|_| {
-                times_rx
-                    .recv_timeout(Duration::from_secs(30))
-                    .expect("a step ran")
-            })
-            .collect();
+        let steps = first_steps(&times_rx, 3);
         ticker.stop();
         let idle_after_overrun = steps[1].0 - steps[0].1;
         assert!(

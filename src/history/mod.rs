@@ -657,31 +657,16 @@ impl Staged<'_> {
     /// Stages `item`: its keyed value, and its key in its class's expiry list.
     pub fn add(&mut self, item: ArchiveItem) -> Result<(), ArchiveError> {
         let store = self.store;
-        let at_ms = self.now_ms;
         match item {
             ArchiveItem::Transaction { wallet, tx, entry } => {
-                push_wallet_key(&mut self.scratch, wallet, tx.as_str());
-                let key = self.take_scratch();
-                let value = self.encode(&Dated {
-                    at_ms,
-                    value: entry,
-                })?;
-                self.batch.insert(&store.txs, key.clone(), value);
-                self.horizon.push((Kind::Tx, key));
+                self.add_dated(&store.txs, Kind::Tx, wallet, tx.as_str(), entry)?;
             }
             ArchiveItem::ClosedRound {
                 wallet,
                 round,
                 closed,
             } => {
-                push_wallet_key(&mut self.scratch, wallet, round.as_str());
-                let key = self.take_scratch();
-                let value = self.encode(&Dated {
-                    at_ms,
-                    value: closed,
-                })?;
-                self.batch.insert(&store.rounds, key.clone(), value);
-                self.horizon.push((Kind::Round, key));
+                self.add_dated(&store.rounds, Kind::Round, wallet, round.as_str(), closed)?;
             }
             ArchiveItem::Record(record) => {
                 push_channel_prefix(&mut self.scratch, &record.channel);
@@ -697,6 +682,27 @@ impl Staged<'_> {
                 self.history.push((Kind::Player, by_player));
             }
         }
+        Ok(())
+    }
+
+    /// Stages a `txs` or `rounds` item: wallet · id, to when it was archived and
+    /// `value`; its key goes to the idempotency horizon's expiry list.
+    fn add_dated<T: Serialize>(
+        &mut self,
+        part: &PartitionHandle,
+        kind: Kind,
+        wallet: WalletId,
+        id: &str,
+        value: T,
+    ) -> Result<(), ArchiveError> {
+        push_wallet_key(&mut self.scratch, wallet, id);
+        let key = self.take_scratch();
+        let value = self.encode(&Dated {
+            at_ms: self.now_ms,
+            value,
+        })?;
+        self.batch.insert(part, key.clone(), value);
+        self.horizon.push((kind, key));
         Ok(())
     }
 
