@@ -78,12 +78,12 @@ struct Shard {
     /// Boxed: wallets are large and long-lived; small buckets keep rehashing cheap.
     wallets: Map<WalletId, Box<Wallet>>,
     /// Wallets that have an unclosed round: what expiry and incomplete-games scan.
-    unclosed: HashSet<WalletId, foldhash::fast::RandomState>,
+    unclosed: WalletSet,
     /// Wallets that hold transaction entries or rounds (`holds_history`): the ones
     /// eviction visits, so that a pass costs what memory holds of history, not one
     /// visit to every wallet ever opened (a million idle wallets took 53–56 ms a
     /// pass; docs/performance.md).
-    holding: HashSet<WalletId, foldhash::fast::RandomState>,
+    holding: WalletSet,
 }
 
 /// Whether a wallet holds entries eviction may take (or open rounds it keeps):
@@ -141,6 +141,9 @@ pub(crate) fn shard_hash(wallet: WalletId) -> usize {
 
 /// One stripe of the wallet directory: (channel, player, currency) → wallet id.
 type Directory = Map<WalletKey, WalletId>;
+
+/// A shard's index of some of its wallets (`Shard::unclosed`, `Shard::holding`).
+type WalletSet = HashSet<WalletId, foldhash::fast::RandomState>;
 
 pub struct Ledger<J> {
     /// Each shard alone on its cache lines: threads on neighbouring shards must not
@@ -355,7 +358,7 @@ impl<J: Journal<LedgerEffect>> Ledger<J> {
     fn restore(
         &self,
         w: &mut Wallet,
-        holding: &mut HashSet<WalletId, foldhash::fast::RandomState>,
+        holding: &mut WalletSet,
         wants: Wants<'_>,
     ) -> Result<(), LedgerError> {
         let Some(archive) = self.archive_in_use() else {
@@ -962,8 +965,8 @@ impl<J: Journal<LedgerEffect>> Ledger<J> {
     fn apply_to_wallet(
         &self,
         w: &mut Wallet,
-        unclosed: &mut HashSet<WalletId, foldhash::fast::RandomState>,
-        holding: &mut HashSet<WalletId, foldhash::fast::RandomState>,
+        unclosed: &mut WalletSet,
+        holding: &mut WalletSet,
         lsn: Lsn,
         change: &mut WalletChange,
         hashes: Hashes,
