@@ -1,6 +1,6 @@
 #!/bin/bash
 # Gate rounds (signed /bet + /win) against two builds of `pitboss`, ABBA, a fresh data
-# directory per run: calls/s, the bet's p50 and p99, and the CPU ticks (1/100 s) of
+# directory per run: calls/s, the bet's p50 and p99, and the CPU ticks (`getconf CLK_TCK` a second, usually 100) of
 # the whole server and of its history archiver thread over the run.
 #
 #   tools/bench/gate-abba.sh A_BINARY B_BINARY [PAIRS] [SECONDS]
@@ -11,7 +11,9 @@ set -uo pipefail
 cd "$(dirname "$0")/../.."
 a=$1; b=$2; pairs=${3:-3}; seconds=${4:-10}
 dir=$(mktemp -d)
-trap 'rm -rf "$dir"' EXIT
+s=
+# An interrupted run must not leave its server holding the port.
+trap '[ -n "$s" ] && kill $s 2>/dev/null; rm -rf "$dir"' EXIT
 run() {
   bin=$1; label=$2
   rm -rf "$dir/data"
@@ -28,7 +30,7 @@ run() {
   rate=$(echo "$out" | sed -nE 's/.* ([0-9]+ req\/s).*/\1/p' | head -1)
   bet=$(echo "$out" | awk '$1 == "bet" {print "p50", $7, "p99", $10}')
   echo "$label | $rate | $bet | server ticks $((t1 - t0)), archiver ticks $archiver"
-  kill $s; wait $s 2>/dev/null || true
+  kill $s; wait $s 2>/dev/null || true; s=
 }
 for _ in $(seq 1 "$pairs"); do
   run "$a" A; run "$b" B; run "$b" B; run "$a" A

@@ -12,7 +12,9 @@ set -uo pipefail
 cd "$(dirname "$0")/../.."
 pairs=${1:-2}
 dir=$(mktemp -d)
-trap 'rm -rf "$dir"' EXIT
+s=
+# An interrupted run must not leave its server holding the port.
+trap '[ -n "$s" ] && kill $s 2>/dev/null; rm -rf "$dir"' EXIT
 load() {
   target/release/pitboss-load --server http://127.0.0.1:8181 \
       --credentials "$dir/data/demo-operator.json" --connections 50 \
@@ -33,6 +35,6 @@ run() {
   bet=$(echo "$out" | awk '$1 == "bet" {print "p50", $7, "p99", $10}')
   echo "hot window $window | $rate | $bet | server CPU" \
        "$(python3 -c "print(round(($t1-$t0)/$(getconf CLK_TCK)*1e6/$n,1))") µs/call"
-  kill $s; wait $s 2>/dev/null || true
+  kill $s; wait $s 2>/dev/null || true; s=
 }
 for _ in $(seq 1 "$pairs"); do run 5m; run 10s; run 10s; run 5m; done
