@@ -35,6 +35,9 @@ enum Mode {
     LosesAnswers,
     /// Applies nothing, answers nothing.
     Down,
+    /// Applies the call and never answers (a wallet slower than the game server's
+    /// patience).
+    Hangs,
 }
 
 /// The simulator's operator wallet (`simulation::network::Books`), counting calls.
@@ -85,9 +88,31 @@ struct Transport(Arc<FakeWallet>);
 
 impl RemoteWallets for Transport {
     fn send(&self, call: RemoteCall) -> Pin<Box<dyn Future<Output = RemoteAnswer> + Send>> {
+        let hangs = *self.0.mode.lock().expect("mode") == Mode::Hangs;
         let answer = self.0.answer(&call);
+        if hangs {
+            return Box::pin(std::future::pending());
+        }
         Box::pin(async move { answer })
     }
+}
+
+/// Polls `call` until the wallet has seen one more call, then drops it, as hyper
+/// drops a request's future when its client hangs up.
+fn hang_up_during_the_call<F: Future>(wallet: &FakeWallet, call: F) {
+    let seen = wallet.books.lock().expect("books").calls;
+    let mut call = std::pin::pin!(call);
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    for _ in 0..1_000 {
+        if call.as_mut().poll(&mut cx).is_ready() {
+            panic!("the call ended before the client hung up");
+        }
+        if wallet.books.lock().expect("books").calls > seen {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+    panic!("the call never reached the wallet");
 }
 
 fn id<T>(r: Result<T, pitboss::ids::IdError>) -> T {
@@ -334,5 +359,62 @@ fn a_win_and_a_refund_of_one_round_never_both_go_out() {
     let late = block_on(engine.seamless_win(w, &win("w2", "r2", 300)));
     assert!(late.is_err(), "the round was refunded: {late:?}");
     assert_eq!(wallet.books.lock().expect("books").balance["ann"], 1_200);
+    engine.check_invariants();
+}
+
+/// A game server that hangs up while its bet or win is with the operator's wallet
+/// (hyper then drops the request's future) must not leave the call stuck in flight
+/// until a restart: the retry driver takes it up as after a restart. The bet is
+/// rolled back (its round listed as status 3 meanwhile), the win is paid once, and
+/// the ids are usable again.
+#[test]
+fn a_call_whose_caller_hangs_up_goes_to_the_retry_driver() {
+    let clock = Arc::new(ManualClock::new(1_741_330_280_000));
+    let engine = Engine::in_memory_with_clock(fast_config(), clock.clone());
+    let w = seamless_player(&engine);
+    let wallet = fake(1_000);
+    engine.attach_remote_wallets(Arc::new(Transport(wallet.clone())));
+    let channel = id(ChannelId::new("brand-ch"));
+
+    // The bet: taken by the wallet, its answer never read.
+    set_mode(&wallet, Mode::Hangs);
+    hang_up_during_the_call(&wallet, engine.seamless_bet(w, &bet("b1", "r1", 100)));
+    assert_eq!(wallet.books.lock().expect("books").balance["ann"], 900);
+    set_mode(&wallet, Mode::Works);
+    assert_eq!(
+        block_on(engine.seamless_retry_due(10)),
+        1,
+        "the call is due, not in flight"
+    );
+    // Rolled back here (status 3) and returned there.
+    run_retries_out(&engine, &clock);
+    assert!(engine.incomplete_games(&channel, None).is_empty());
+    assert_eq!(wallet.books.lock().expect("books").balance["ann"], 1_000);
+    let again = block_on(engine.seamless_bet(w, &bet("b1", "r1", 100)));
+    assert!(
+        matches!(
+            again,
+            Err(EngineError::Seamless(SeamlessError::RolledBack(_)))
+        ),
+        "{again:?}"
+    );
+
+    // The win: paid by the wallet, its answer never read; sent again with its id.
+    block_on(engine.seamless_bet(w, &bet("b2", "r2", 100))).expect("bet");
+    set_mode(&wallet, Mode::Hangs);
+    hang_up_during_the_call(&wallet, engine.seamless_win(w, &win("w2", "r2", 300)));
+    set_mode(&wallet, Mode::Works);
+    run_retries_out(&engine, &clock);
+    assert_eq!(
+        wallet.books.lock().expect("books").balance["ann"],
+        1_000 - 100 + 300,
+        "the win paid once"
+    );
+    let paid = engine
+        .transaction(w, &id(TxId::new("w2")))
+        .expect("query")
+        .expect("applied here");
+    assert_eq!(paid.amount, Amount::new(300));
+    assert!(engine.incomplete_games(&channel, None).is_empty());
     engine.check_invariants();
 }

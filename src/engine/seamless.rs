@@ -22,6 +22,7 @@
 //! transaction id (the wallet's idempotency makes that safe), from 1 s doubling to
 //! 5 min, until the wallet acknowledges them or an operator expires the round.
 
+use super::domains::EngineSeamless;
 use super::{Engine, EngineError};
 use crate::ids::{ChannelId, Currency, PlayerId, RoundId, TxId, WalletId, WalletKey};
 use crate::journal::{Logged, Lsn};
@@ -128,7 +129,7 @@ impl Engine {
             .begin_call(wallet, &key, CallKind::Bet(req.clone()))
             .await?;
         let answer = self.send_logged(&key, bet_op(req)).await;
-        self.settle(call, answer).await
+        self.settle(call.answered(), answer).await
     }
 
     /// A win of a seamless operator's player: sent to its wallet (retried until
@@ -151,7 +152,7 @@ impl Engine {
             .begin_call(wallet, &key, CallKind::Win(req.clone()))
             .await?;
         let answer = self.send_logged(&key, credit_op(req)).await;
-        self.settle(call, answer).await
+        self.settle(call.answered(), answer).await
     }
 
     /// A game server's refund of a seamless bet: sent to the operator's wallet
@@ -196,7 +197,7 @@ impl Engine {
         let op = refund_op(&kind);
         let call = self.begin_call(wallet, &key, kind).await?;
         let answer = self.send_logged(&key, op).await;
-        self.settle(call, answer).await
+        self.settle(call.answered(), answer).await
     }
 
     /// Takes up to `limit` calls that are due for another attempt, marking them in
@@ -217,14 +218,19 @@ impl Engine {
         n
     }
 
-    /// One more attempt of a logged call taken by [`Engine::seamless_due`].
+    /// One more attempt of a logged call taken by [`Engine::seamless_due`]. Dropped
+    /// before the answer arrives, it gives the call back to the retry driver.
     pub async fn seamless_attempt(&self, call: Call) {
-        let op = match &call.kind {
-            // A bet is never sent twice: one still without an outcome (a restart)
-            // is rolled back.
+        let call = Attempt {
+            seamless: &self.domains.seamless,
+            call: Some(call),
+        };
+        let op = match &call.call().kind {
+            // A bet is never sent twice: one still without an outcome (a restart,
+            // or a caller that went away) is rolled back.
             CallKind::Bet(_) => {
                 let _ = self
-                    .settle(call, RemoteAnswer::Unknown("restarted".into()))
+                    .settle(call.answered(), RemoteAnswer::Unknown("restarted".into()))
                     .await;
                 return;
             }
@@ -235,8 +241,8 @@ impl Engine {
                 amount: req.amount,
             },
         };
-        let answer = self.send_logged(&call.key, op).await;
-        let _ = self.settle(call, answer).await;
+        let answer = self.send_logged(&call.call().key, op).await;
+        let _ = self.settle(call.answered(), answer).await;
     }
 
     /// What an answer does to a logged call, as the table in this module's docs says.
@@ -493,12 +499,24 @@ impl Engine {
         wallet: WalletId,
         key: &WalletKey,
         kind: CallKind,
-    ) -> Result<Call, EngineError> {
+    ) -> Result<Attempt<'_>, EngineError> {
         self.transport()?;
         self.destination(key)?;
         let now = self.clock.now_ms();
-        let logged = self.domains.seamless.begin(wallet, key, kind, now);
-        self.pending(logged).await
+        let Logged { result, lsn } = self.domains.seamless.begin(wallet, key, kind, now);
+        let attempt = Attempt {
+            seamless: &self.domains.seamless,
+            call: Some(result?),
+        };
+        match self.log.durable(lsn).await {
+            Ok(()) => Ok(attempt),
+            // Not durable: the call must not be sent, now or by the retry driver; it
+            // stays in flight (the log has failed, and the engine with it).
+            Err(e) => {
+                attempt.answered();
+                Err(e)
+            }
+        }
     }
 
     /// Sends a logged call: a failure to send at all (the operator's wallet was
@@ -660,6 +678,46 @@ impl Engine {
             }
         }
         Ok((pending_rounds, lsn))
+    }
+}
+
+/// A logged call being attempted (in flight, so the retry driver leaves it alone)
+/// until its answer is handed to `settle`. If the future attempting it is dropped
+/// first (the HTTP client hung up and the server dropped its request, or a shutdown
+/// cut it short), the call is given back to the retry driver, which attempts it
+/// again as after a restart: a bet is rolled back, a win or refund is sent again
+/// with the same id. Without this the call would stay in flight until a restart,
+/// its transaction id "in progress" and its round never listed as incomplete.
+///
+/// `settle` makes every change of state before its first wait, so once the answer
+/// is handed over there is nothing left to give back.
+struct Attempt<'a> {
+    seamless: &'a EngineSeamless,
+    call: Option<Call>,
+}
+
+impl Attempt<'_> {
+    fn call(&self) -> &Call {
+        match &self.call {
+            Some(call) => call,
+            None => unreachable!("an attempt holds its call until answered"),
+        }
+    }
+
+    /// The call, for `settle`: the attempt is over.
+    fn answered(mut self) -> Call {
+        match self.call.take() {
+            Some(call) => call,
+            None => unreachable!("an attempt holds its call until answered"),
+        }
+    }
+}
+
+impl Drop for Attempt<'_> {
+    fn drop(&mut self) {
+        if let Some(call) = self.call.take() {
+            self.seamless.release(call.id);
+        }
     }
 }
 
