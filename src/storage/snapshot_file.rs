@@ -148,10 +148,17 @@ impl SnapshotWriter {
     }
 
     /// Finishes the file and makes it the newest snapshot: writes the trailer, fsyncs the
-    /// file, waits until every record up to the snapshot's LSN is durable (a snapshot must
-    /// never cover records a crash could still lose: their LSNs would be handed out again
-    /// and then skipped by replay), renames it into place and fsyncs the directory. Then
-    /// applies the retention rule (see [`Committed::removed`]).
+    /// file, waits until every record appended so far is durable, renames it into place
+    /// and fsyncs the directory. Then applies the retention rule (see
+    /// [`Committed::removed`]).
+    ///
+    /// Why every record appended so far, not only those up to the snapshot's LSN: a
+    /// snapshot must never cover a record a crash could still lose (its LSN would be
+    /// handed out again, then skipped by replay), and a fuzzy snapshot's body may
+    /// hold the effects of records appended while it was copied. Such an effect,
+    /// restored from the snapshot without its record, would never reach the history
+    /// store (which is built from the log) and would leave memory with the hot window:
+    /// a retry of that operation would then be applied a second time.
     pub fn commit(mut self) -> Result<Committed, StorageError> {
         let trailer = {
             let mut t = [0u8; SNAPSHOT_TRAILER_LEN];
@@ -164,7 +171,8 @@ impl SnapshotWriter {
         if let Some(mut file) = self.file.take() {
             file.sync_all().at(&self.tmp)?;
         }
-        self.shared.durable.wait(self.lsn)?;
+        let copied_through = Lsn(self.shared.appended.load(Ordering::Acquire));
+        self.shared.durable.wait(copied_through.max(self.lsn))?;
         let (fs, dir) = (&*self.shared.fs, self.shared.dir.as_path());
         let path = dir.join(snapshot_file_name(self.lsn));
         fs.rename(&self.tmp, &path).at(&path)?;

@@ -168,3 +168,29 @@ fn a_crash_keeps_every_acknowledged_record() {
     let got: Vec<Vec<u8>> = records(&mut rec).into_iter().map(|(_, b)| b).collect();
     assert_eq!(got, acknowledged);
 }
+
+/// A fuzzy snapshot's body may hold the effects of records appended while it was
+/// being written: it is committed only once those are durable too, so a record the
+/// log fails to make durable leaves no snapshot behind that would restore its effect.
+#[test]
+fn a_snapshot_waits_for_the_records_appended_while_it_was_written() {
+    use std::io::Write;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (faulty, _fs, wal) = faulty_log(dir.path(), Config::default());
+    fill(&wal, 5, 50);
+    wal.wait_durable(Lsn(5)).expect("durable");
+    let mut writer = wal.begin_snapshot(Lsn(5)).expect("begin");
+    writer
+        .write_all(b"state copied after record 6 was applied")
+        .expect("write");
+    faulty.fail_nth_write(1);
+    let lsn = wal
+        .append(b"copied into the snapshot, never durable")
+        .expect("append is only buffered");
+    assert!(wal.wait_durable(lsn).is_err(), "the log failed");
+    faulty.clear_faults();
+    let committed = writer.commit();
+    assert!(committed.is_err(), "{committed:?}");
+    let name = crate::storage::snapshot_file::snapshot_file_name(Lsn(5));
+    assert!(!dir.path().join(name).exists(), "no snapshot was committed");
+}
