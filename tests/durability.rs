@@ -162,6 +162,31 @@ fn open_faulty(dir: &std::path::Path, fs: &FaultyFs) -> Engine {
     Engine::open_with(dir, config(), Arc::new(SystemClock), Arc::new(fs.clone())).expect("open")
 }
 
+/// A refusal that rests on an effect not yet durable is not answered before that
+/// effect is: here the second refund of a bet is refused because of the first, whose
+/// record the disk never takes. Answered "already refunded", the caller would be told
+/// something a restart undoes (the bet live again).
+#[test]
+fn a_refusal_waits_for_the_effects_it_rests_on() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let fs = FaultyFs::new();
+    let engine = open_faulty(dir.path(), &fs);
+    let w = engine
+        .open_wallet(&channel("c"), &player("p"), &currency("CNY"))
+        .expect("wallet");
+    engine.deposit(w, &deposit("d", 100)).expect("deposit");
+    engine.bet(w, &bet("b", "r", "g", 60)).expect("bet");
+    fs.fail_syncs(true);
+    let refund = |t: &str| RefundRequest {
+        tx: tx(t),
+        bet_tx: tx("b"),
+    };
+    let first = engine.refund_pending(w, &refund("refund-1"));
+    let second = engine.refund_pending(w, &refund("refund-2")).wait();
+    assert_eq!(err_kind(second), "Storage", "not a refusal");
+    assert_eq!(err_kind(first.wait()), "Storage");
+}
+
 #[test]
 fn power_loss_keeps_every_acknowledged_operation() {
     let dir = tempfile::tempdir().expect("tempdir");

@@ -119,7 +119,7 @@ impl Engine {
             .ledger
             .probe_bet(wallet, req, now, UNKNOWN_BALANCE)
         {
-            Err(e) => return Err(e.into()),
+            Err(e) => return Err(self.refusal_once_durable(e).await),
             Ok(Some(receipt)) => return self.unless_rolled_back(wallet, receipt).await,
             Ok(None) => {}
         }
@@ -141,12 +141,14 @@ impl Engine {
     ) -> Result<Receipt, EngineError> {
         let key = self.seamless_wallet(wallet, &req.tx)?;
         let now = self.clock.now_ms();
-        if let Some(receipt) = self
+        match self
             .domains
             .ledger
-            .probe_win(wallet, req, now, UNKNOWN_BALANCE)?
+            .probe_win(wallet, req, now, UNKNOWN_BALANCE)
         {
-            return Ok(receipt);
+            Err(e) => return Err(self.refusal_once_durable(e).await),
+            Ok(Some(receipt)) => return Ok(receipt),
+            Ok(None) => {}
         }
         let call = self
             .begin_call(wallet, &key, CallKind::Win(req.clone()))
@@ -180,7 +182,7 @@ impl Engine {
                     .refund(wallet, req, now, UNKNOWN_BALANCE);
                 return self.pending_scored(logged).await;
             }
-            Err(e) => return Err(e.into()),
+            Err(e) => return Err(self.refusal_once_durable(e).await),
         }
         let (round, game, amount) = self
             .domains
@@ -476,6 +478,16 @@ impl Engine {
             return Err(SeamlessError::InProgress(tx.clone()).into());
         }
         Ok(key)
+    }
+
+    /// A refusal a probe read from the ledger, answered once everything appended so
+    /// far is durable: it may rest on effects that are not yet (as
+    /// `Ledger::apply`'s refusals wait for them).
+    async fn refusal_once_durable(&self, e: LedgerError) -> EngineError {
+        match self.log.durable(self.log.appended()).await {
+            Ok(()) => e.into(),
+            Err(failed) => failed,
+        }
     }
 
     /// A replayed bet's receipt, unless the bet was rolled back since.

@@ -867,7 +867,14 @@ impl<J: Journal<LedgerEffect>> Ledger<J> {
         }
         // Each arm works on the plan where it lies: the effect is some 400 bytes.
         match plan {
-            Plan::Reject(e) => Logged::rejected(e),
+            // A refusal read the wallet's state, which may hold effects not yet
+            // durable (a refund of the bet, the bet that took the balance): it waits
+            // for them, as a replay does, or a crash could leave it answered on
+            // grounds that never happened.
+            Plan::Reject(e) => Logged {
+                result: Err(e),
+                lsn: self.journal.appended(),
+            },
             Plan::Replay(result) => Logged {
                 result,
                 lsn: self.journal.appended(),
