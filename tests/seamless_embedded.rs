@@ -359,6 +359,39 @@ fn a_win_and_a_refund_of_one_round_never_both_go_out() {
     let late = block_on(engine.seamless_win(w, &win("w2", "r2", 300)));
     assert!(late.is_err(), "the round was refunded: {late:?}");
     assert_eq!(wallet.books.lock().expect("books").balance["ann"], 1_200);
+
+    // The win's first attempt is out (the round still open, not yet status 4): a
+    // refund of its bet, and a second bet of the round, wait for it.
+    block_on(engine.seamless_bet(w, &bet("b3", "r3", 100))).expect("bet");
+    set_mode(&wallet, Mode::Hangs);
+    let w3 = win("w3", "r3", 300);
+    let mut win_out = Box::pin(engine.seamless_win(w, &w3));
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    let seen = wallet.books.lock().expect("books").calls;
+    while wallet.books.lock().expect("books").calls == seen {
+        assert!(win_out.as_mut().poll(&mut cx).is_pending());
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+    set_mode(&wallet, Mode::Works);
+    for waits in [
+        block_on(engine.seamless_refund(w, &refund("b3"))),
+        block_on(engine.seamless_bet(w, &bet("b4", "r3", 10))),
+    ] {
+        assert!(
+            matches!(
+                waits,
+                Err(EngineError::Seamless(SeamlessError::InProgress(_)))
+            ),
+            "{waits:?}"
+        );
+    }
+    // The win's caller hangs up; the retry driver pays it once.
+    drop(win_out);
+    run_retries_out(&engine, &clock);
+    assert_eq!(
+        wallet.books.lock().expect("books").balance["ann"],
+        1_200 - 100 + 300
+    );
     engine.check_invariants();
 }
 

@@ -69,6 +69,16 @@ impl CallKind {
         }
     }
 
+    /// The round the call belongs to (a prize has none).
+    pub fn round(&self) -> Option<&RoundId> {
+        match self {
+            CallKind::Bet(r) => Some(&r.round),
+            CallKind::Win(r) => Some(&r.round),
+            CallKind::Refund { round, .. } => Some(round),
+            CallKind::Prize(_) => None,
+        }
+    }
+
     pub fn name(&self) -> &'static str {
         match self {
             CallKind::Bet(_) => "bet",
@@ -302,17 +312,24 @@ impl<J: Journal<SeamlessEffect>> Seamless<J> {
         if t.by_tx.contains_key(&(wallet, kind.tx().clone())) {
             return Logged::rejected(SeamlessError::InProgress(kind.tx().clone()));
         }
-        // A win waits while a refund of a bet of its round is unfinished: the
-        // operator's wallet may be returning that bet, and the refund could not
-        // apply here once the win had (the player would have both; the simulator
-        // found it). The scan is over unfinished calls, few unless a wallet is down.
-        if let CallKind::Win(win) = &kind {
-            let refunding = t.calls.values().any(|c| {
+        // A win and any other call of its round are never unfinished together. A win
+        // closes its round here once the wallet pays it; a refund (a game server's,
+        // or the rollback a bet of unknown outcome becomes) that the wallet then does
+        // could no longer apply here, and the player would have both (the simulator
+        // found it with a refund begun first; the reverse order, a refund or a bet
+        // begun while the win's first attempt is out, breaks the same way). So a win
+        // waits while a call of its round is unfinished, and a bet or refund waits
+        // while a win of its round is. The scan is over unfinished calls, few unless
+        // a wallet is down.
+        if let Some(round) = kind.round() {
+            let is_win = matches!(kind, CallKind::Win(_));
+            let clash = t.calls.values().any(|c| {
                 c.wallet == wallet
-                    && matches!(&c.kind, CallKind::Refund { round, .. } if *round == win.round)
+                    && c.kind.round() == Some(round)
+                    && (is_win || matches!(c.kind, CallKind::Win(_)))
             });
-            if refunding {
-                return Logged::rejected(SeamlessError::InProgress(win.tx.clone()));
+            if clash {
+                return Logged::rejected(SeamlessError::InProgress(kind.tx().clone()));
             }
         }
         let open = t.per_channel.get(&key.channel).copied().unwrap_or(0);
