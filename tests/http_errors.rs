@@ -642,3 +642,52 @@ async fn shutdown_drains_in_flight_requests() {
         "no longer accepting"
     );
 }
+
+/// A client that sends a request's head and then stops must not hold its connection
+/// slot for ever: past the body's time limit it gets HTTP 408 in the API's envelope
+/// (each dialect's own), its connection is closed, and the slot serves the next
+/// client. With one slot, that next client would otherwise wait for ever.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_body_that_never_arrives_times_out_and_frees_its_slot() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let server = TestServer::start_with(|c| {
+        c.max_connections = 1;
+        c.body_read_timeout = std::time::Duration::from_millis(300);
+    })
+    .await;
+    for (path, envelope) in [
+        ("/service/jsonapi/game/list", "\"code\":1"),
+        ("/bet", "\"success\":false"),
+        ("/api/bank/deposit", "\"code\":100015"),
+    ] {
+        let mut slow = tokio::net::TcpStream::connect(server.addr)
+            .await
+            .expect("connect");
+        let head = format!(
+            "POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{{\"a\":"
+        );
+        slow.write_all(head.as_bytes()).await.expect("send head");
+        let mut answer = Vec::new();
+        let read = tokio::time::timeout(
+            std::time::Duration::from_secs(10),
+            slow.read_to_end(&mut answer),
+        )
+        .await;
+        assert!(
+            matches!(read, Ok(Ok(_))),
+            "{path}: answered and closed: {read:?}"
+        );
+        let answer = String::from_utf8_lossy(&answer);
+        assert!(answer.starts_with("HTTP/1.1 408"), "{path}: {answer}");
+        assert!(answer.contains(envelope), "{path}: {answer}");
+        // The one slot is free again.
+        let mut c = server.client().await;
+        let reply = tokio::time::timeout(
+            std::time::Duration::from_secs(10),
+            c.send(Method::GET, "/health", vec![], b""),
+        )
+        .await
+        .expect("served after the slow client");
+        assert_eq!(reply.status, 200, "{}", reply.body);
+    }
+}

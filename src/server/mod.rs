@@ -76,6 +76,11 @@ pub struct ServerConfig {
     pub max_body_bytes: usize,
     /// Time a client has to send a request's headers (also bounds idle keep-alive).
     pub header_read_timeout: Duration,
+    /// How long a request's body may take to arrive once its head has: a client that
+    /// sends a head and then nothing would otherwise hold a connection slot for ever
+    /// (before any signature is checked). Past it the request gets HTTP 408 in its
+    /// API's envelope and the connection is closed.
+    pub body_read_timeout: Duration,
     /// How long a graceful shutdown waits for in-flight requests.
     pub drain_timeout: Duration,
     /// How often rounds past their time-out are expired and old nonces forgotten.
@@ -112,6 +117,7 @@ impl ServerConfig {
             max_connections: 1024,
             max_body_bytes: 64 * 1024,
             header_read_timeout: Duration::from_secs(10),
+            body_read_timeout: Duration::from_secs(10),
             drain_timeout: Duration::from_secs(30),
             upkeep_interval: Duration::from_secs(5),
             nonces: NonceLimits::default(),
@@ -406,12 +412,12 @@ async fn answer(app: &App, req: Request<Incoming>) -> (Response<Full<Bytes>>, i6
     let path = parts.uri.path();
     // The wallet APIs answer in their own envelopes, even when the body is refused.
     if let Some(op) = gate::operation_of(path) {
-        let body = read_body(body, app.config.max_body_bytes).await;
+        let body = read_body(body, &app.config).await;
         let body = body.map_err(|e| e.status);
         return gate::dispatch(app, op, &parts.method, body).await;
     }
     if let Some(call) = bank::call_of(path) {
-        let body = read_body(body, app.config.max_body_bytes).await;
+        let body = read_body(body, &app.config).await;
         let body = body.map_err(|e| e.status);
         let (method, headers) = (&parts.method, &parts.headers);
         return bank::dispatch(app, call, path, method, headers, body).await;
@@ -433,7 +439,7 @@ async fn answer(app: &App, req: Request<Incoming>) -> (Response<Full<Bytes>>, i6
         let answer = observability(&app.engine, &app.metrics, app.started, path);
         return (answer, 0);
     }
-    let result: ApiResult = match read_body(body, app.config.max_body_bytes).await {
+    let result: ApiResult = match read_body(body, &app.config).await {
         Err(e) => Err(e),
         Ok(body) if parts.uri.path().starts_with("/admin/") => {
             admin::dispatch(app, &parts, &body).await
@@ -476,9 +482,33 @@ fn observability(
     response
 }
 
+/// Why a request's body was refused, from the status `read_body` gave it (for the
+/// wallet dialects, which answer in their own envelopes).
+fn body_refusal(status: StatusCode) -> &'static str {
+    match status {
+        StatusCode::PAYLOAD_TOO_LARGE => "the request body is too large",
+        StatusCode::REQUEST_TIMEOUT => "the request body did not arrive in time",
+        _ => "the request body could not be read",
+    }
+}
+
+/// The whole request body, refused once it passes `config.max_body_bytes` or takes
+/// longer than `config.body_read_timeout` to arrive.
+async fn read_body(body: Incoming, config: &ServerConfig) -> Result<Bytes, ApiError> {
+    let limit = config.body_read_timeout;
+    match tokio::time::timeout(limit, read_frames(body, config.max_body_bytes)).await {
+        Ok(read) => read,
+        Err(_) => Err(ApiError::invalid(format!(
+            "the request body did not arrive within {} s",
+            limit.as_secs()
+        ))
+        .with_status(StatusCode::REQUEST_TIMEOUT)),
+    }
+}
+
 /// The whole request body, refused once it passes `limit` bytes. A body that arrives
 /// in one frame (the usual case) is handed on as it is: no list of frames, no copy.
-async fn read_body(mut body: Incoming, limit: usize) -> Result<Bytes, ApiError> {
+async fn read_frames(mut body: Incoming, limit: usize) -> Result<Bytes, ApiError> {
     let mut first = Bytes::new();
     // Only bodies of several frames are copied into one buffer.
     let mut joined: Option<Vec<u8>> = None;

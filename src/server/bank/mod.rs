@@ -107,10 +107,7 @@ pub(super) async fn dispatch(
         }
         Err(status) => refusal(
             status,
-            BankError::new(
-                BankCode::LimitExceeded,
-                "the request body is too large or unreadable",
-            ),
+            BankError::new(BankCode::LimitExceeded, super::body_refusal(status)),
         ),
     }
 }

@@ -79,10 +79,7 @@ pub(super) async fn dispatch(
         }
         Err(status) => refused(
             status,
-            GateError::new(
-                GateCode::BadData,
-                "the request body is too large or unreadable",
-            ),
+            GateError::new(GateCode::BadData, super::body_refusal(status)),
         ),
     }
 }
