@@ -226,6 +226,112 @@ fn history_survives_restarts_and_pages_cross_the_boundary() {
     assert_eq!(all.len(), 30);
 }
 
+/// Every page a client can follow with `stopped_at` (the API's `nextCursor`) or its
+/// edge record: the ids of `q`'s records in the order the pages walk them (each
+/// page lists its own newest first), and how many pages a scan budget cut short.
+fn follow_pages(engine: &Engine, q: RecordQuery) -> (Vec<u64>, usize) {
+    let (mut ids, mut cut_short, mut cursor) = (Vec::new(), 0, 0);
+    loop {
+        let page = engine
+            .game_records(
+                &channel("c"),
+                &RecordQuery {
+                    cursor,
+                    ..q.clone()
+                },
+            )
+            .expect("page");
+        assert!(page.records.len() <= q.size);
+        assert!(page.records.windows(2).all(|p| p[0].id > p[1].id));
+        let walked = page.records.iter().map(|r| r.id.0);
+        match q.direction {
+            PageDirection::Next => ids.extend(walked),
+            PageDirection::Prev => ids.extend(walked.rev()),
+        }
+        let edge = match q.direction {
+            PageDirection::Next => page.records.last(),
+            PageDirection::Prev => page.records.first(),
+        };
+        cursor = match (page.stopped_at, edge) {
+            (Some(stop), _) => {
+                cut_short += 1;
+                stop.0
+            }
+            (None, Some(r)) if page.records.len() == q.size => r.id.0,
+            _ => return (ids, cut_short),
+        };
+    }
+}
+
+/// A filter that matches rarely examines at most `RECORD_SCAN_BUDGET` records in
+/// memory and as many in the store within one request, in both directions: a page
+/// cut short says where it stopped, and following those stops finds every match,
+/// in order, once.
+#[test]
+fn a_rare_filter_pages_through_memory_and_the_store_within_its_budget() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let clock = Arc::new(ManualClock::new(START_MS));
+    let engine = open(dir.path(), &clock, &history::Faults::default());
+    let w = engine
+        .open_wallet(&channel("c"), &player("p"), &currency("CNY"))
+        .expect("wallet");
+    engine
+        .deposit(w, &deposit("d", 1_000_000))
+        .expect("deposit");
+    let half = ledger::RECORD_SCAN_BUDGET + 5_000;
+    let rare = [7, half - 100, half + 40, 2 * half - 3];
+    for i in 0..2 * half {
+        let (r, g) = (
+            format!("r{i}"),
+            if rare.contains(&i) { "rare" } else { "g" },
+        );
+        engine
+            .bet(w, &bet(&format!("b{i}"), &r, g, 1))
+            .expect("bet");
+        engine
+            .win(w, &win(&format!("w{i}"), &r, g, 1, false))
+            .expect("win");
+        if i + 1 == half {
+            // The first half leaves memory for the store; the second stays.
+            let evicted = archive_and_evict(&engine, &clock).evicted.records;
+            assert!(evicted > ledger::RECORD_SCAN_BUDGET, "{evicted}");
+        }
+    }
+    // Record ids follow the rounds: round i closed with record i + 1.
+    let expected: Vec<u64> = rare.iter().map(|&i| i as u64 + 1).collect();
+    for direction in [PageDirection::Next, PageDirection::Prev] {
+        let q = RecordQuery {
+            size: 10,
+            direction,
+            game: Some("rare".into()),
+            ..RecordQuery::default()
+        };
+        let (mut ids, cut_short) = follow_pages(&engine, q);
+        if direction == PageDirection::Next {
+            ids.reverse();
+        }
+        assert_eq!(ids, expected, "{direction:?}");
+        assert!(cut_short >= 2, "{direction:?}: {cut_short} pages cut short");
+    }
+    // A filter that matches nothing ends too, and a full page needs no stop.
+    let none = RecordQuery {
+        size: 10,
+        game: Some("none".into()),
+        ..RecordQuery::default()
+    };
+    assert_eq!(follow_pages(&engine, none).0, Vec::<u64>::new());
+    let page = engine
+        .game_records(
+            &channel("c"),
+            &RecordQuery {
+                size: 10,
+                ..RecordQuery::default()
+            },
+        )
+        .expect("page");
+    assert_eq!((page.records.len(), page.stopped_at), (10, None));
+}
+
 /// Past `max_lag_records` durable records not yet archived, new work (a bet, a
 /// deposit, a withdrawal with a new id) is refused and changes nothing, while what
 /// finishes work already taken goes on: a win, a repeated id. A pass lets new work

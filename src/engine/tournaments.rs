@@ -291,11 +291,17 @@ impl Engine {
                 size: PAGE_SIZE_MAX,
                 ..RecordQuery::default()
             };
-            let page = self.domains.ledger.records().query(&scope.channel, &query);
-            let Some(last) = page.last() else {
+            let (page, stopped_at) = self.domains.ledger.records().query(
+                &scope.channel,
+                &query,
+                crate::ledger::RECORD_SCAN_BUDGET,
+            );
+            // Go on below the last record, or below where the scan's budget ran out
+            // (it examined everything above that point).
+            let Some(next) = stopped_at.or(page.last().map(|r| r.id)) else {
                 return out;
             };
-            cursor = last.id.0;
+            cursor = next.0;
             let done = page.iter().any(|r| r.created_at_ms < stop_ms);
             out.extend(
                 page.into_iter()

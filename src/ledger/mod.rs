@@ -227,15 +227,17 @@ pub struct Evicted {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct RecordPage {
     pub records: Vec<GameRecord>,
-    /// Set when the archive's scan budget ran out before the page was full: the
-    /// last record id examined, where the next page continues (see
+    /// Set when a scan budget (memory's or the archive's) ran out before the page
+    /// was full: the last record id examined, where the next page continues (see
     /// [`RECORD_SCAN_BUDGET`]).
     pub stopped_at: Option<RecordId>,
 }
 
-/// Most archived records one query examines. A filter that matches rarely over
-/// years of history would otherwise scan without limit inside one request: past
-/// the budget the page is returned as it is, with the id the scan stopped at.
+/// Most records one query examines in memory, and most in the archive. A filter
+/// that matches rarely over years of history (or over a large hot window, or with
+/// no history store at all) would otherwise scan without limit inside one request,
+/// holding each record stripe's read lock meanwhile: past the budget the page is
+/// returned as it is, with the id the scan stopped at.
 pub const RECORD_SCAN_BUDGET: usize = 20_000;
 
 impl From<ArchiveError> for LedgerError {
@@ -405,33 +407,34 @@ impl<J: Journal<LedgerEffect>> Ledger<J> {
     }
 
     /// The page of `channel`'s records that `q` asks for, newest first, from memory
-    /// and (for what the hot window let go of) the archive, each record once.
+    /// and (for what the hot window let go of) the archive, each record once. Memory
+    /// and the archive each examine at most [`RECORD_SCAN_BUDGET`] records.
     pub fn query_records(
         &self,
         channel: &ChannelId,
         q: &records::RecordQuery,
     ) -> Result<RecordPage, LedgerError> {
-        let hot = self.records.query(channel, q);
+        let (hot, hot_stop) = self.records.query(channel, q, RECORD_SCAN_BUDGET);
         let size = q.size.clamp(1, crate::paging::PAGE_SIZE_MAX);
         let highest = self.highest_evicted_record.load(Ordering::Acquire);
-        let Some(archive) = self.archive.get().filter(|_| highest > 0) else {
-            return Ok(RecordPage {
-                records: hot,
-                stopped_at: None,
-            });
+        let hot_page = |records| RecordPage {
+            records,
+            stopped_at: hot_stop,
         };
-        // Every record memory lacks has an id at or below `highest`.
+        let Some(archive) = self.archive.get().filter(|_| highest > 0) else {
+            return Ok(hot_page(hot));
+        };
+        // Every record memory lacks has an id at or below `highest`: memory answers
+        // alone when what it examined (or the page it filled) stays above that.
         let hot_suffices = match q.direction {
-            records::PageDirection::Next => {
-                hot.len() >= size && hot.last().is_some_and(|r| r.id.0 > highest)
-            }
+            records::PageDirection::Next => match hot_stop {
+                Some(stop) => stop.0 > highest,
+                None => hot.len() >= size && hot.last().is_some_and(|r| r.id.0 > highest),
+            },
             records::PageDirection::Prev => q.cursor >= highest,
         };
         if hot_suffices {
-            return Ok(RecordPage {
-                records: hot,
-                stopped_at: None,
-            });
+            return Ok(hot_page(hot));
         }
         let cold = archive.records(channel, q, RECORD_SCAN_BUDGET)?;
         let mut merged = hot;
@@ -443,16 +446,15 @@ impl<J: Journal<LedgerEffect>> Ledger<J> {
             records::PageDirection::Prev => merged.sort_unstable_by_key(|r| r.id),
         }
         merged.dedup_by_key(|r| r.id);
-        // A record the archive did not examine may lie beyond where its scan
-        // stopped: keep only what comes before that point.
-        if let Some(stop) = cold.stopped_at {
-            merged.retain(|r| match q.direction {
-                records::PageDirection::Next => r.id >= stop,
-                records::PageDirection::Prev => r.id <= stop,
-            });
+        // A record one side did not examine may lie beyond where its scan stopped:
+        // keep only what comes before the nearer stop.
+        let stop =
+            RecordStore::stopped_at(q.direction, hot_stop.into_iter().chain(cold.stopped_at));
+        if let Some(stop) = stop {
+            merged.retain(|r| RecordStore::before_stop(q.direction, r.id, stop));
         }
         merged.truncate(size);
-        let stopped_at = cold.stopped_at.filter(|_| merged.len() < size);
+        let stopped_at = stop.filter(|_| merged.len() < size);
         if q.direction == records::PageDirection::Prev {
             merged.reverse();
         }

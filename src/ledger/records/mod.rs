@@ -233,25 +233,65 @@ impl RecordStore {
         self.len() == 0
     }
 
-    /// The page of `channel`'s records that `q` asks for, newest first.
-    pub fn query(&self, channel: &ChannelId, q: &RecordQuery) -> Vec<GameRecord> {
+    /// The page of `channel`'s records that `q` asks for, newest first, examining at
+    /// most about `budget` records (shared out among the stripes). When the budget
+    /// ran out before the page was full, also answers where the examined range ends:
+    /// the page holds every match between the cursor and that id, and nothing
+    /// beyond it (see [`RecordStore::stopped_at`] for why the stripes' own stops
+    /// combine that way).
+    pub fn query(
+        &self,
+        channel: &ChannelId,
+        q: &RecordQuery,
+        budget: usize,
+    ) -> (Vec<GameRecord>, Option<RecordId>) {
         let size = q.size.clamp(1, PAGE_SIZE_MAX);
+        let per_stripe = budget.div_ceil(self.stripes.len()).max(1);
         let mut found: Vec<GameRecord> = Vec::new();
+        let mut stops: Vec<RecordId> = Vec::new();
         for stripe in self.stripes.iter() {
             let stripe = stripe.read();
             if let Some(ch) = stripe.channels.get(channel) {
-                collect_page(ch, q, size, &mut found);
+                stops.extend(collect_page(ch, q, size, per_stripe, &mut found));
             }
+        }
+        let stop = Self::stopped_at(q.direction, stops);
+        if let Some(stop) = stop {
+            found.retain(|r| Self::before_stop(q.direction, r.id, stop));
         }
         match q.direction {
             PageDirection::Next => found.sort_unstable_by_key(|r| std::cmp::Reverse(r.id)),
             PageDirection::Prev => found.sort_unstable_by_key(|r| r.id),
         }
         found.truncate(size);
+        let stop = stop.filter(|_| found.len() < size);
         if q.direction == PageDirection::Prev {
             found.reverse();
         }
-        found
+        (found, stop)
+    }
+
+    /// Where several scans that each stopped early (stripes, memory and the
+    /// archive) leave the range examined by all of them: each examined every id from
+    /// the cursor to its own stop, so all of them examined up to the stop nearest
+    /// the cursor (the highest for `next`, which walks down; the lowest for `prev`).
+    pub fn stopped_at(
+        direction: PageDirection,
+        stops: impl IntoIterator<Item = RecordId>,
+    ) -> Option<RecordId> {
+        let stops = stops.into_iter();
+        match direction {
+            PageDirection::Next => stops.max(),
+            PageDirection::Prev => stops.min(),
+        }
+    }
+
+    /// True when `id` lies in the examined range that ends at `stop`.
+    pub fn before_stop(direction: PageDirection, id: RecordId, stop: RecordId) -> bool {
+        match direction {
+            PageDirection::Next => id >= stop,
+            PageDirection::Prev => id <= stop,
+        }
     }
 
     /// Calls `f` with every record, a few thousand at a time, in id order within
@@ -302,38 +342,52 @@ impl RecordStore {
 }
 
 /// Appends to `out` up to `size` records of one stripe's channel that match `q`,
-/// nearest the cursor first. Walks only the ids on the cursor's side.
-fn collect_page(ch: &ChannelRecords, q: &RecordQuery, size: usize, out: &mut Vec<GameRecord>) {
+/// nearest the cursor first, examining at most `budget` of them. Walks only the ids
+/// on the cursor's side. Answers the last id examined if the budget ran out first.
+fn collect_page(
+    ch: &ChannelRecords,
+    q: &RecordQuery,
+    size: usize,
+    budget: usize,
+    out: &mut Vec<GameRecord>,
+) -> Option<RecordId> {
     let bounds = cursor_bounds(q.cursor, q.direction);
     let newest_first = q.direction == PageDirection::Next;
     let start = out.len();
-    let mut take = |s: &StoredRecord| {
+    let mut examined = 0usize;
+    // Whether to go on after `s`: the page is not full, and the budget allows.
+    let mut take = |s: &StoredRecord| -> Result<bool, RecordId> {
         if ch.matches(q, s) {
             out.push(ch.record(s));
         }
-        out.len() - start < size
+        examined += 1;
+        if out.len() - start >= size {
+            return Ok(false);
+        }
+        if examined >= budget {
+            return Err(s.id);
+        }
+        Ok(true)
+    };
+    let mut walk = |ids: &mut dyn Iterator<Item = &StoredRecord>| -> Option<RecordId> {
+        for s in ids {
+            match take(s) {
+                Ok(true) => {}
+                Ok(false) => return None,
+                Err(stop) => return Some(stop),
+            }
+        }
+        None
     };
     match &q.player {
         Some(p) => {
-            let Some(ids) = ch.player_ids(p) else {
-                return;
-            };
+            let ids = ch.player_ids(p)?;
             let ids = range_by_id(ids, bounds, |i| *i);
-            for id in nearest_first(ids.iter(), newest_first) {
-                if let Some(s) = ch.stored(*id) {
-                    if !take(s) {
-                        break;
-                    }
-                }
-            }
+            walk(&mut nearest_first(ids.iter(), newest_first).filter_map(|id| ch.stored(*id)))
         }
         None => {
             let all = range_by_id(&ch.index, bounds, |e| e.0);
-            for e in nearest_first(all.iter(), newest_first) {
-                if !take(ch.at(e)) {
-                    break;
-                }
-            }
+            walk(&mut nearest_first(all.iter(), newest_first).map(|e| ch.at(e)))
         }
     }
 }
