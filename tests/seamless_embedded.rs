@@ -451,3 +451,40 @@ fn a_call_whose_caller_hangs_up_goes_to_the_retry_driver() {
     assert!(engine.incomplete_games(&channel, None).is_empty());
     engine.check_invariants();
 }
+
+/// An expiry returns through the wallet every bet the wallet took of the rounds it
+/// expires, a round at status 3 included: there one bet's outcome was unknown (and
+/// it was rolled back), but another bet of the round was taken.
+#[test]
+fn an_expiry_returns_the_taken_bets_of_a_round_at_status_3() {
+    let clock = Arc::new(ManualClock::new(1_741_330_280_000));
+    let engine = Engine::in_memory_with_clock(fast_config(), clock.clone());
+    let w = seamless_player(&engine);
+    let wallet = fake(1_000);
+    engine.attach_remote_wallets(Arc::new(Transport(wallet.clone())));
+    let channel = id(ChannelId::new("brand-ch"));
+
+    block_on(engine.seamless_bet(w, &bet("b1", "r1", 100))).expect("taken");
+    set_mode(&wallet, Mode::LosesAnswers);
+    assert!(block_on(engine.seamless_bet(w, &bet("b2", "r1", 30))).is_err());
+    set_mode(&wallet, Mode::Works);
+    run_retries_out(&engine, &clock);
+    // b2 is back; b1 is still out, in a round at status 3.
+    assert_eq!(wallet.books.lock().expect("books").balance["ann"], 900);
+    let incomplete = engine.incomplete_games(&channel, None);
+    assert_eq!(incomplete.len(), 1);
+    assert_eq!(incomplete[0].status, RoundStatus::BetFailed);
+
+    let expired = engine
+        .expire_player_rounds(&channel, &id(PlayerId::new("ann")))
+        .expect("expire");
+    assert_eq!(expired.len(), 1);
+    run_retries_out(&engine, &clock);
+    assert_eq!(
+        wallet.books.lock().expect("books").balance["ann"],
+        1_000,
+        "the taken bet came back"
+    );
+    assert!(engine.incomplete_games(&channel, None).is_empty());
+    engine.check_invariants();
+}

@@ -615,18 +615,29 @@ impl Engine {
         }
         let mut lsn = Lsn(0);
         let mut pending_rounds: Vec<Owed> = Vec::new();
+        // Rounds whose win was left unpaid (their bets were spent on it), and bets
+        // whose return was left undone: neither is returned below.
+        let mut unpaid_wins: Vec<(WalletId, RoundId)> = Vec::new();
+        let mut unreturned: Vec<(WalletId, TxId)> = Vec::new();
         for call in self.domains.seamless.of_channel(channel) {
             if player.is_some_and(|p| p != &call.key.player) {
                 continue;
             }
             let (unpaid, round) = match &call.kind {
-                CallKind::Win(r) => (r.amount, Some(r.round.clone())),
+                CallKind::Win(r) => {
+                    unpaid_wins.push((call.wallet, r.round.clone()));
+                    (r.amount, Some(r.round.clone()))
+                }
                 CallKind::Refund {
+                    req,
                     amount,
                     round,
                     local: true,
                     ..
-                } => (*amount, Some(round.clone())),
+                } => {
+                    unreturned.push((call.wallet, req.bet_tx.clone()));
+                    (*amount, Some(round.clone()))
+                }
                 // A bet about to be rolled back, a return already detached from its
                 // round, or a prize (of no round): let it finish.
                 CallKind::Bet(_) | CallKind::Refund { local: false, .. } | CallKind::Prize(_) => {
@@ -649,12 +660,15 @@ impl Engine {
                 }
             }
         }
-        // The live bets of rounds with nothing pending go back to the player.
+        // The other live bets go back to the player: those of open rounds, and of
+        // rounds at status 3 (a bet of unknown outcome, rolled back or still being
+        // rolled back) whose other bets the wallet did take. Not those of a round
+        // whose win is owed (status 4): they were spent on it.
         for game in self.domains.ledger.incomplete_games(channel, player) {
-            if game.status != RoundStatus::Open
-                || pending_rounds
+            if game.status == RoundStatus::CreditFailed
+                || unpaid_wins
                     .iter()
-                    .any(|(w, r, _)| *w == game.wallet && *r == game.round)
+                    .any(|(w, r)| *w == game.wallet && *r == game.round)
             {
                 continue;
             }
@@ -662,6 +676,12 @@ impl Engine {
                 continue;
             };
             for (bet_tx, amount) in self.domains.ledger.live_bets(game.wallet, &game.round) {
+                if unreturned
+                    .iter()
+                    .any(|(w, t)| *w == game.wallet && *t == bet_tx)
+                {
+                    continue;
+                }
                 let kind = CallKind::Refund {
                     req: RefundRequest {
                         tx: refund_tx(&bet_tx)?,
