@@ -488,3 +488,38 @@ fn an_expiry_returns_the_taken_bets_of_a_round_at_status_3() {
     assert!(engine.incomplete_games(&channel, None).is_empty());
     engine.check_invariants();
 }
+
+/// A call logged and handed straight to the retry driver (here an expiry's return of
+/// a taken bet) is not sent before its record is durable: with the disk refusing
+/// every fsync, the driver sends nothing.
+#[test]
+fn a_call_handed_to_the_retry_driver_waits_for_its_record() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let clock = Arc::new(ManualClock::new(1_741_330_280_000));
+    let fs = pitboss::storage::FaultyFs::new();
+    let engine = Engine::open_with(
+        dir.path(),
+        fast_config(),
+        clock.clone(),
+        Arc::new(fs.clone()),
+    )
+    .expect("open");
+    let w = seamless_player(&engine);
+    let wallet = fake(1_000);
+    engine.attach_remote_wallets(Arc::new(Transport(wallet.clone())));
+    let channel = id(ChannelId::new("brand-ch"));
+    block_on(engine.seamless_bet(w, &bet("b1", "r1", 100))).expect("taken");
+
+    fs.fail_syncs(true);
+    let calls = wallet.books.lock().expect("books").calls;
+    let expired = engine.expire_player_rounds(&channel, &id(PlayerId::new("ann")));
+    assert!(expired.is_err(), "the log failed: {expired:?}");
+    clock.advance_ms(1_000);
+    block_on(engine.seamless_retry_due(10));
+    assert_eq!(
+        wallet.books.lock().expect("books").calls,
+        calls,
+        "nothing sent that the log does not hold"
+    );
+    assert_eq!(wallet.books.lock().expect("books").balance["ann"], 900);
+}

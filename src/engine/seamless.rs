@@ -243,6 +243,14 @@ impl Engine {
                 amount: req.amount,
             },
         };
+        // A call handed straight to this driver (a prize, an expiry's return of a
+        // bet) may not be durable yet, and nothing is sent before its record is.
+        // Everything appended so far covers it; the attempts of one tick share a
+        // group commit. If the log has failed, the call stays in flight, unsent.
+        if self.log.durable(self.log.appended()).await.is_err() {
+            call.answered();
+            return;
+        }
         let answer = self.send_logged(&call.call().key, op).await;
         let _ = self.settle(call.answered(), answer).await;
     }
