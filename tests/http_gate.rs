@@ -357,15 +357,32 @@ async fn each_gate_failure_gets_its_code_and_changes_nothing() {
     let mut b = bet(p.uid, "x4", "rx", 10);
     b["game_id"] = json!("no_such_game");
     refused(&mut g, &engine, w, "/bet", b, C::GameNotFound).await;
+    // A bet taken before its game is disabled is answered again as taken; a new
+    // bet of the disabled game is refused.
+    let mut taken = bet(p.uid, "x-mayan", "r-mayan", 10);
+    taken["game_id"] = json!("slot_mayan");
+    let first = g.gate("/bet", taken.clone()).await;
+    first.data();
     engine
         .set_game_status(
             &GameId::new("slot_mayan").expect("id"),
             GameStatus::Disabled,
         )
         .expect("disable");
+    let again = g.gate("/bet", taken).await;
+    assert_eq!(again.body, first.body, "a repeated bet gets its outcome");
     let mut b = bet(p.uid, "x4", "rx", 10);
     b["game_id"] = json!("slot_mayan");
     refused(&mut g, &engine, w, "/bet", b, C::GameUnavailable).await;
+    // A refund must name the bet's own round and game.
+    let mut wrong_game = refund(p.uid, "x-mayan", "r-mayan");
+    wrong_game["game_id"] = json!(GAME);
+    for params in [refund(p.uid, "x-mayan", "r-other"), wrong_game] {
+        refused(&mut g, &engine, w, "/refund", params, C::RoundId).await;
+    }
+    let mut right = refund(p.uid, "x-mayan", "r-mayan");
+    right["game_id"] = json!("slot_mayan");
+    g.gate("/refund", right).await.data();
 
     // Rounds: a win with no bet, a transaction id reused with other parameters.
     refused(

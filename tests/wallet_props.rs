@@ -47,6 +47,10 @@ enum Op {
     },
     Refund {
         bet_tx: u8,
+        /// The round the refund names; `None` in a generated step stands for the
+        /// bet's own round (`Model::concrete` fills it in), so that most refunds
+        /// name it and some name another.
+        round: Option<u8>,
     },
     Balance,
 }
@@ -72,7 +76,7 @@ fn op() -> impl Strategy<Value = Op> {
         4 => (tx.clone(), round.clone(), amount()).prop_map(|(tx, round, amount)| Op::Bet { tx, round, amount }),
         3 => (tx.clone(), round, 0i64..2000, any::<bool>())
             .prop_map(|(tx, round, amount, end)| Op::Win { tx, round, amount, end: end || amount % 3 != 0 }),
-        2 => tx.prop_map(|bet_tx| Op::Refund { bet_tx }),
+        2 => (tx, prop::option::weighted(0.2, 0u8..4)).prop_map(|(bet_tx, round)| Op::Refund { bet_tx, round }),
         1 => Just(Op::Balance),
     ]
 }
@@ -161,6 +165,27 @@ impl Model {
 
     /// The answer to a repeated transaction id: the stored outcome if the parameters
     /// are the same, otherwise `conflict`.
+    /// `op` with a refund's round filled in: the bet's own (`r0` for an id that is
+    /// not a bet).
+    fn concrete(&self, op: &Op) -> Op {
+        match *op {
+            Op::Refund {
+                bet_tx,
+                round: None,
+            } => {
+                let own = match self.txs.get(&tx_id(bet_tx)) {
+                    Some((Params::Bet { round, .. }, _)) => *round,
+                    _ => 0,
+                };
+                Op::Refund {
+                    bet_tx,
+                    round: Some(own),
+                }
+            }
+            ref other => other.clone(),
+        }
+    }
+
     fn seen(&self, tx: &str, params: &Params, conflict: i64) -> Option<Expect> {
         let (stored, outcome) = self.txs.get(tx)?;
         Some(match (stored == params, outcome) {
@@ -261,7 +286,19 @@ impl Model {
                 }
                 self.record(id, params, amount, true)
             }
-            Op::Refund { bet_tx } => {
+            Op::Refund { bet_tx, round } => {
+                // The gate checks the named round against the bet's before anything.
+                if let Some((
+                    Params::Bet {
+                        round: own_round, ..
+                    },
+                    _,
+                )) = self.txs.get(&tx_id(bet_tx))
+                {
+                    if Some(*own_round) != round {
+                        return Expect::Err(20241010);
+                    }
+                }
                 let own = format!("refund:{}", tx_id(bet_tx));
                 if let Some(e) = self.seen(&own, &Params::Refund { bet_tx }, 20241015) {
                     return e;
@@ -356,8 +393,8 @@ async fn send(client: &mut WalletClient, uid: i64, op: &Op) -> Expect {
             }
             (client.gate("/win", body).await, false)
         }
-        Op::Refund { bet_tx } => {
-            let mut body = gate(String::new(), 0);
+        Op::Refund { bet_tx, round } => {
+            let mut body = gate(String::new(), round.unwrap_or(0));
             let params = body.as_object_mut().expect("object");
             params.remove("transaction_id");
             params.insert("bet_transaction_id".into(), json!(tx_id(bet_tx)));
@@ -419,6 +456,7 @@ fn check(ops: Vec<Op>) -> Result<(), TestCaseError> {
         let mut client = server.wallet().await;
         let mut model = Model::default();
         for (step, op) in ops.iter().enumerate() {
+            let op = &model.concrete(op);
             let expected = model.apply(op);
             let actual = send(&mut client, uid, op).await;
             prop_assert_eq!(&actual, &expected, "step {} {:?}", step, op);

@@ -12,12 +12,15 @@
 use crate::catalog::CatalogError;
 use crate::clock::{Clock, SystemClock};
 use crate::identity::{IdentityConfig, IdentityError};
-use crate::ids::{ChannelId, Currency, PlayerId, RecordId, TxId, WalletId, WalletKey};
+use crate::ids::{
+    ChannelId, Currency, GameId, PlayerId, RecordId, RoundId, TxId, WalletId, WalletKey,
+};
 use crate::journal::JournalError;
 use crate::ledger::error::LedgerError;
 use crate::ledger::records::{GameRecord, RecordQuery};
 use crate::ledger::types::*;
 use crate::ledger::{ExpireScope, Expiry, IncompleteGame, LedgerConfig};
+use crate::money::Amount;
 use crate::tournaments::TournamentError;
 use std::sync::Arc;
 
@@ -328,6 +331,12 @@ impl Engine {
         let result = self.domains.ledger.transaction(wallet, tx);
         let lsn = EngineLog::appended(&self.log);
         Pending::new(result.map_err(EngineError::from), lsn, self.log.clone())
+    }
+
+    /// The round, game and amount of bet `tx` of `wallet`, from memory or the history
+    /// store; `None` if the wallet has no such bet (or the store could not answer).
+    pub fn bet_of(&self, wallet: WalletId, tx: &TxId) -> Option<(RoundId, GameId, Amount)> {
+        self.domains.ledger.bet_of(wallet, tx)
     }
 
     /// True while the wallet has an unclosed round.

@@ -131,7 +131,10 @@ impl Operation {
     fn failed(self) -> GateCode {
         match self {
             Operation::Bet => GateCode::BetFailed,
-            Operation::Balance | Operation::Win | Operation::Refund => GateCode::WinOrRefundFailed,
+            Operation::Win | Operation::Refund => GateCode::WinOrRefundFailed,
+            // The document has no refusal code for a balance: a seamless wallet that
+            // refuses one did not answer it.
+            Operation::Balance => GateCode::SystemError,
         }
     }
 }

@@ -3,10 +3,11 @@
 //!
 //! A game server that does not embed the engine plays rounds this way, naming the
 //! operator by `app_key` and the player by the platform's numeric `uid` (which the
-//! operator learns from `user/login`). The money moves in the platform's ledger, so
-//! this is for transfer-mode operators; each call is one engine call, exactly the
-//! one an embedder makes, so rounds played here write the same game records and
-//! score in the same tournaments.
+//! operator learns from `user/login`). For a transfer-mode operator the money moves
+//! in the platform's ledger; for a seamless one each call goes on to the operator's
+//! own wallet (`Engine::seamless_bet` and the rest). Each call is one engine call,
+//! exactly the one an embedder makes, so rounds played here write the same game
+//! records and score in the same tournaments.
 //!
 //! Request life: [`params::GateParams::parse`] → [`authenticate`] (app_key,
 //! signature, timestamp) → the typed fields → one engine call, awaited until durable
@@ -303,7 +304,14 @@ async fn bet(
     let (game, status) = engine
         .game_ref(&game_id)
         .ok_or_else(|| GateError::new(GateCode::GameNotFound, format!("no game {game_id}")))?;
-    if status == GameStatus::Disabled {
+    // A disabled game takes no new bet; a repeated one still gets its original
+    // outcome (the game server may be retrying a bet taken before the game was
+    // disabled).
+    let repeated = || {
+        t.wallet
+            .is_some_and(|w| matches!(engine.transaction(w, &tx), Ok(Some(_))))
+    };
+    if status == GameStatus::Disabled && !repeated() {
         return Err(GateError::new(
             GateCode::GameUnavailable,
             format!("game {game_id} is disabled"),
@@ -439,9 +447,17 @@ async fn refund(
 ) -> Result<Vec<u8>, GateError> {
     let t = target(engine, op, params)?;
     let bet_tx = tx_param(params, "bet_transaction_id")?;
-    // Named by the document; validated, but the bet's id says which round it was.
-    id_param(params, "round_id", GateCode::RoundId, RoundId::new)?;
-    id_param(params, "game_id", GateCode::GameNotFound, GameId::new)?;
+    // The bet's id says which bet; the round and game named must be its own.
+    let round = id_param(params, "round_id", GateCode::RoundId, RoundId::new)?;
+    let game = id_param(params, "game_id", GateCode::GameNotFound, GameId::new)?;
+    if let Some((bet_round, bet_game, _)) = t.wallet.and_then(|w| engine.bet_of(w, &bet_tx)) {
+        if bet_round != round || bet_game != game {
+            return Err(GateError::new(
+                GateCode::RoundId,
+                format!("bet {bet_tx} is in round {bet_round} of game {bet_game}"),
+            ));
+        }
+    }
     let tx = TxId::new(&format!("{REFUND_PREFIX}{bet_tx}"))
         .map_err(|e| GateError::new(GateCode::BadData, e.to_string()))?;
     let wallet = match t.wallet {
