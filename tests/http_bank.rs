@@ -262,6 +262,18 @@ async fn each_bank_failure_gets_its_code_and_changes_nothing() {
     let raw = b"{\"traceId\": ";
     let reply = b.post_raw(DEPOSIT, b.bank_headers(raw), raw).await;
     check_refusal(&reply, DEPOSIT, C::ParamError);
+    // A JSON array is not a body, even one whose items fit the fields in order.
+    let array = json!([TRACE, p, "CNY", "1.00", "a3"]).to_string();
+    let reply = b
+        .post_raw(DEPOSIT, b.bank_headers(array.as_bytes()), array.as_bytes())
+        .await;
+    check_refusal(&reply, DEPOSIT, C::ParamError);
+    assert_eq!(
+        engine
+            .transaction(w, &TxId::new("a3").expect("id"))
+            .expect("query"),
+        None
+    );
 
     // Amounts: zero, negative, more than 8 places, finer than fen, beyond 64 bits,
     // not a decimal.

@@ -166,6 +166,9 @@ fn failure(trace: Option<&str>, e: &BankError, path: &str, now_ms: i64) -> Vec<u
 
 /// The body's fields and its `traceId` (a string of at most 128 bytes, required).
 pub fn parse(body: &[u8]) -> Result<(BankBody<'_>, Option<String>), BankError> {
+    if !super::request::is_json_object(body) {
+        return Err(BankError::param("the body is not a JSON object"));
+    }
     let fields: BankBody = serde_json::from_slice(body)
         .map_err(|e| BankError::param(format!("the body is not the expected JSON object: {e}")))?;
     let trace = string(fields.trace_id, "traceId")?;
