@@ -292,6 +292,27 @@ impl Fixture {
             );
             let uid = uid_of(login.data());
             assert_eq!(uid as u64, remote_uid, "same uids");
+            if i == 0 {
+                // The transfer endpoints refuse a seamless player's wallet (code 9).
+                let w = login.data()["walletId"]
+                    .as_str()
+                    .expect("walletId")
+                    .to_owned();
+                let refused = [
+                    ("/service/jsonapi/wallet/query", json!({"walletId": w})),
+                    (
+                        "/service/jsonapi/wallet/deposit",
+                        json!({"walletId": w, "amount": 5, "transactionId": "t"}),
+                    ),
+                    (
+                        "/service/jsonapi/wallet/withdraw",
+                        json!({"walletId": w, "type": 0, "transactionId": "t"}),
+                    ),
+                ];
+                for (path, body) in refused {
+                    assert_eq!(api.post(path, body).await.code(), 9, "{path}");
+                }
+            }
             players.push((name, uid, Sent::default()));
         }
         Fixture {

@@ -145,6 +145,9 @@ struct QueryOut<'a> {
 pub(super) fn query(app: &App, op: &Operator, body: &[u8]) -> ApiResult {
     let body: QueryBody = json(body)?;
     let wallet = own_wallet(app, op, &body.wallet_id)?;
+    // A seamless player's money is in the operator's own wallet: the balance here
+    // (always 0) would mislead.
+    transfer_mode(op)?;
     let balance = app.engine.balance(wallet)?;
     data(&QueryOut {
         id: &body.wallet_id,
