@@ -177,16 +177,29 @@ fn round_params(
 }
 
 /// A gate answer: `/getBalance` is `{code: 0, data: {balance: "…"}}`, the round
-/// calls `{success: true, data: {balance: n}}` or `{success: false, code}`.
+/// calls `{success: true, data: {balance: n}}` or `{success: false, code}`. The
+/// document's own failure example has no `code`, only `error_tip` ("错误码：20241015,
+/// …"): the code is read from there then. An answer that contradicts itself (a
+/// success with an error code, a code 0 with `success: false`) is not a success.
 fn read_gate(op: &RemoteOp, answer: &Value) -> RemoteAnswer {
     let balance = match &answer["data"]["balance"] {
         Value::String(s) => s.parse::<i64>().ok(),
         Value::Number(n) => n.as_i64(),
         _ => None,
     };
+    let message = answer["error_tip"]
+        .as_str()
+        .or_else(|| answer["msg"].as_str())
+        .unwrap_or("")
+        .to_owned();
+    let code = match &answer["code"] {
+        Value::Null => code_in_tip(&message),
+        code => code.as_i64(),
+    };
+    let success = answer["success"].as_bool();
     let ok = match op {
-        RemoteOp::Balance => answer["code"].as_i64() == Some(0),
-        _ => answer["success"].as_bool() == Some(true),
+        RemoteOp::Balance => code == Some(0) && success != Some(false),
+        _ => success == Some(true) && code.is_none_or(|c| c == 0),
     };
     if ok {
         return match balance {
@@ -196,12 +209,7 @@ fn read_gate(op: &RemoteOp, answer: &Value) -> RemoteAnswer {
             None => RemoteAnswer::Unknown("a success without a balance".into()),
         };
     }
-    let message = answer["error_tip"]
-        .as_str()
-        .or_else(|| answer["msg"].as_str())
-        .unwrap_or("")
-        .to_owned();
-    match answer["code"].as_i64() {
+    match code {
         Some(GATE_INSUFFICIENT) => RemoteAnswer::Declined {
             reason: Decline::InsufficientBalance,
             message,
@@ -219,6 +227,17 @@ fn read_gate(op: &RemoteOp, answer: &Value) -> RemoteAnswer {
             message,
         },
     }
+}
+
+/// The code in a gate `error_tip` of the document's form, "错误码：20241015, 错误信息：…".
+fn code_in_tip(tip: &str) -> Option<i64> {
+    let (_, rest) = tip.split_once("错误码")?;
+    let rest = rest.trim_start_matches([':', '：', ' ']);
+    let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+    if digits == 0 || digits > 9 {
+        return None;
+    }
+    rest[..digits].parse().ok()
 }
 
 // --- bank ---------------------------------------------------------------------------
@@ -445,6 +464,34 @@ mod tests {
         assert!(matches!(
             read_gate(&refund, &system),
             RemoteAnswer::Unknown(_)
+        ));
+        // The document's own failure shape: the code only in `error_tip`.
+        let seed_shape = json!({"success": false, "error_tip": "错误码：20241004, 错误信息:：无法找到下注的事务"});
+        assert_eq!(read_gate(&refund, &seed_shape), RemoteAnswer::NoSuchBet);
+        let bet = RemoteOp::Bet {
+            tx: crate::ids::TxId::new("b").expect("id"),
+            round: crate::ids::RoundId::new("r").expect("id"),
+            game: crate::ids::GameId::new("g").expect("id"),
+            amount: Amount::new(1),
+        };
+        let poor = json!({"success": false, "error_tip": "错误码:20241003"});
+        assert!(matches!(
+            read_gate(&bet, &poor),
+            RemoteAnswer::Declined {
+                reason: Decline::InsufficientBalance,
+                ..
+            }
+        ));
+        // No code anywhere: not known.
+        let bare = json!({"success": false, "error_tip": "错误码：, oops"});
+        assert!(matches!(read_gate(&bet, &bare), RemoteAnswer::Unknown(_)));
+        // Answers that contradict themselves are not successes.
+        let mixed = json!({"success": true, "code": 20241002, "data": {"balance": 5}});
+        assert!(matches!(read_gate(&bet, &mixed), RemoteAnswer::Unknown(_)));
+        let mixed_balance = json!({"success": false, "code": 0, "data": {"balance": "5"}});
+        assert!(!matches!(
+            read_gate(&RemoteOp::Balance, &mixed_balance),
+            RemoteAnswer::Done { .. }
         ));
     }
 }
