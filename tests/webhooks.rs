@@ -114,12 +114,14 @@ async fn failures_are_retried_with_the_same_id_until_delivered() {
         )
         .await;
     assert_eq!(r.data()["count"], json!(1));
-    // 500, then a non-zero code, then a stall past the time limit, then success: each
-    // failure waits for its retry (5 s, then 5 min, then 30 min, ±10 %).
+    // 500, then a non-zero code, then an answer too long to read, then a stall past
+    // the time limit, then success: each failure waits for its retry (5 s, then
+    // 5 min, 30 min, 2 h, ±10 %).
     let steps = [
         (Mode::CodeNonZero, 5_500),
-        (Mode::Stall(Duration::from_secs(2)), 330_000),
-        (Mode::Ok, 1_980_000),
+        (Mode::Oversized, 330_000),
+        (Mode::Stall(Duration::from_secs(2)), 1_980_000),
+        (Mode::Ok, 7_920_000),
     ];
     let mut seen = 1;
     receiver.wait_for(WAIT, |r| r.len() >= seen).await;
@@ -136,7 +138,7 @@ async fn failures_are_retried_with_the_same_id_until_delivered() {
         tokio::time::sleep(Duration::from_millis(800)).await;
     }
     // The stalled attempt's late answer is not a success: wait for the outcome.
-    let got = receiver.wait_for(WAIT, |r| r.len() == 4).await;
+    let got = receiver.wait_for(WAIT, |r| r.len() == 5).await;
     let ids: Vec<&str> = got.iter().map(|r| r.id.as_str()).collect();
     assert!(
         ids.iter().all(|id| *id == ids[0]),
@@ -150,7 +152,7 @@ async fn failures_are_retried_with_the_same_id_until_delivered() {
     // Delivered: nothing more, and nothing pending.
     server.clock.advance_ms(100 * 3_600_000);
     tokio::time::sleep(Duration::from_millis(200)).await;
-    assert_eq!(receiver.received().len(), 4);
+    assert_eq!(receiver.received().len(), 5);
     let list = c.get(LIST).await;
     assert_eq!(list.data()["list"][0]["pending"], json!(0));
     assert_eq!(list.data()["list"][0]["delivered"], json!(1));

@@ -419,11 +419,13 @@ impl Sender {
                 .await
                 .map_err(|e| format!("transport: {e}"))?;
             let status = response.status().as_u16();
+            // An answer cut off or longer than the bound may hide a non-zero code:
+            // not a delivery (a retry is safe, the event keeps its id).
             let answer = Limited::new(response.into_body(), MAX_ANSWER_BYTES)
                 .collect()
                 .await
                 .map(|b| b.to_bytes())
-                .unwrap_or_default();
+                .map_err(|e| format!("HTTP {status}, its answer unreadable: {e}"))?;
             Ok::<_, String>((status, answer))
         };
         match tokio::time::timeout(self.config.timeout, exchange).await {

@@ -28,6 +28,9 @@ pub enum Mode {
     Stall(Duration),
     /// 410 Gone.
     Gone,
+    /// 200 with `{"code":0,…}` padded past the 16 KiB the sender reads: not a
+    /// delivery, since what it cannot read may hide another code.
+    Oversized,
 }
 
 /// One delivery as received.
@@ -153,8 +156,10 @@ async fn answer(
         body,
         answered,
     });
+    let padded = format!(r#"{{"code":0,"pad":"{}"}}"#, "x".repeat(17 * 1024));
     let (status, text) = match answered {
         Mode::Ok => (StatusCode::OK, r#"{"code":0,"message":"ok"}"#),
+        Mode::Oversized => (StatusCode::OK, padded.as_str()),
         Mode::Fail => (StatusCode::INTERNAL_SERVER_ERROR, "down"),
         Mode::CodeNonZero => (StatusCode::OK, r#"{"code":7,"message":"busy"}"#),
         Mode::Stall(d) => {
@@ -163,7 +168,7 @@ async fn answer(
         }
         Mode::Gone => (StatusCode::GONE, "gone"),
     };
-    let mut response = Response::new(Full::new(Bytes::from_static(text.as_bytes())));
+    let mut response = Response::new(Full::new(Bytes::from(text.to_owned())));
     *response.status_mut() = status;
     Ok(response)
 }
