@@ -244,7 +244,7 @@ impl Archiver {
         clock: Arc<dyn Clock>,
         window: Duration,
         every: Duration,
-    ) -> Archiver {
+    ) -> Result<Archiver, EngineError> {
         let gauges = Arc::new(ArchiverGauges::default());
         let state = Arc::new(Mutex::new(PassState::default()));
         let (st, g, c) = (store.clone(), gauges.clone(), state.clone());
@@ -270,13 +270,14 @@ impl Archiver {
                 Ok(_) => Next::Tick,
                 Err(_) => Next::Stop,
             }
-        });
-        Archiver {
+        })
+        .map_err(|e| EngineError::Storage(format!("could not start the archiver thread: {e}")))?;
+        Ok(Archiver {
             ticker,
             store,
             gauges,
             state,
-        }
+        })
     }
 
     pub(crate) fn stop(&self) {

@@ -90,17 +90,19 @@ impl Engine {
             domains.check_invariants();
         }
         report.elapsed = started.elapsed();
-        let snapshotter = Snapshotter::start(domains.clone(), log.clone(), &config);
-        let archiver = store.map(|store| {
-            Archiver::start(
-                domains.clone(),
-                log.clone(),
-                store,
-                clock.clone(),
-                config.history.hot_window.unwrap_or(Duration::MAX),
-                config.history.archive_every,
-            )
-        });
+        let snapshotter = Snapshotter::start(domains.clone(), log.clone(), &config)?;
+        let archiver = store
+            .map(|store| {
+                Archiver::start(
+                    domains.clone(),
+                    log.clone(),
+                    store,
+                    clock.clone(),
+                    config.history.hot_window.unwrap_or(Duration::MAX),
+                    config.history.archive_every,
+                )
+            })
+            .transpose()?;
         let mut engine = Engine::assemble(domains, log, clock, config, Some(snapshotter), report);
         engine.archiver = archiver;
         // Records that closed just before a crash may not have been scored yet.

@@ -61,7 +61,7 @@ impl Snapshotter {
         domains: Domains,
         log: Arc<EngineLog>,
         config: &EngineConfig,
-    ) -> Snapshotter {
+    ) -> Result<Snapshotter, EngineError> {
         let (every_records, every) = (config.snapshot_every_records, config.snapshot_every);
         let tick = every
             .min(Duration::from_secs(1))
@@ -79,8 +79,9 @@ impl Snapshotter {
                 }
             }
             Next::Tick
-        });
-        Snapshotter { ticker }
+        })
+        .map_err(|e| EngineError::Storage(format!("could not start the snapshot thread: {e}")))?;
+        Ok(Snapshotter { ticker })
     }
 
     pub(crate) fn stop(&self) {

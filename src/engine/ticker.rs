@@ -29,13 +29,14 @@ impl Ticker {
     /// Spawns thread `name`, which calls `step` every `tick` from the start of
     /// the previous step (at once after a step that took a tick or more, or that
     /// returned [`Next::Now`]) until stopped or until a step returns
-    /// [`Next::Stop`]. A thread that cannot be spawned leaves a ticker that
-    /// does nothing (the engine runs on; what the step does is a background duty).
+    /// [`Next::Stop`]. A thread that cannot be spawned (a thread or memory limit) is
+    /// an error: without its archiver an engine would refuse every bet once the lag
+    /// bound is reached, and without its snapshotter the log would grow for ever.
     pub(crate) fn start(
         name: &str,
         tick: Duration,
         mut step: impl FnMut() -> Next + Send + 'static,
-    ) -> Ticker {
+    ) -> std::io::Result<Ticker> {
         let stop = Arc::new((Mutex::new(false), Condvar::new()));
         let flag = stop.clone();
         let thread = std::thread::Builder::new()
@@ -64,12 +65,11 @@ impl Ticker {
                         return;
                     }
                 }
-            })
-            .ok();
-        Ticker {
+            })?;
+        Ok(Ticker {
             stop,
-            thread: Mutex::new(thread),
-        }
+            thread: Mutex::new(Some(thread)),
+        })
     }
 
     pub(crate) fn stop(&self) {
@@ -121,7 +121,8 @@ mod tests {
             } else {
                 Next::Tick
             }
-        });
+        })
+        .expect("spawn");
         let times = first_steps(&times_rx, 5);
         ticker.stop();
         let spread = times[4] - times[0];
@@ -145,7 +146,8 @@ mod tests {
             std::thread::sleep(if n == 1 { tick * 3 / 2 } else { tick * 3 / 4 });
             let _ = times_tx.send((start, Instant::now()));
             Next::Tick
-        });
+        })
+        .expect("spawn");
         let steps = first_steps(&times_rx, 3);
         ticker.stop();
         let idle_after_overrun = steps[1].0 - steps[0].1;
@@ -167,7 +169,8 @@ mod tests {
         let ticker = Ticker::start("ticker-test", Duration::from_millis(1), move || {
             seen.fetch_add(1, Ordering::SeqCst);
             Next::Stop
-        });
+        })
+        .expect("spawn");
         std::thread::sleep(Duration::from_millis(50));
         ticker.stop();
         assert_eq!(runs.load(Ordering::SeqCst), 1);
