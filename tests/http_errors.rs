@@ -148,6 +148,12 @@ fn bad_wallet_requests(w: &str, theirs: &str) -> Vec<(&'static str, &'static str
         ("empty body", DEPOSIT, String::new(), 1),
         ("not an object", DEPOSIT, "[1, 2]".into(), 1),
         (
+            "a transactionId reserved for refunds",
+            DEPOSIT,
+            j(json!({"walletId": w, "amount": 5, "transactionId": "refund:b1"})),
+            1,
+        ),
+        (
             "an array whose items fit the fields in order",
             DEPOSIT,
             j(json!([w, 5, "x-array"])),

@@ -57,7 +57,7 @@ pub use log::{Effect, EffectRef, EngineLog};
 pub use open::{RecoveryReport, HISTORY_DIR};
 pub use pending::Pending;
 pub use platform::PlayerSession;
-pub use seamless::refund_tx;
+pub use seamless::{refund_tx, REFUND_TX_PREFIX};
 pub use status::EngineStatus;
 pub use tournaments::TickReport;
 

@@ -36,10 +36,16 @@ use crate::seamless::{
 };
 use std::sync::Arc;
 
+/// The prefix of a refund's transaction id. Reserved: the APIs refuse any other
+/// transaction whose id starts with it (a deposit named `refund:b1` would otherwise
+/// take the id of bet `b1`'s refund).
+pub const REFUND_TX_PREFIX: &str = "refund:";
+
 /// The transaction id of the refund that undoes bet `bet_tx` (the gate API's own rule,
 /// so that a game server's refund and a rollback of the same bet are one transaction).
 pub fn refund_tx(bet_tx: &TxId) -> Result<TxId, EngineError> {
-    TxId::new(&format!("refund:{bet_tx}")).map_err(|e| EngineError::Invalid(e.to_string()))
+    TxId::new(&format!("{REFUND_TX_PREFIX}{bet_tx}"))
+        .map_err(|e| EngineError::Invalid(e.to_string()))
 }
 
 /// A refund's "no such bet" is trusted once this many attempts failed: with the retry
@@ -112,6 +118,8 @@ impl Engine {
         wallet: WalletId,
         req: &BetRequest,
     ) -> Result<Receipt, EngineError> {
+        // A bet whose rollback could not be named could never be rolled back.
+        refund_tx(&req.tx)?;
         let key = self.seamless_wallet(wallet, &req.tx)?;
         let now = self.clock.now_ms();
         match self

@@ -22,6 +22,7 @@ use super::dialect::{self, json_response, platform_tx_id, WalletRefusal};
 use super::App;
 use crate::catalog::game::GameStatus;
 use crate::engine::Engine;
+use crate::engine::{refund_tx, REFUND_TX_PREFIX};
 use crate::identity::types::{Operator, Uid};
 use crate::ids::{Currency, GameId, IdError, PlayerId, RoundId, TxId, WalletId};
 use crate::ledger::error::LedgerError;
@@ -47,7 +48,6 @@ pub const MAX_TX_ID_LEN: usize = 120;
 /// The ledger id of the refund of bet `bet_tx`. The gate's `/refund` names only the
 /// bet, so its own id is derived from it: a repeated refund is the same transaction,
 /// and is answered with the first one's outcome.
-const REFUND_PREFIX: &str = "refund:";
 
 /// The gate endpoint of a path, if it is one.
 pub fn operation_of(path: &str) -> Option<Operation> {
@@ -147,10 +147,10 @@ fn id_param<T>(
 /// namespace of derived refund ids.
 fn tx_param(params: &GateParams<'_>, key: &str) -> Result<TxId, GateError> {
     let raw = params.str(key)?;
-    if raw.len() > MAX_TX_ID_LEN || raw.starts_with(REFUND_PREFIX) {
+    if raw.len() > MAX_TX_ID_LEN || raw.starts_with(REFUND_TX_PREFIX) {
         return Err(GateError::new(
             GateCode::BadData,
-            format!("{key} must be 1 to 120 bytes and not start with \"{REFUND_PREFIX}\""),
+            format!("{key} must be 1 to 120 bytes and not start with \"{REFUND_TX_PREFIX}\""),
         ));
     }
     TxId::new(raw).map_err(|e| GateError::new(GateCode::BadData, format!("{key}: {e}")))
@@ -458,8 +458,7 @@ async fn refund(
             ));
         }
     }
-    let tx = TxId::new(&format!("{REFUND_PREFIX}{bet_tx}"))
-        .map_err(|e| GateError::new(GateCode::BadData, e.to_string()))?;
+    let tx = refund_tx(&bet_tx).map_err(|e| GateError::new(GateCode::BadData, e.to_string()))?;
     let wallet = match t.wallet {
         Some(wallet) => wallet,
         // The tombstone needs a wallet to live in.

@@ -1,6 +1,7 @@
 //! Wallet endpoints (Publisher Manual §4): deposit, withdraw, query. A wallet of another
 //! operator's channel is "not found", exactly like a wallet that does not exist.
 
+use crate::engine::REFUND_TX_PREFIX;
 use crate::identity::types::{Operator, WalletMode};
 use crate::ids::{TxId, WalletId};
 use crate::ledger::types::{Balance, DepositRequest, Receipt, WithdrawAmount, WithdrawRequest};
@@ -104,11 +105,21 @@ fn transfer_mode(op: &Operator) -> Result<(), ApiError> {
     }
 }
 
+/// A transfer's `transactionId`: not one of the ids reserved for refunds of bets.
+fn transaction_id(raw: &str) -> Result<TxId, ApiError> {
+    if raw.starts_with(REFUND_TX_PREFIX) {
+        return Err(ApiError::invalid(format!(
+            "transactionId must not start with \"{REFUND_TX_PREFIX}\" (reserved for refunds of bets)"
+        )));
+    }
+    parse_id("transactionId", raw, TxId::new)
+}
+
 /// §4.1: credits `amount`. Idempotent per (wallet, transactionId).
 pub(super) async fn deposit(app: &App, op: &Operator, body: &[u8]) -> ApiResult {
     let body: DepositBody = json(body)?;
     let req = DepositRequest {
-        tx: parse_id("transactionId", &body.transaction_id, TxId::new)?,
+        tx: transaction_id(&body.transaction_id)?,
         amount: positive_amount("amount", body.amount)?,
     };
     let wallet = own_wallet(app, op, &body.wallet_id)?;
@@ -126,7 +137,7 @@ pub(super) async fn withdraw(app: &App, op: &Operator, body: &[u8]) -> ApiResult
         _ => return Err(ApiError::invalid("type must be 0 (all) or 1 (amount)")),
     };
     let req = WithdrawRequest {
-        tx: parse_id("transactionId", &body.transaction_id, TxId::new)?,
+        tx: transaction_id(&body.transaction_id)?,
         amount,
     };
     let wallet = own_wallet(app, op, &body.wallet_id)?;
