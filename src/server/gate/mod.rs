@@ -43,11 +43,10 @@ pub const REFUND: &str = "/refund";
 
 /// Gate transaction ids are at most this long, so that a refund's own id (`refund:`
 /// and the bet's id) fits the ledger's 128 bytes.
+/// The gate's `/refund` names only the bet, so the refund's own id is derived from
+/// it (`engine::refund_tx`): a repeated refund is the same transaction, and is
+/// answered with the first one's outcome.
 pub const MAX_TX_ID_LEN: usize = 120;
-
-/// The ledger id of the refund of bet `bet_tx`. The gate's `/refund` names only the
-/// bet, so its own id is derived from it: a repeated refund is the same transaction,
-/// and is answered with the first one's outcome.
 
 /// The gate endpoint of a path, if it is one.
 pub fn operation_of(path: &str) -> Option<Operation> {
