@@ -703,3 +703,47 @@ async fn a_body_that_never_arrives_times_out_and_frees_its_slot() {
         assert_eq!(reply.status, 200, "{}", reply.body);
     }
 }
+
+/// Unauthenticated password checks (`/service/cli/login`) share one hashing slot:
+/// a flood of them is refused (code 10) past the queue's wait, while an operator's
+/// player login still gets a slot of its own. Production Argon2 parameters keep
+/// each check busy long enough to hold its slot.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flood_of_operator_logins_leaves_player_logins_a_slot() {
+    let server = TestServer::start_custom(pitboss::EngineConfig::default(), |c| {
+        c.max_concurrent_hashes = 2;
+        c.max_unauthenticated_hashes = 1;
+        c.hash_queue_wait = std::time::Duration::from_millis(300);
+    })
+    .await;
+    let mut flood = Vec::new();
+    for i in 0..4 {
+        let mut c = server.client().await;
+        flood.push(tokio::spawn(async move {
+            let body = json!({"clientId": format!("nobody-{i}"), "password": "guess"});
+            c.send(
+                Method::POST,
+                "/service/cli/login",
+                vec![],
+                body.to_string().as_bytes(),
+            )
+            .await
+            .code()
+        }));
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    let mut c = server.client().await;
+    let login = c
+        .post(LOGIN, json!({"identifier": "patient", "credential": "pw"}))
+        .await;
+    assert_eq!(login.code(), 0, "{}", login.body);
+    let mut codes = Vec::new();
+    for f in flood {
+        codes.push(f.await.expect("task"));
+    }
+    // Each is checked (11, a wrong password) or refused for the queue (10); with one
+    // slot among four, most are refused.
+    assert!(codes.iter().all(|c| [10, 11].contains(c)), "{codes:?}");
+    assert!(codes.iter().filter(|c| **c == 10).count() >= 2, "{codes:?}");
+    server.stop().await;
+}

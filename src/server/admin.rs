@@ -456,7 +456,7 @@ pub(super) async fn cli_login(app: &App, parts: &Parts, body: &[u8]) -> ApiResul
     let client = ClientId::new(&body.client_id).map_err(|_| wrong())?;
     let engine = app.engine.clone();
     let op = app
-        .hashing(move || engine.operator_login(&client, &body.password))
+        .hashing_unauthenticated(move || engine.operator_login(&client, &body.password))
         .await?
         .map_err(|e| match ApiError::from(e) {
             e if e.code == ErrorCode::Internal => e,

@@ -88,6 +88,9 @@ pub struct ServerConfig {
     pub nonces: NonceLimits,
     /// Argon2 computations at once (each takes ~19 MiB and tens of ms by default).
     pub max_concurrent_hashes: usize,
+    /// Of those, how many unauthenticated requests may take at once (operator logins
+    /// to the CLI, `/service/cli/login`); at least 1, at most all of them.
+    pub max_unauthenticated_hashes: usize,
     /// How long a request waits for a hashing slot before it is refused (code 10).
     pub hash_queue_wait: Duration,
     /// Calls to operators' own wallets (seamless mode): time limit, bound per operator.
@@ -122,6 +125,7 @@ impl ServerConfig {
             upkeep_interval: Duration::from_secs(5),
             nonces: NonceLimits::default(),
             max_concurrent_hashes: 2 * cores,
+            max_unauthenticated_hashes: 1,
             hash_queue_wait: Duration::from_secs(5),
             outbound: outbound::OutboundConfig::default(),
             seamless_retry_interval: Duration::from_millis(200),
@@ -141,6 +145,9 @@ pub(crate) struct App {
     admin_token: String,
     /// Slots for Argon2 work: bounds the memory and CPU that logins can take.
     hashing: Semaphore,
+    /// The part of `hashing` that requests no one has authenticated may take
+    /// (`/service/cli/login`): a flood of them cannot starve operators' player logins.
+    unauthenticated_hashing: Semaphore,
     config: ServerConfig,
     metrics: Arc<metrics::Metrics>,
     request_ids: metrics::RequestIds,
@@ -152,16 +159,42 @@ impl App {
     /// platform fuzz target calls its routes directly).
     pub(crate) fn detached(engine: Arc<Engine>) -> App {
         let config = ServerConfig::new("fuzz-admin-token".into());
+        App::new(engine, config, Arc::default())
+    }
+
+    fn new(engine: Arc<Engine>, config: ServerConfig, metrics: Arc<metrics::Metrics>) -> App {
         App {
             engine,
             nonces: NonceCache::new(config.nonces),
             admin_token: config.admin_token.clone(),
             hashing: Semaphore::new(config.max_concurrent_hashes.max(1)),
+            unauthenticated_hashing: Semaphore::new(
+                config
+                    .max_unauthenticated_hashes
+                    .clamp(1, config.max_concurrent_hashes.max(1)),
+            ),
             config,
-            metrics: Arc::default(),
+            metrics,
             request_ids: metrics::RequestIds::default(),
             started: std::time::Instant::now(),
         }
+    }
+
+    /// [`App::hashing`] for a request no one has authenticated: it first takes one of
+    /// the few slots such requests share, waiting as long.
+    async fn hashing_unauthenticated<T: Send + 'static>(
+        &self,
+        f: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, ApiError> {
+        let busy = || ApiError::new(ErrorCode::LimitExceeded, "too many password checks; retry");
+        let _slot = tokio::time::timeout(
+            self.config.hash_queue_wait,
+            self.unauthenticated_hashing.acquire(),
+        )
+        .await
+        .map_err(|_| busy())?
+        .map_err(|_| busy())?;
+        self.hashing(f).await
     }
 
     /// Runs `f` (Argon2 work) on the blocking pool, holding a hashing slot.
@@ -218,16 +251,7 @@ pub async fn run_with_metrics(
     shutdown: impl Future<Output = ()>,
 ) {
     engine.observe_log(metrics.clone());
-    let app = Arc::new(App {
-        engine,
-        nonces: NonceCache::new(config.nonces),
-        admin_token: config.admin_token.clone(),
-        hashing: Semaphore::new(config.max_concurrent_hashes.max(1)),
-        config,
-        metrics,
-        request_ids: metrics::RequestIds::default(),
-        started: std::time::Instant::now(),
-    });
+    let app = Arc::new(App::new(engine, config, metrics));
     let slots = Arc::new(Semaphore::new(app.config.max_connections.max(1)));
     let graceful = GracefulShutdown::new();
     let mut http = http1::Builder::new();
