@@ -70,6 +70,17 @@ async fn a_whole_tournament_over_http() {
     let created = c.post(&format!("{T}create"), spec()).await;
     let id = created.data()["tourneyId"].as_str().expect("id").to_owned();
     assert_golden("tournament_create", &created);
+    // The spec names no currency: the tournament ranks the operator's default one.
+    let channel = ChannelId::new(&server.demo.channel_id).expect("channel");
+    let tourney = pitboss::ids::TourneyId::new(&id).expect("id");
+    let info = server
+        .engine
+        .tournament_info(&channel, &tourney)
+        .expect("info");
+    assert_eq!(
+        info.config.currency.as_ref().map(|c| c.as_str()),
+        Some("CNY")
+    );
     // The Manual's examples spell the id three ways; all are read.
     for key in ["tourneyId", "tournamentId", "tourney_id"] {
         let info = c.post(&format!("{T}info"), json!({ key: id })).await;

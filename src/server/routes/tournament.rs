@@ -138,7 +138,17 @@ pub(super) async fn create(app: &App, op: &Operator, body: &[u8]) -> ApiResult {
 
 /// `create` in `channel` (the admin API names the channel).
 pub(crate) async fn create_in(app: &App, channel: &ChannelId, spec: &[u8]) -> ApiResult {
-    let spec = tournament_spec::parse(spec).map_err(|e| ApiError::invalid(e.to_string()))?;
+    let mut spec = tournament_spec::parse(spec).map_err(|e| ApiError::invalid(e.to_string()))?;
+    // A leaderboard ranks one currency: scores of different minor units do not
+    // compare, and a player with wallets in two currencies would rank twice. A spec
+    // that names none takes the operator's default currency, the one `rank` and
+    // `history` look a player up in.
+    if spec.currency.is_none() {
+        spec.currency = app
+            .engine
+            .operator_of_channel(channel)
+            .map(|op| op.currency.to_string());
+    }
     let info = change(app, channel, move |e, c| e.create_tournament(c, &spec)).await?;
     let id = info.summary.id.as_str();
     data(&Created {
