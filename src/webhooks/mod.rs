@@ -333,9 +333,17 @@ impl<J: Journal<WebhookEffect>> Webhooks<J> {
             since: 0,
         };
         let effect = WebhookEffect::Subscribed(sub.clone());
+        // Active before the record is appended: a record appended right after it, by
+        // another thread, must not skip `derive` for want of the flag (replay would
+        // derive its events, so live and replayed outboxes would differ). Records
+        // before it are skipped by `since` anyway.
+        self.active.store(true, Ordering::Release);
         let lsn = match self.journal.append(&effect) {
             Ok(lsn) => lsn,
-            Err(e) => return Logged::rejected(e),
+            Err(e) => {
+                self.refresh_active(&state);
+                return Logged::rejected(e);
+            }
         };
         sub.since = self.position(lsn);
         let sub = Arc::new(sub);
