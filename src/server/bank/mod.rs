@@ -21,7 +21,6 @@ use super::dialect::{self, json_response, platform_tx_id, WalletRefusal};
 use super::iso8601::iso8601_millis;
 use super::request::json_string;
 use super::App;
-use crate::engine::REFUND_TX_PREFIX;
 use crate::engine::{Engine, EngineError};
 use crate::identity::types::{Operator, WalletMode};
 use crate::ids::{Currency, PlayerId, TxId, WalletId};
@@ -456,12 +455,9 @@ async fn transfer(
 
 /// The `referenceId`: the transfer's transaction id in the player's wallet.
 fn reference(fields: &BankBody<'_>) -> Result<TxId, BankError> {
+    // `refund:<id>` is allowed: it is how a seamless platform (pitboss among them)
+    // gives back a bet it withdrew as `<id>` (docs/bank.md).
     let raw = string(fields.reference_id, "referenceId")?;
-    if raw.starts_with(REFUND_TX_PREFIX) {
-        return Err(BankError::param(format!(
-            "referenceId must not start with \"{REFUND_TX_PREFIX}\" (reserved for refunds of bets)"
-        )));
-    }
     TxId::new(&raw).map_err(|e| BankError::param(format!("referenceId: {e}")))
 }
 
