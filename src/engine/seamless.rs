@@ -36,9 +36,10 @@ use crate::seamless::{
 };
 use std::sync::Arc;
 
-/// The prefix of a refund's transaction id. Reserved: the APIs refuse any other
-/// transaction whose id starts with it (a deposit named `refund:b1` would otherwise
-/// take the id of bet `b1`'s refund).
+/// The prefix of a refund's transaction id. The gate and platform APIs refuse any
+/// other transaction whose id starts with it (a deposit named `refund:b1` would
+/// otherwise take the id of bet `b1`'s refund); the bank API takes it, since that is
+/// how a seamless platform gives a withdrawal back (docs/bank.md).
 pub const REFUND_TX_PREFIX: &str = "refund:";
 
 /// The transaction id of the refund that undoes bet `bet_tx` (the gate API's own rule,

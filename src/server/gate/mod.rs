@@ -41,11 +41,10 @@ pub const BET: &str = "/bet";
 pub const WIN: &str = "/win";
 pub const REFUND: &str = "/refund";
 
-/// Gate transaction ids are at most this long, so that a refund's own id (`refund:`
-/// and the bet's id) fits the ledger's 128 bytes.
-/// The gate's `/refund` names only the bet, so the refund's own id is derived from
-/// it (`engine::refund_tx`): a repeated refund is the same transaction, and is
-/// answered with the first one's outcome.
+/// Gate transaction ids are at most this long, so that a refund's own id fits the
+/// ledger's 128 bytes: the gate's `/refund` names only the bet, so the refund's id is
+/// derived from it (`engine::refund_tx`, `refund:` and the bet's id), and a repeated
+/// refund is the same transaction, answered with the first one's outcome.
 pub const MAX_TX_ID_LEN: usize = 120;
 
 /// The gate endpoint of a path, if it is one.
@@ -306,11 +305,13 @@ async fn bet(
     // A disabled game takes no new bet; a repeated one still gets its original
     // outcome (the game server may be retrying a bet taken before the game was
     // disabled).
-    let repeated = || {
-        t.wallet
-            .is_some_and(|w| matches!(engine.transaction(w, &tx), Ok(Some(_))))
+    let repeated = match t.wallet {
+        Some(w) if status == GameStatus::Disabled => {
+            matches!(engine.transaction_pending(w, &tx).await, Ok(Some(_)))
+        }
+        _ => false,
     };
-    if status == GameStatus::Disabled && !repeated() {
+    if status == GameStatus::Disabled && !repeated {
         return Err(GateError::new(
             GateCode::GameUnavailable,
             format!("game {game_id} is disabled"),
