@@ -220,11 +220,16 @@ impl Engine {
 
     /// [`Engine::seamless_due`], then each attempt in turn (for embedders and tests
     /// that drive retries from their own timer). Returns how many were attempted.
+    /// Dropped midway, it gives every call not yet answered back to the driver.
     pub async fn seamless_retry_due(&self, limit: usize) -> usize {
-        let due = self.seamless_due(limit);
+        let due: Vec<Attempt<'_>> = self
+            .seamless_due(limit)
+            .into_iter()
+            .map(|call| self.attempt_of(call))
+            .collect();
         let n = due.len();
         for call in due {
-            self.seamless_attempt(call).await;
+            self.attempt(call).await;
         }
         n
     }
@@ -232,10 +237,17 @@ impl Engine {
     /// One more attempt of a logged call taken by [`Engine::seamless_due`]. Dropped
     /// before the answer arrives, it gives the call back to the retry driver.
     pub async fn seamless_attempt(&self, call: Call) {
-        let call = Attempt {
+        self.attempt(self.attempt_of(call)).await
+    }
+
+    fn attempt_of(&self, call: Call) -> Attempt<'_> {
+        Attempt {
             seamless: &self.domains.seamless,
             call: Some(call),
-        };
+        }
+    }
+
+    async fn attempt(&self, call: Attempt<'_>) {
         let op = match &call.call().kind {
             // A bet is never sent twice: one still without an outcome (a restart,
             // or a caller that went away) is rolled back.
@@ -533,10 +545,7 @@ impl Engine {
         self.destination(key)?;
         let now = self.clock.now_ms();
         let Logged { result, lsn } = self.domains.seamless.begin(wallet, key, kind, now);
-        let attempt = Attempt {
-            seamless: &self.domains.seamless,
-            call: Some(result?),
-        };
+        let attempt = self.attempt_of(result?);
         match self.log.durable(lsn).await {
             Ok(()) => Ok(attempt),
             // Not durable: the call must not be sent, now or by the retry driver; it

@@ -48,7 +48,7 @@ use crate::storage::{FaultyFs, FileSystem};
 use crate::webhooks::event::{EventBody, EventId, EventName};
 use crate::webhooks::{Attempt, Delivery, SubscriptionId};
 use model::{apply_to_engine, MOut, Model, Op};
-use network::{block_on, Network, Transport};
+use network::{block_on, call_or_hang_up, Network, Transport};
 use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -957,7 +957,7 @@ impl World {
                     amount: Amount::new(self.choices.range(1, 500)),
                     meta: PlayMeta::default(),
                 };
-                let got = block_on(self.engine().seamless_bet(wallet, &req));
+                let got = call_or_hang_up(&self.net, self.engine().seamless_bet(wallet, &req));
                 format!("seamless bet {p} {tx} → {}", answer(got))
             }
             1 => {
@@ -973,7 +973,7 @@ impl World {
                     breakdown: None,
                     keep_open: false,
                 };
-                let got = block_on(self.engine().seamless_win(wallet, &req));
+                let got = call_or_hang_up(&self.net, self.engine().seamless_win(wallet, &req));
                 format!("seamless win {p} {tx} → {}", answer(got))
             }
             2 => {
@@ -985,15 +985,17 @@ impl World {
                     tx: crate::engine::refund_tx(&bet_tx).map_err(|e| e.to_string())?,
                     bet_tx,
                 };
-                let got = block_on(self.engine().seamless_refund(wallet, &req));
+                let got = call_or_hang_up(&self.net, self.engine().seamless_refund(wallet, &req));
                 format!("seamless refund {p} {bet} → {}", answer(got))
             }
             3 => {
                 self.advance(2_000);
-                let n = block_on(self.engine().seamless_retry_due(16));
-                // Each call retried is finished like a new one (seed 3000727).
-                self.outcomes += 3 * n as u64;
-                format!("seamless retries: {n}")
+                const RETRIES: usize = 16;
+                let n = call_or_hang_up(&self.net, self.engine().seamless_retry_due(RETRIES));
+                // Each call retried is finished like a new one (seed 3000727); a
+                // driver that hung up may have attempted them all.
+                self.outcomes += 3 * n.unwrap_or(RETRIES) as u64;
+                format!("seamless retries: {n:?}")
             }
             _ => format!("delayed calls arrive: {}", self.net.release_delayed(false)),
         };
@@ -1402,11 +1404,14 @@ impl Corruption {
 
 /// A seamless call's answer for the trace: the amount, or the error's kind (not its
 /// message, which may name the scratch directory).
-fn answer(got: Result<crate::ledger::types::Receipt, EngineError>) -> String {
-    format!(
-        "{:?}",
-        got.map(|r| r.amount).map_err(|e| model::error_kind(&e))
-    )
+fn answer(got: Option<Result<crate::ledger::types::Receipt, EngineError>>) -> String {
+    match got {
+        Some(got) => format!(
+            "{:?}",
+            got.map(|r| r.amount).map_err(|e| model::error_kind(&e))
+        ),
+        None => "the caller hung up".into(),
+    }
 }
 
 /// An amount that is usually small, sometimes zero, negative or extreme.

@@ -3,7 +3,9 @@
 //! drawn from the network's own [`Choices`] (seeded from the run's, so a seed still
 //! gives one run): answered; lost before the wallet; done by the wallet with the
 //! answer lost; delayed (the wallet gets it at a later step, after newer calls);
-//! duplicated; or answered "busy".
+//! duplicated; answered "busy"; or still waiting when its caller hangs up (the
+//! wallet did it or not; the engine's future is dropped, as hyper drops a request's
+//! when the game server disconnects: [`call_or_hang_up`]).
 //!
 //! The wallet keeps its books as a real one would: an id applied once is answered
 //! again without moving money, and a refund of a bet it never saw cancels that bet,
@@ -30,6 +32,8 @@ pub enum CallFate {
     Delayed,
     Duplicated,
     Busy,
+    /// The caller hung up while the call was out (done by the wallet or not).
+    CallerGone,
 }
 
 /// The operator's wallet: balances and applied ids (ordered maps: the simulator
@@ -105,6 +109,8 @@ struct NetState {
     books: Books,
     delayed: Vec<RemoteCall>,
     fates: Vec<CallFate>,
+    /// A call is waiting for an answer that will not come: its caller hangs up.
+    hung: bool,
 }
 
 impl Network {
@@ -116,6 +122,7 @@ impl Network {
                 books: Books::default(),
                 delayed: Vec::new(),
                 fates: Vec::new(),
+                hung: false,
             }),
         })
     }
@@ -157,23 +164,25 @@ impl Network {
         f(&self.state().books)
     }
 
-    fn call(&self, call: RemoteCall) -> RemoteAnswer {
+    /// The answer to `call`, or `None` if it never comes (its caller hangs up).
+    fn call(&self, call: RemoteCall) -> Option<RemoteAnswer> {
         let mut s = self.state();
         let fate = if s.faults {
-            match s.choices.weighted(&[70, 8, 8, 6, 4, 4]) {
+            match s.choices.weighted(&[70, 8, 8, 6, 4, 4, 3]) {
                 0 => CallFate::Answered,
                 1 => CallFate::LostBefore,
                 2 => CallFate::AnswerLost,
                 3 => CallFate::Delayed,
                 4 => CallFate::Duplicated,
-                _ => CallFate::Busy,
+                5 => CallFate::Busy,
+                _ => CallFate::CallerGone,
             }
         } else {
             CallFate::Answered
         };
         s.fates.push(fate);
         let lost = RemoteAnswer::Unknown("simulated: no answer".into());
-        match fate {
+        Some(match fate {
             CallFate::Answered => s.books.answer(&call),
             CallFate::LostBefore => lost,
             CallFate::AnswerLost => {
@@ -189,7 +198,19 @@ impl Network {
                 s.books.answer(&call)
             }
             CallFate::Busy => RemoteAnswer::Busy,
-        }
+            CallFate::CallerGone => {
+                if s.choices.below(2) == 0 {
+                    s.books.answer(&call);
+                }
+                s.hung = true;
+                return None;
+            }
+        })
+    }
+
+    /// Whether a call is hanging since the last look (and forgets it).
+    fn take_hung(&self) -> bool {
+        std::mem::take(&mut self.state().hung)
     }
 }
 
@@ -199,8 +220,32 @@ pub struct Transport(pub Arc<Network>);
 
 impl RemoteWallets for Transport {
     fn send(&self, call: RemoteCall) -> Pin<Box<dyn Future<Output = RemoteAnswer> + Send>> {
-        let answer = self.0.call(call);
-        Box::pin(async move { answer })
+        match self.0.call(call) {
+            Some(answer) => Box::pin(async move { answer }),
+            None => Box::pin(std::future::pending()),
+        }
+    }
+}
+
+/// [`block_on`] for a seamless call through `net`: `None` if a call it made is left
+/// hanging, in which case its caller hangs up (the future is dropped there).
+pub fn call_or_hang_up<F: Future>(net: &Network, f: F) -> Option<F::Output> {
+    struct Unpark(std::thread::Thread);
+    impl Wake for Unpark {
+        fn wake(self: Arc<Self>) {
+            self.0.unpark();
+        }
+    }
+    let waker = Arc::new(Unpark(std::thread::current())).into();
+    let mut cx = Context::from_waker(&waker);
+    let mut f = std::pin::pin!(f);
+    loop {
+        match f.as_mut().poll(&mut cx) {
+            Poll::Ready(v) => return Some(v),
+            // Nothing will wake a hanging call: hang up.
+            Poll::Pending if net.take_hung() => return None,
+            Poll::Pending => std::thread::park(),
+        }
     }
 }
 
