@@ -332,6 +332,56 @@ fn a_rare_filter_pages_through_memory_and_the_store_within_its_budget() {
     assert_eq!((page.records.len(), page.stopped_at), (10, None));
 }
 
+/// A data directory that ran without a history store, whose log has since lost its
+/// oldest segments to retention, cannot get one: the store could never archive
+/// what was deleted. Opening it with a hot window is refused with a message that
+/// says so (not as log corruption), and it still opens without one.
+#[test]
+fn a_store_cannot_start_behind_a_trimmed_log() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let clock = Arc::new(ManualClock::new(START_MS));
+    let config = |window: Option<Duration>| {
+        let mut c = EngineConfig::default();
+        c.wal.fsync = storage::FsyncPolicy::Never;
+        c.wal.segment_size = 4096;
+        c.history.hot_window = window;
+        c
+    };
+    let fs: Arc<dyn storage::FileSystem> = Arc::new(storage::StdFs);
+    {
+        let engine =
+            Engine::open_with(dir.path(), config(None), clock.clone(), fs.clone()).expect("open");
+        let w = engine
+            .open_wallet(&channel("c"), &player("p"), &currency("CNY"))
+            .expect("wallet");
+        for i in 0..3 {
+            for j in 0..100 {
+                engine
+                    .deposit(w, &deposit(&format!("d{i}-{j}"), 1))
+                    .expect("deposit");
+            }
+            engine.snapshot().expect("snapshot");
+        }
+        engine.shutdown().expect("shutdown");
+    }
+    let opened = Engine::open_with(
+        dir.path(),
+        config(Some(Duration::from_secs(1))),
+        clock.clone(),
+        fs.clone(),
+    );
+    let Err(e) = opened else {
+        panic!("opened with a store behind the log");
+    };
+    let message = e.to_string();
+    assert!(message.contains("--hot-window off"), "{message}");
+    assert!(
+        !dir.path().join(engine::HISTORY_DIR).exists(),
+        "the refused store was not created"
+    );
+    Engine::open_with(dir.path(), config(None), clock, fs).expect("opens without a store");
+}
+
 /// Past `max_lag_records` durable records not yet archived, new work (a bet, a
 /// deposit, a withdrawal with a new id) is refused and changes nothing, while what
 /// finishes work already taken goes on: a win, a repeated id. A pass lets new work

@@ -141,8 +141,27 @@ fn history_failed(e: crate::ledger::archive::ArchiveError) -> EngineError {
     EngineError::Storage(e.to_string())
 }
 
+/// Refuses a store archived through `archived` that could never catch up: the log's
+/// records after it were deleted (retention) before they were archived.
+pub(crate) fn check_reachable(wal: &Wal, archived: Lsn) -> Result<(), EngineError> {
+    let Some(oldest) = wal.oldest_on_disk()?.filter(|o| o.0 > archived.0 + 1) else {
+        return Ok(());
+    };
+    Err(EngineError::Storage(format!(
+        "the history store has archived through record {}, but the log now starts at \
+         record {}: the records between were deleted before they could be archived. This \
+         happens when a data directory that ran without a history store (--hot-window \
+         off) is opened with one, or when its history directory was removed. Open it \
+         with --hot-window off (docs/operations.md)",
+        archived.0, oldest.0
+    )))
+}
+
 /// Brings the store up to `end` (the recovered log's last record), before replay.
 pub(crate) fn catch_up(wal: &Wal, store: &HistoryStore, end: Lsn) -> Result<(), EngineError> {
+    if store.archived() < end {
+        check_reachable(wal, store.archived())?;
+    }
     let mut cursor = LogCursor::default();
     while store.archived() < end {
         archive_some(wal, store, end, &mut cursor)?;

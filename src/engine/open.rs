@@ -127,6 +127,11 @@ fn open_history(
 ) -> Result<Arc<HistoryStore>, EngineError> {
     let path = dir.join(HISTORY_DIR);
     let history = &config.history;
+    // A new store starts at record 0: refused before it is created if the log no
+    // longer begins there (the directory would then make every later open try it).
+    if let (None, false, Some(wal)) = (&history.shared_store, path.exists(), log.wal()) {
+        archiver::check_reachable(wal, Lsn(0))?;
+    }
     let store = match &history.shared_store {
         Some(shared) => shared.0.clone(),
         None => Arc::new(

@@ -192,6 +192,14 @@ impl Wal {
         self.shared.read_from.store(lsn.0, Ordering::Release);
     }
 
+    /// The first record the log's segments on disk hold (`None` when there are none):
+    /// older records were deleted once a snapshot, and the archive, were past them.
+    pub fn oldest_on_disk(&self) -> Result<Option<Lsn>, StorageError> {
+        let (fs, dir) = (&*self.shared.fs, self.shared.dir.as_path());
+        let listing = super::dir::Listing::read(fs, dir)?;
+        Ok(listing.segments.first().map(|(first, _)| *first))
+    }
+
     /// Puts the log into its failed state, as a write error would: every waiter and
     /// every later append gets an error naming `cause`. For a failure of something
     /// the log's records depend on (the history store): the engine stops
