@@ -108,6 +108,31 @@ async fn new_work_gets_each_apis_limit_code_while_the_archiver_is_behind() {
         .await;
     assert_eq!(bank.code(), 100015, "{}", bank.text);
     assert_eq!(server.engine.balance(wallet).expect("balance"), after_win);
+    // A first deposit in a currency the player has no wallet in opens none when it
+    // is refused (another operator, with two currencies).
+    let op = server
+        .engine
+        .create_operator(identity::types::NewOperator {
+            client_id: ClientId::new("two-currencies").expect("id"),
+            channel: ChannelId::new("two-ch").expect("id"),
+            currencies: vec![
+                Currency::new("CNY").expect("id"),
+                Currency::new("USD").expect("id"),
+            ],
+            wallet_mode: identity::types::WalletMode::Transfer,
+            password: "a password".into(),
+        })
+        .expect("operator");
+    let ann = PlayerId::new("ann").expect("id");
+    server.engine.login_player(&op, &ann, "pw").expect("login");
+    let creds = pitboss::server::admin::OperatorCredentials::of(&op, None);
+    let mut other = server.wallet_of(&creds).await;
+    let mut usd = transfer("ann", "usd-1", "0.05");
+    usd["currency"] = json!("USD");
+    let refused = other.bank("/api/bank/deposit", usd).await;
+    assert_eq!(refused.code(), 100015, "{}", refused.text);
+    let usd = Currency::new("USD").expect("id");
+    assert_eq!(server.engine.wallet_id(&op.channel, &ann, &usd), None);
 
     // Once the archiver has caught up, new work is taken again.
     archive();

@@ -86,15 +86,22 @@ impl Engine {
     /// logging nothing new). The check is two atomic loads on the hot path; only
     /// past the bound does it look the id up.
     pub(super) fn admit(&self, wallet: WalletId, tx: &TxId) -> Result<(), EngineError> {
-        let Some(lag) = self.archiver_lag() else {
-            return Ok(());
-        };
-        if lag <= self.config.history.max_lag_records
-            || self.domains.ledger.transaction(wallet, tx)?.is_some()
-        {
-            return Ok(());
+        match self.admit_new_work() {
+            Err(_) if self.domains.ledger.transaction(wallet, tx)?.is_some() => Ok(()),
+            admitted => admitted,
         }
-        Err(LedgerError::LimitExceeded(super::ARCHIVER_BEHIND).into())
+    }
+
+    /// The admission of new work that names no transaction yet (a wallet an API
+    /// opens for a first deposit or bet): refused while the archiver is behind, so
+    /// that a call refused then opens nothing either.
+    pub fn admit_new_work(&self) -> Result<(), EngineError> {
+        match self.archiver_lag() {
+            Some(lag) if lag > self.config.history.max_lag_records => {
+                Err(LedgerError::LimitExceeded(super::ARCHIVER_BEHIND).into())
+            }
+            _ => Ok(()),
+        }
     }
 
     /// A call refused before it reached the ledger, as a [`Pending`] that is ready.

@@ -405,6 +405,8 @@ async fn transfer(
     let wallet = match (t.wallet, direction) {
         (Some(wallet), _) => wallet,
         (None, Direction::Deposit) => {
+            // Refused before the wallet is opened: a refused deposit opens nothing.
+            engine.admit_new_work()?;
             engine
                 .open_wallet_pending(&op.channel, &t.player, &t.currency)
                 .await?

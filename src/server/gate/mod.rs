@@ -320,11 +320,17 @@ async fn bet(
     let seamless = engine.is_seamless(&op.channel);
     let wallet = match t.wallet {
         Some(wallet) => wallet,
-        // The money is in the operator's wallet: the round needs a wallet here.
-        None if seamless => engine
-            .open_wallet_pending(&op.channel, &t.player, &t.currency)
-            .await
-            .map_err(|e| engine_error(Operation::Bet, e))?,
+        // The money is in the operator's wallet: the round needs a wallet here
+        // (not opened for a bet that admission refuses).
+        None if seamless => {
+            let open = async {
+                engine.admit_new_work()?;
+                engine
+                    .open_wallet_pending(&op.channel, &t.player, &t.currency)
+                    .await
+            };
+            open.await.map_err(|e| engine_error(Operation::Bet, e))?
+        }
         None => {
             // No wallet in this currency yet: its balance is 0, and a refused bet
             // opens none.
