@@ -30,6 +30,15 @@ fn open(dir: &Path, clock: &Arc<ManualClock>, faults: &history::Faults) -> Engin
     Engine::open_with(dir, config, clock.clone(), fs).expect("open")
 }
 
+/// [`open`] without faults, and player `p`'s CNY wallet in channel `c`.
+fn one_wallet(dir: &Path, clock: &Arc<ManualClock>) -> (Engine, WalletId) {
+    let engine = open(dir, clock, &history::Faults::default());
+    let w = engine
+        .open_wallet(&channel("c"), &player("p"), &currency("CNY"))
+        .expect("wallet");
+    (engine, w)
+}
+
 /// Two passes a window apart: the first archives, the second evicts what the
 /// first archived.
 fn archive_and_evict(engine: &Engine, clock: &ManualClock) -> engine::PassReport {
@@ -57,10 +66,7 @@ fn receipt_of(r: &Receipt) -> (i64, i64, i64, bool) {
 fn archived_ids_replay_conflict_refund_and_refuse_as_in_memory() {
     let dir = tempfile::tempdir().expect("tempdir");
     let clock = Arc::new(ManualClock::new(START_MS));
-    let engine = open(dir.path(), &clock, &history::Faults::default());
-    let w = engine
-        .open_wallet(&channel("c"), &player("p"), &currency("CNY"))
-        .expect("wallet");
+    let (engine, w) = one_wallet(dir.path(), &clock);
     let dep = engine.deposit(w, &deposit("d1", 1_000)).expect("deposit");
     engine.bet(w, &bet("b1", "r1", "g", 100)).expect("bet");
     let won = engine
@@ -271,10 +277,7 @@ fn follow_pages(engine: &Engine, q: RecordQuery) -> (Vec<u64>, usize) {
 fn a_rare_filter_pages_through_memory_and_the_store_within_its_budget() {
     let dir = tempfile::tempdir().expect("tempdir");
     let clock = Arc::new(ManualClock::new(START_MS));
-    let engine = open(dir.path(), &clock, &history::Faults::default());
-    let w = engine
-        .open_wallet(&channel("c"), &player("p"), &currency("CNY"))
-        .expect("wallet");
+    let (engine, w) = one_wallet(dir.path(), &clock);
     engine
         .deposit(w, &deposit("d", 1_000_000))
         .expect("deposit");

@@ -97,15 +97,14 @@ impl RemoteWallets for Transport {
     }
 }
 
-/// Polls `call` until the wallet has seen one more call, then drops it, as hyper
-/// drops a request's future when its client hangs up.
-fn hang_up_during_the_call<F: Future>(wallet: &FakeWallet, call: F) {
+/// Polls `call` until the wallet has seen one more call (it must still be waiting
+/// for the answer then).
+fn until_the_wallet_is_called<F: Future>(wallet: &FakeWallet, mut call: Pin<&mut F>) {
     let seen = wallet.books.lock().expect("books").calls;
-    let mut call = std::pin::pin!(call);
     let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
     for _ in 0..1_000 {
         if call.as_mut().poll(&mut cx).is_ready() {
-            panic!("the call ended before the client hung up");
+            panic!("the call ended before its answer came");
         }
         if wallet.books.lock().expect("books").calls > seen {
             return;
@@ -113,6 +112,12 @@ fn hang_up_during_the_call<F: Future>(wallet: &FakeWallet, call: F) {
         std::thread::sleep(std::time::Duration::from_millis(1));
     }
     panic!("the call never reached the wallet");
+}
+
+/// Polls `call` until the wallet has it, then drops it, as hyper drops a request's
+/// future when its client hangs up.
+fn hang_up_during_the_call<F: Future>(wallet: &FakeWallet, call: F) {
+    until_the_wallet_is_called(wallet, std::pin::pin!(call));
 }
 
 fn id<T>(r: Result<T, pitboss::ids::IdError>) -> T {
@@ -173,6 +178,17 @@ fn fake(balance: i64) -> Arc<FakeWallet> {
         books: Mutex::new(books),
         mode: Mutex::new(Mode::Works),
     })
+}
+
+/// An in-memory engine on a manual clock, its seamless player's wallet, and the
+/// fake operator's wallet (holding `balance`) attached as its transport.
+fn seamless_in_memory(balance: i64) -> (Arc<ManualClock>, Engine, WalletId, Arc<FakeWallet>) {
+    let clock = Arc::new(ManualClock::new(1_741_330_280_000));
+    let engine = Engine::in_memory_with_clock(fast_config(), clock.clone());
+    let w = seamless_player(&engine);
+    let wallet = fake(balance);
+    engine.attach_remote_wallets(Arc::new(Transport(wallet.clone())));
+    (clock, engine, w, wallet)
 }
 
 fn set_mode(w: &FakeWallet, mode: Mode) {
@@ -315,11 +331,7 @@ fn an_unfinished_call_survives_a_restart_of_an_embedded_engine() {
 /// is "in progress" while a refund of the round's bet is.
 #[test]
 fn a_win_and_a_refund_of_one_round_never_both_go_out() {
-    let clock = Arc::new(ManualClock::new(1_741_330_280_000));
-    let engine = Engine::in_memory_with_clock(fast_config(), clock.clone());
-    let w = seamless_player(&engine);
-    let wallet = fake(1_000);
-    engine.attach_remote_wallets(Arc::new(Transport(wallet.clone())));
+    let (clock, engine, w, wallet) = seamless_in_memory(1_000);
     let refund = |bet_tx: &str| RefundRequest {
         tx: pitboss::engine::refund_tx(&id(TxId::new(bet_tx))).expect("refund id"),
         bet_tx: id(TxId::new(bet_tx)),
@@ -366,12 +378,7 @@ fn a_win_and_a_refund_of_one_round_never_both_go_out() {
     set_mode(&wallet, Mode::Hangs);
     let w3 = win("w3", "r3", 300);
     let mut win_out = Box::pin(engine.seamless_win(w, &w3));
-    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
-    let seen = wallet.books.lock().expect("books").calls;
-    while wallet.books.lock().expect("books").calls == seen {
-        assert!(win_out.as_mut().poll(&mut cx).is_pending());
-        std::thread::sleep(std::time::Duration::from_millis(1));
-    }
+    until_the_wallet_is_called(&wallet, win_out.as_mut());
     set_mode(&wallet, Mode::Works);
     for waits in [
         block_on(engine.seamless_refund(w, &refund("b3"))),
@@ -402,11 +409,7 @@ fn a_win_and_a_refund_of_one_round_never_both_go_out() {
 /// the ids are usable again.
 #[test]
 fn a_call_whose_caller_hangs_up_goes_to_the_retry_driver() {
-    let clock = Arc::new(ManualClock::new(1_741_330_280_000));
-    let engine = Engine::in_memory_with_clock(fast_config(), clock.clone());
-    let w = seamless_player(&engine);
-    let wallet = fake(1_000);
-    engine.attach_remote_wallets(Arc::new(Transport(wallet.clone())));
+    let (clock, engine, w, wallet) = seamless_in_memory(1_000);
     let channel = id(ChannelId::new("brand-ch"));
 
     // The bet: taken by the wallet, its answer never read.
@@ -457,11 +460,7 @@ fn a_call_whose_caller_hangs_up_goes_to_the_retry_driver() {
 /// it was rolled back), but another bet of the round was taken.
 #[test]
 fn an_expiry_returns_the_taken_bets_of_a_round_at_status_3() {
-    let clock = Arc::new(ManualClock::new(1_741_330_280_000));
-    let engine = Engine::in_memory_with_clock(fast_config(), clock.clone());
-    let w = seamless_player(&engine);
-    let wallet = fake(1_000);
-    engine.attach_remote_wallets(Arc::new(Transport(wallet.clone())));
+    let (clock, engine, w, wallet) = seamless_in_memory(1_000);
     let channel = id(ChannelId::new("brand-ch"));
 
     block_on(engine.seamless_bet(w, &bet("b1", "r1", 100))).expect("taken");

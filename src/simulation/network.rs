@@ -230,6 +230,22 @@ impl RemoteWallets for Transport {
 /// [`block_on`] for a seamless call through `net`: `None` if a call it made is left
 /// hanging, in which case its caller hangs up (the future is dropped there).
 pub fn call_or_hang_up<F: Future>(net: &Network, f: F) -> Option<F::Output> {
+    // Nothing will wake a hanging call: hang up.
+    run_on_this_thread(f, || net.take_hung())
+}
+
+/// Runs a future to completion on this thread (the engine's seamless calls are
+/// async; their durability waits wake this thread).
+pub fn block_on<F: Future>(f: F) -> F::Output {
+    match run_on_this_thread(f, || false) {
+        Some(v) => v,
+        None => unreachable!("a future that is never given up on ends ready"),
+    }
+}
+
+/// Polls `f` on this thread, parking until it is woken, until it is ready (`Some`)
+/// or, when it is pending, `give_up` says to drop it (`None`).
+fn run_on_this_thread<F: Future>(f: F, mut give_up: impl FnMut() -> bool) -> Option<F::Output> {
     struct Unpark(std::thread::Thread);
     impl Wake for Unpark {
         fn wake(self: Arc<Self>) {
@@ -242,28 +258,7 @@ pub fn call_or_hang_up<F: Future>(net: &Network, f: F) -> Option<F::Output> {
     loop {
         match f.as_mut().poll(&mut cx) {
             Poll::Ready(v) => return Some(v),
-            // Nothing will wake a hanging call: hang up.
-            Poll::Pending if net.take_hung() => return None,
-            Poll::Pending => std::thread::park(),
-        }
-    }
-}
-
-/// Runs a future to completion on this thread (the engine's seamless calls are
-/// async; their durability waits wake this thread).
-pub fn block_on<F: Future>(f: F) -> F::Output {
-    struct Unpark(std::thread::Thread);
-    impl Wake for Unpark {
-        fn wake(self: Arc<Self>) {
-            self.0.unpark();
-        }
-    }
-    let waker = Arc::new(Unpark(std::thread::current())).into();
-    let mut cx = Context::from_waker(&waker);
-    let mut f = std::pin::pin!(f);
-    loop {
-        match f.as_mut().poll(&mut cx) {
-            Poll::Ready(v) => return v,
+            Poll::Pending if give_up() => return None,
             Poll::Pending => std::thread::park(),
         }
     }
