@@ -128,7 +128,7 @@ impl Engine {
             .ledger
             .probe_bet(wallet, req, now, UNKNOWN_BALANCE)
         {
-            Err(e) => return Err(self.refusal_once_durable(e).await),
+            Err(e) => return self.refused_once_durable(e).await,
             Ok(Some(receipt)) => return self.unless_rolled_back(wallet, receipt).await,
             Ok(None) => {}
         }
@@ -155,7 +155,7 @@ impl Engine {
             .ledger
             .probe_win(wallet, req, now, UNKNOWN_BALANCE)
         {
-            Err(e) => return Err(self.refusal_once_durable(e).await),
+            Err(e) => return self.refused_once_durable(e).await,
             Ok(Some(receipt)) => return Ok(receipt),
             Ok(None) => {}
         }
@@ -191,7 +191,7 @@ impl Engine {
                     .refund(wallet, req, now, UNKNOWN_BALANCE);
                 return self.pending_scored(logged).await;
             }
-            Err(e) => return Err(self.refusal_once_durable(e).await),
+            Err(e) => return self.refused_once_durable(e).await,
         }
         let (round, game, amount) = self
             .domains
@@ -512,11 +512,8 @@ impl Engine {
     /// A refusal a probe read from the ledger, answered once everything appended so
     /// far is durable: it may rest on effects that are not yet (as
     /// `Ledger::apply`'s refusals wait for them).
-    async fn refusal_once_durable(&self, e: LedgerError) -> EngineError {
-        match self.log.durable(self.log.appended()).await {
-            Ok(()) => e.into(),
-            Err(failed) => failed,
-        }
+    async fn refused_once_durable(&self, e: LedgerError) -> Result<Receipt, EngineError> {
+        super::Pending::new(Err(e.into()), self.log.appended(), self.log.clone()).await
     }
 
     /// A replayed bet's receipt, unless the bet was rolled back since.

@@ -448,10 +448,11 @@ impl<J: Journal<LedgerEffect>> Ledger<J> {
         merged.dedup_by_key(|r| r.id);
         // A record one side did not examine may lie beyond where its scan stopped:
         // keep only what comes before the nearer stop.
-        let stop =
-            RecordStore::stopped_at(q.direction, hot_stop.into_iter().chain(cold.stopped_at));
+        let stop = q
+            .direction
+            .nearest_stop(hot_stop.into_iter().chain(cold.stopped_at));
         if let Some(stop) = stop {
-            merged.retain(|r| RecordStore::before_stop(q.direction, r.id, stop));
+            merged.retain(|r| q.direction.reaches(r.id, stop));
         }
         merged.truncate(size);
         let stopped_at = stop.filter(|_| merged.len() < size);

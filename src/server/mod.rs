@@ -186,14 +186,7 @@ impl App {
         &self,
         f: impl FnOnce() -> T + Send + 'static,
     ) -> Result<T, ApiError> {
-        let busy = || ApiError::new(ErrorCode::LimitExceeded, "too many password checks; retry");
-        let _slot = tokio::time::timeout(
-            self.config.hash_queue_wait,
-            self.unauthenticated_hashing.acquire(),
-        )
-        .await
-        .map_err(|_| busy())?
-        .map_err(|_| busy())?;
+        let _slot = self.hashing_slot(&self.unauthenticated_hashing).await?;
         self.hashing(f).await
     }
 
@@ -202,14 +195,22 @@ impl App {
         &self,
         f: impl FnOnce() -> T + Send + 'static,
     ) -> Result<T, ApiError> {
-        let busy = || ApiError::new(ErrorCode::LimitExceeded, "too many password checks; retry");
-        let _slot = tokio::time::timeout(self.config.hash_queue_wait, self.hashing.acquire())
-            .await
-            .map_err(|_| busy())?
-            .map_err(|_| busy())?;
+        let _slot = self.hashing_slot(&self.hashing).await?;
         tokio::task::spawn_blocking(f)
             .await
             .map_err(|_| ApiError::internal())
+    }
+
+    /// A slot of `slots`, waited for at most `hash_queue_wait` (then code 10).
+    async fn hashing_slot<'a>(
+        &self,
+        slots: &'a Semaphore,
+    ) -> Result<tokio::sync::SemaphorePermit<'a>, ApiError> {
+        let busy = || ApiError::new(ErrorCode::LimitExceeded, "too many password checks; retry");
+        tokio::time::timeout(self.config.hash_queue_wait, slots.acquire())
+            .await
+            .map_err(|_| busy())?
+            .map_err(|_| busy())
     }
 }
 

@@ -61,6 +61,28 @@ pub enum PageDirection {
     Prev,
 }
 
+impl PageDirection {
+    /// Where several scans that each stopped early (stripes, memory and the
+    /// archive) leave the range examined by all of them: each examined every id from
+    /// the cursor to its own stop, so all of them examined up to the stop nearest
+    /// the cursor (the highest for `next`, which walks down; the lowest for `prev`).
+    pub fn nearest_stop(self, stops: impl IntoIterator<Item = RecordId>) -> Option<RecordId> {
+        let stops = stops.into_iter();
+        match self {
+            PageDirection::Next => stops.max(),
+            PageDirection::Prev => stops.min(),
+        }
+    }
+
+    /// True when `id` lies in the examined range that ends at `stop`.
+    pub fn reaches(self, id: RecordId, stop: RecordId) -> bool {
+        match self {
+            PageDirection::Next => id >= stop,
+            PageDirection::Prev => id <= stop,
+        }
+    }
+}
+
 /// Largest page a query returns.
 /// Records a replay lane keeps to store a batch at a time (`Ledger::store_replayed`).
 /// Boxed as the effects carry them: taken out without a copy, and sorted by moving
@@ -238,7 +260,7 @@ impl RecordStore {
     /// ran out before the page was full, also answers where the examined range ends:
     /// the page holds every match between the cursor and that id, and nothing
     /// beyond it (see [`RecordStore::stopped_at`] for why the stripes' own stops
-    /// combine that way).
+    /// combine that way: [`PageDirection::nearest_stop`]).
     pub fn query(
         &self,
         channel: &ChannelId,
@@ -255,9 +277,9 @@ impl RecordStore {
                 stops.extend(collect_page(ch, q, size, per_stripe, &mut found));
             }
         }
-        let stop = Self::stopped_at(q.direction, stops);
+        let stop = q.direction.nearest_stop(stops);
         if let Some(stop) = stop {
-            found.retain(|r| Self::before_stop(q.direction, r.id, stop));
+            found.retain(|r| q.direction.reaches(r.id, stop));
         }
         match q.direction {
             PageDirection::Next => found.sort_unstable_by_key(|r| std::cmp::Reverse(r.id)),
@@ -269,29 +291,6 @@ impl RecordStore {
             found.reverse();
         }
         (found, stop)
-    }
-
-    /// Where several scans that each stopped early (stripes, memory and the
-    /// archive) leave the range examined by all of them: each examined every id from
-    /// the cursor to its own stop, so all of them examined up to the stop nearest
-    /// the cursor (the highest for `next`, which walks down; the lowest for `prev`).
-    pub fn stopped_at(
-        direction: PageDirection,
-        stops: impl IntoIterator<Item = RecordId>,
-    ) -> Option<RecordId> {
-        let stops = stops.into_iter();
-        match direction {
-            PageDirection::Next => stops.max(),
-            PageDirection::Prev => stops.min(),
-        }
-    }
-
-    /// True when `id` lies in the examined range that ends at `stop`.
-    pub fn before_stop(direction: PageDirection, id: RecordId, stop: RecordId) -> bool {
-        match direction {
-            PageDirection::Next => id >= stop,
-            PageDirection::Prev => id <= stop,
-        }
     }
 
     /// Calls `f` with every record, a few thousand at a time, in id order within
