@@ -259,8 +259,8 @@ impl RecordStore {
     /// most about `budget` records (shared out among the stripes). When the budget
     /// ran out before the page was full, also answers where the examined range ends:
     /// the page holds every match between the cursor and that id, and nothing
-    /// beyond it (see [`RecordStore::stopped_at`] for why the stripes' own stops
-    /// combine that way: [`PageDirection::nearest_stop`]).
+    /// beyond it (see [`PageDirection::nearest_stop`] for why the stripes' own stops
+    /// combine that way).
     pub fn query(
         &self,
         channel: &ChannelId,
